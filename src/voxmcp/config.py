@@ -1,0 +1,276 @@
+"""One typed settings object for voxmcp: `voxmcp.toml` + environment + `.env`.
+
+Precedence, lowest first: built-in defaults, the TOML file, `VOXMCP_*` environment variables (nested keys joined
+by `__`, e.g. `VOXMCP_MODELS__LLM=local/qwen2.5-coder-1.5b`). `${VAR}` in any TOML string is replaced from the
+environment (after `.env` is loaded). Every error names the key that is wrong.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from dotenv import load_dotenv
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from voxmcp.mcp.config import MCPServerConfig
+
+DEMO_SERVER_URL = "http://127.0.0.1:8931/mcp"
+ENV_PREFIX = "VOXMCP_"
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+DEFAULT_INSTRUCTIONS = (
+    "You are a helpful voice assistant. You are speaking out loud, so answer in one or two short, plain "
+    "sentences with no lists, no markdown and no JSON. Use a tool when the user asks for something a tool "
+    "provides (weather, time, unit conversion, notes, ...); otherwise just answer. After a tool result, "
+    "answer the user's question from that result. Never invent data a tool should provide."
+)
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that names the bad key and what to do."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ModelRef(_Strict):
+    """Which implementation fills one role: `provider/model`, e.g. `local/whisper-tiny.en` or `openai/gpt-4o-mini`.
+
+    `base_url` and `api_key` apply to OpenAI-compatible providers (OpenAI, Ollama, vLLM, llama.cpp server).
+    """
+
+    provider: Literal["local", "openai", "espeak"] = "local"
+    model: str
+    base_url: str | None = None
+    api_key: SecretStr | None = None
+    voice: str | None = None
+
+    @classmethod
+    def parse(cls, value: str) -> ModelRef:
+        provider, sep, model = value.partition("/")
+        if not sep:
+            if value == "espeak":
+                return cls(provider="espeak", model="espeak-ng")
+            raise ValueError(f"expected 'provider/model' (e.g. 'local/whisper-tiny.en'), got {value!r}")
+        return cls.model_validate({"provider": provider, "model": model})
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+LOCAL_STT = ("whisper-tiny.en", "whisper-base")
+LOCAL_LLM = ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
+LOCAL_TTS = ("hibari", "piper-joe")
+
+
+def _coerce_ref(value: Any) -> Any:
+    if isinstance(value, str):
+        return ModelRef.parse(value)
+    return value
+
+
+class ModelsSettings(_Strict):
+    stt: ModelRef = Field(default_factory=lambda: ModelRef.parse("local/whisper-tiny.en"))
+    llm: ModelRef = Field(default_factory=lambda: ModelRef.parse("local/qwen2.5-coder-0.5b"))
+    tts: ModelRef = Field(default_factory=lambda: ModelRef.parse("local/hibari"))
+
+    _coerce = field_validator("stt", "llm", "tts", mode="before")(_coerce_ref)
+
+    @field_validator("stt")
+    @classmethod
+    def _known_stt(cls, v: ModelRef) -> ModelRef:
+        return _check_local(v, LOCAL_STT)
+
+    @field_validator("llm")
+    @classmethod
+    def _known_llm(cls, v: ModelRef) -> ModelRef:
+        return _check_local(v, LOCAL_LLM)
+
+    @field_validator("tts")
+    @classmethod
+    def _known_tts(cls, v: ModelRef) -> ModelRef:
+        return _check_local(v, LOCAL_TTS)
+
+
+def _check_local(ref: ModelRef, known: tuple[str, ...]) -> ModelRef:
+    if ref.provider == "local" and ref.model not in known:
+        raise ValueError(f"unknown local model {ref.model!r}; choose one of: {', '.join(known)}")
+    return ref
+
+
+class AgentSettings(_Strict):
+    instructions: str = DEFAULT_INSTRUCTIONS
+    greeting: bool = True
+    greeting_text: str | None = None
+    max_tool_steps: int = Field(default=3, ge=1, le=10)
+
+
+class STTSettings(_Strict):
+    beam_size: int = Field(default=5, ge=1, le=10)
+    threads: int = Field(default=2, ge=1, le=64)
+
+
+class LLMSettings(_Strict):
+    n_ctx: int = Field(default=4096, ge=512, le=32768)
+    threads: int = Field(default=2, ge=1, le=64)
+    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    max_tokens: int = Field(default=160, ge=16, le=4096)
+    seed: int = 7
+
+
+class VoiceSettings(_Strict):
+    min_silence_s: float = Field(default=0.45, ge=0.1, le=3.0)
+    filler: bool = True
+    confirm_destructive: bool = True
+    progress_interval_s: float = Field(default=4.0, ge=1.0, le=60.0)
+
+
+class MCPSettings(_Strict):
+    servers: dict[str, MCPServerConfig] = Field(default_factory=dict)
+    mcp_json: Path | None = None
+    connect_timeout_s: float = Field(default=8.0, gt=0, le=120)
+    use_demo_server: bool = True
+
+
+class LiveKitSettings(_Strict):
+    url: str = "ws://127.0.0.1:7880"
+    api_key: SecretStr | None = None
+    api_secret: SecretStr | None = None
+    agent_name: str = "voxmcp"
+    num_idle_processes: int = Field(default=1, ge=0, le=32)
+
+
+class Settings(_Strict):
+    agent: AgentSettings = Field(default_factory=AgentSettings)
+    models: ModelsSettings = Field(default_factory=ModelsSettings)
+    stt: STTSettings = Field(default_factory=STTSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    voice: VoiceSettings = Field(default_factory=VoiceSettings)
+    mcp: MCPSettings = Field(default_factory=MCPSettings)
+    livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
+
+    def mcp_servers(self) -> dict[str, MCPServerConfig]:
+        """The servers to connect: TOML + `mcpServers` JSON, or the bundled demo server when none is configured."""
+        servers = dict(self.mcp.servers)
+        if self.mcp.mcp_json is not None:
+            servers.update(_load_mcp_json(self.mcp.mcp_json))
+        if not servers and self.mcp.use_demo_server:
+            servers["demo"] = MCPServerConfig(url=DEMO_SERVER_URL)
+        return {name: cfg for name, cfg in servers.items() if cfg.enabled}
+
+
+def _load_mcp_json(path: Path) -> dict[str, MCPServerConfig]:
+    try:
+        from voxmcp.mcp.config import load_mcp_servers_json  # type: ignore[attr-defined]
+    except ImportError:  # pragma: no cover - the MCP layer provides it
+        raw = json.loads(path.read_text())
+        return {k: MCPServerConfig.model_validate(v) for k, v in raw.get("mcpServers", {}).items()}
+    result: dict[str, MCPServerConfig] = load_mcp_servers_json(path)
+    return result
+
+
+def interpolate(value: Any, env: Mapping[str, str], key: str = "") -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in every string, recursively; a missing variable names its key."""
+    if isinstance(value, str):
+
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise ConfigError(f"{key or 'value'}: environment variable {name} is not set (referenced as ${{{name}}})")
+
+        return _ENV_REF.sub(sub, value)
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [interpolate(v, env, f"{key}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
+    """`VOXMCP_A__B=v` -> {"a": {"b": v}}; JSON values (numbers, booleans, lists) are decoded."""
+    out: dict[str, Any] = {}
+    for name, raw in env.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        path = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        try:
+            value: Any = json.loads(raw)
+        except ValueError:
+            value = raw
+        node = out
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+        node[path[-1]] = value
+    return out
+
+
+def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    for k, v in over.items():
+        if isinstance(v, Mapping) and isinstance(base.get(k), dict):
+            base[k] = _merge(base[k], v)
+        else:
+            base[k] = v
+    return base
+
+
+def _apply_livekit_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
+    """LiveKit's own variables (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET) fill the [livekit] table."""
+    lk = data.setdefault("livekit", {})
+    for var, key in (("LIVEKIT_URL", "url"), ("LIVEKIT_API_KEY", "api_key"), ("LIVEKIT_API_SECRET", "api_secret")):
+        if var in env and key not in lk:
+            lk[key] = env[var]
+
+
+def format_validation_error(err: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration in {source}:"]
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key"
+        lines.append(f"  {loc}: {msg}")
+    return "\n".join(lines)
+
+
+def load_settings(
+    path: str | Path | None = None, *, env: Mapping[str, str] | None = None, dotenv: bool = True
+) -> Settings:
+    """Load settings from `path` (or ./voxmcp.toml when present), `.env` and the environment.
+
+    Raises ConfigError with a message naming the file and the bad key.
+    """
+    if dotenv:
+        load_dotenv(override=False)
+    environ = dict(os.environ if env is None else env)
+    data: dict[str, Any] = {}
+    source = "defaults"
+    if path is None and Path("voxmcp.toml").is_file():
+        path = Path("voxmcp.toml")
+    if path is not None:
+        p = Path(path)
+        source = str(p)
+        if not p.is_file():
+            raise ConfigError(f"config file {p} does not exist")
+        try:
+            data = tomllib.loads(p.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as e:
+            raise ConfigError(f"{p} is not valid TOML: {e}") from e
+        data = interpolate(data, environ)
+        if isinstance(data.get("mcp", {}).get("mcp_json"), str):
+            data["mcp"]["mcp_json"] = str((p.parent / data["mcp"]["mcp_json"]).resolve())
+    _merge(data, _env_overrides(environ))
+    _apply_livekit_env(data, environ)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(format_validation_error(e, source)) from None
