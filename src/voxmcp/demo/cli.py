@@ -1,0 +1,34 @@
+"""The `demo-server` command: serve the bundled demo MCP tools on loopback."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from voxmcp.demo.server import DEFAULT_HOST, DEFAULT_PORT, run
+
+app = typer.Typer(add_completion=False, help="The bundled demo MCP server.")
+
+
+@app.command()
+def demo_server(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = DEFAULT_HOST,
+    port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = DEFAULT_PORT,
+    db: Annotated[
+        Path | None, typer.Option(help="SQLite file for notes (default ~/.local/share/voxmcp/...).")
+    ] = None,
+    audit_log: Annotated[Path | None, typer.Option(help="Append one JSON line per tool call here.")] = None,
+    faults: Annotated[bool, typer.Option(help="Add fail_tool and hang_tool (for tests).")] = False,
+) -> None:
+    """Serve notes, weather, time, unit conversion and package tracking over Streamable HTTP at /mcp."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    typer.echo(f"voxmcp demo MCP server on http://{host}:{port}/mcp", err=True)
+    run(host=host, port=port, db_path=db, audit_log=audit_log, faults=faults)
+
+
+def main() -> None:
+    """Entry point for `python -m voxmcp.demo`."""
+    app()
