@@ -1,0 +1,705 @@
+"""One MCP server = one `MCPConnection`: transport choice, handshake, reconnects, calls with timeouts.
+
+One asyncio task owns the SDK's transport and `Client` context managers (they are entered and exited in
+that same task, as anyio requires); callers only send requests through the live session. A call that
+fails because the connection dropped (server restart, session expired) triggers a reconnect and is
+retried once, so the user's turn is not lost. Every failure surfaces as an exception whose text is a
+short sentence a voice can say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import errno
+import logging
+import os
+import socket
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from typing import Any, Literal, TextIO
+from urllib.parse import urlsplit
+
+import anyio
+import httpx2
+import mcp.types as types
+from mcp.client import Client
+from mcp.client._transport import Transport
+from mcp.client.session import IncomingMessage
+from mcp.client.sse import sse_client
+from mcp.client.stdio import StdioServerParameters, stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp.shared._httpx_utils import create_mcp_http_client
+from mcp.shared.exceptions import MCPError
+
+from voxmcp.mcp.config import MCPServerConfig, MissingEnvironmentVariable, interpolate_env
+from voxmcp.mcp.interaction import (
+    InteractionHandlers,
+    elicitation_callback,
+    logging_callback,
+    report_progress,
+    sampling_callback,
+)
+
+logger = logging.getLogger(__name__)
+
+ConnectionState = Literal["idle", "connecting", "connected", "reconnecting", "failed", "closed"]
+ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None] | None]
+
+CLIENT_INFO = types.Implementation(name="voxmcp", version="0.1.0")
+_MAX_PAGES = 50
+"""Bound on list pagination, so a server whose cursor never ends cannot hang a listing."""
+_CLOSE_GRACE_S = 5.0
+_BACKOFF_START_S = 0.25
+_BACKOFF_MAX_S = 15.0
+
+
+class MCPConnectError(Exception):
+    """Connecting failed; `str(exc)` is a short sentence a voice can say."""
+
+
+class MCPCallError(Exception):
+    """A request failed; `str(exc)` is a short sentence a voice can say; `kind` says why."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: Literal["timeout", "disconnected", "protocol", "server", "closed"],
+    ) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def _iter_leaf_exceptions(exc: BaseException) -> list[BaseException]:
+    """Flatten exception groups and `__cause__` chains into the errors that actually happened."""
+    found: list[BaseException] = []
+    stack: list[BaseException] = [exc]
+    while stack and len(found) < 32:
+        current = stack.pop()
+        if isinstance(current, BaseExceptionGroup):
+            stack.extend(current.exceptions)
+            continue
+        found.append(current)
+        if current.__cause__ is not None:
+            stack.append(current.__cause__)
+    return found
+
+
+def _target_of(config: MCPServerConfig) -> str:
+    """Where the server is, for speech: host:port for URLs, the command for stdio."""
+    if config.url is not None:
+        parts = urlsplit(config.url)
+        return parts.netloc.rpartition("@")[2] or config.url
+    return config.command or "?"
+
+
+async def probe_tcp(config: MCPServerConfig, timeout_s: float = 1.0) -> str | None:
+    """Why a TCP connect to the server's host:port fails ("connection refused", ...), or None if it works.
+
+    httpx reports only "All connection attempts failed"; one direct attempt recovers the reason.
+    """
+    if config.url is None:
+        return None
+    parts = urlsplit(config.url)
+    host = parts.hostname
+    if host is None:
+        return None
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout_s)
+    except ConnectionRefusedError:
+        return "connection refused"
+    except TimeoutError:
+        return "no answer"
+    except OSError as exc:
+        if isinstance(exc, socket.gaierror):
+            return "unknown host"
+        return exc.strerror or type(exc).__name__
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return None
+
+
+def describe_connect_error(
+    name: str, config: MCPServerConfig, exc: BaseException, *, tcp_reason: str | None = None
+) -> str:
+    """Turn whatever the transport raised into one short speakable reason."""
+    target = _target_of(config)
+    leaves = _iter_leaf_exceptions(exc)
+    for leaf in leaves:
+        if isinstance(leaf, MissingEnvironmentVariable):
+            return f"The {name} server needs the environment variable {leaf.variable}, which is not set."
+        if isinstance(leaf, FileNotFoundError) and config.command is not None:
+            return f"I can't start the {name} server: the command {config.command!r} was not found."
+        if isinstance(leaf, PermissionError) and config.command is not None:
+            return f"I can't start the {name} server: the command {config.command!r} is not executable."
+        if isinstance(leaf, httpx2.HTTPStatusError):
+            status = leaf.response.status_code
+            if status in (401, 403):
+                return (
+                    f"The {name} server at {target} refused access ({status}); "
+                    f"log in with: voxmcp mcp login {name}."
+                )
+            return f"The {name} server at {target} answered with HTTP error {status}."
+    for leaf in leaves:
+        if isinstance(leaf, httpx2.ConnectTimeout | TimeoutError):
+            return f"The {name} server at {target} did not answer in time."
+        if isinstance(leaf, httpx2.ConnectError | ConnectionRefusedError):
+            text = str(leaf).lower()
+            if "refused" in text or isinstance(leaf, ConnectionRefusedError):
+                return f"I can't reach the {name} server at {target}: connection refused."
+            if "name or service not known" in text or "nodename nor servname" in text:
+                return f"I can't reach the {name} server: the host in {target} is unknown."
+            if tcp_reason is not None:
+                return f"I can't reach the {name} server at {target}: {tcp_reason}."
+            return f"I can't reach the {name} server at {target}."
+        if isinstance(leaf, OSError) and leaf.errno == errno.ECONNREFUSED:
+            return f"I can't reach the {name} server at {target}: connection refused."
+        if isinstance(leaf, MCPError):
+            if leaf.code == types.CONNECTION_CLOSED:
+                if config.command is not None:
+                    return f"The {name} server ({config.command}) exited before it was ready."
+                return f"The {name} server at {target} closed the connection during the handshake."
+            return f"The {name} server at {target} rejected the MCP handshake: {leaf.message}."
+        if isinstance(leaf, httpx2.TransportError):
+            return f"I can't reach the {name} server at {target}."
+    first = leaves[0] if leaves else exc
+    return f"I can't connect to the {name} server at {target} ({type(first).__name__}: {first})."
+
+
+def _is_connection_lost(exc: BaseException) -> bool:
+    """True when an error means the connection (not the request) is gone, so reconnect + retry is right."""
+    for leaf in _iter_leaf_exceptions(exc):
+        if isinstance(leaf, MCPError):
+            if leaf.code == types.CONNECTION_CLOSED:
+                return True
+            # Streamable HTTP: 404 on a request with a session id = the server forgot our session.
+            if leaf.code == types.INVALID_REQUEST and "session terminated" in leaf.message.lower():
+                return True
+        if isinstance(
+            leaf,
+            httpx2.TransportError | anyio.ClosedResourceError | anyio.BrokenResourceError | ConnectionError,
+        ):
+            return True
+    return False
+
+
+class _StderrToLog:
+    """A pipe whose write end a stdio server inherits as stderr; a thread forwards lines into our log."""
+
+    def __init__(self, server: str) -> None:
+        read_fd, write_fd = os.pipe()
+        self._reader = os.fdopen(read_fd, "r", encoding="utf-8", errors="replace")
+        self.writer: TextIO = os.fdopen(write_fd, "w", encoding="utf-8")
+        self._server = server
+        self._thread = threading.Thread(target=self._pump, name=f"mcp-stderr-{server}", daemon=True)
+        self._thread.start()
+
+    def _pump(self) -> None:
+        with self._reader:
+            for line in self._reader:
+                text = line.rstrip()
+                if text:
+                    logger.info("server stderr: %s", text, extra={"mcp_server": self._server})
+
+    def close(self) -> None:
+        """Close our copy of the write end; the thread ends when the child's copy closes too."""
+        with contextlib.suppress(OSError):
+            self.writer.close()
+
+
+class MCPConnection:
+    """A persistent connection to one MCP server, owned by one task, reconnecting after drops."""
+
+    def __init__(
+        self,
+        name: str,
+        config: MCPServerConfig,
+        *,
+        handlers: InteractionHandlers | None = None,
+        auth: httpx2.Auth | None = None,
+        on_tools_changed: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config
+        self.handlers = handlers or InteractionHandlers()
+        self.auth = auth
+        self.on_tools_changed = on_tools_changed
+        """Called (no arguments, in the event loop) when the server says its tool list changed."""
+        self._state: ConnectionState = "idle"
+        self._last_error: str | None = None
+        self._client: Client | None = None
+        self._transport_used: str | None = None
+        self._owner: asyncio.Task[None] | None = None
+        self._connected = asyncio.Event()
+        self._closing = asyncio.Event()
+        self._drop_current = asyncio.Event()
+        self._wake_reconnect = asyncio.Event()
+        self._first_attempt: asyncio.Future[None] | None = None
+        self._generation = 0
+
+    # ---- status -------------------------------------------------------------------------------------
+
+    @property
+    def state(self) -> ConnectionState:
+        return self._state
+
+    @property
+    def last_error(self) -> str | None:
+        """The last connect failure as a speakable sentence (None once connected)."""
+        return self._last_error
+
+    @property
+    def transport(self) -> str | None:
+        """The transport that actually connected: streamable-http, sse or stdio."""
+        return self._transport_used
+
+    @property
+    def protocol_version(self) -> str | None:
+        client = self._client
+        return client.protocol_version if client is not None else None
+
+    @property
+    def server_info(self) -> types.Implementation | None:
+        client = self._client
+        return client.server_info if client is not None else None
+
+    @property
+    def server_capabilities(self) -> types.ServerCapabilities | None:
+        client = self._client
+        return client.server_capabilities if client is not None else None
+
+    @property
+    def instructions(self) -> str | None:
+        client = self._client
+        return client.instructions if client is not None else None
+
+    # ---- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect (bounded by `config.connect_timeout_s`); raise MCPConnectError with a speakable reason.
+
+        After a successful start the connection keeps itself up: drops are reconnected with backoff.
+        """
+        if self._owner is not None:
+            raise RuntimeError(f"MCPConnection {self.name!r} was already started")
+        self._first_attempt = asyncio.get_running_loop().create_future()
+        self._state = "connecting"
+        self._owner = asyncio.create_task(self._own_session(), name=f"mcp-connection-{self.name}")
+        try:
+            await asyncio.wait_for(asyncio.shield(self._first_attempt), self.config.connect_timeout_s + 1.0)
+        except TimeoutError:
+            await self.aclose()
+            self._state = "failed"
+            self._last_error = f"The {self.name} server at {_target_of(self.config)} did not answer in time."
+            raise MCPConnectError(self._last_error) from None
+        except MCPConnectError:
+            await self.aclose()
+            self._state = "failed"
+            raise
+
+    async def aclose(self) -> None:
+        """Close the session (DELETE for HTTP sessions, stop the process for stdio); idempotent, bounded."""
+        self._closing.set()
+        self._wake_reconnect.set()
+        owner = self._owner
+        if owner is not None and not owner.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(owner), _CLOSE_GRACE_S)
+            except TimeoutError:
+                logger.warning(
+                    "MCP connection did not close in time; cancelling", extra={"mcp_server": self.name}
+                )
+                owner.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await owner
+            except Exception:
+                logger.debug("MCP connection owner ended with an error", exc_info=True)
+        self._state = "closed"
+
+    async def __aenter__(self) -> MCPConnection:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def _own_session(self) -> None:
+        """The owner task: open, publish, wait for close or a drop, tear down, back off, repeat."""
+        backoff = _BACKOFF_START_S
+        while not self._closing.is_set():
+            opened = False
+            try:
+                async with AsyncExitStack() as stack:
+                    # Bounded by the handshake's read timeout and the HTTP connect timeout; no cancel
+                    # scope here, because the transport's task groups must exit in the scope they entered.
+                    client = await self._open(stack)
+                    opened = True
+                    self._client = client
+                    self._generation += 1
+                    self._state = "connected"
+                    self._last_error = None
+                    self._drop_current.clear()
+                    self._connected.set()
+                    backoff = _BACKOFF_START_S
+                    logger.info(
+                        "MCP server connected",
+                        extra={
+                            "mcp_server": self.name,
+                            "transport": self._transport_used,
+                            "protocol_version": client.protocol_version,
+                        },
+                    )
+                    if self._first_attempt is not None and not self._first_attempt.done():
+                        self._first_attempt.set_result(None)
+                    await self._wait_for_close_or_drop()
+                    self._connected.clear()
+                    self._client = None
+            except Exception as exc:
+                self._connected.clear()
+                self._client = None
+                tcp_reason = None
+                if any(isinstance(leaf, httpx2.ConnectError) for leaf in _iter_leaf_exceptions(exc)):
+                    tcp_reason = await probe_tcp(self.config)
+                reason = describe_connect_error(self.name, self.config, exc, tcp_reason=tcp_reason)
+                if opened:
+                    logger.warning(
+                        "MCP connection dropped", extra={"mcp_server": self.name, "error": repr(exc)[:300]}
+                    )
+                else:
+                    self._last_error = reason
+                    logger.warning("MCP connect failed: %s", reason, extra={"mcp_server": self.name})
+                    if self._first_attempt is not None and not self._first_attempt.done():
+                        self._first_attempt.set_exception(MCPConnectError(reason))
+                        return
+            finally:
+                self._connected.clear()
+                self._client = None
+            if self._closing.is_set() or not self.config.reconnect:
+                break
+            self._state = "reconnecting"
+            self._wake_reconnect.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_reconnect.wait(), backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX_S)
+        self._state = "closed" if self._closing.is_set() else "failed"
+
+    async def _wait_for_close_or_drop(self) -> None:
+        closing = asyncio.ensure_future(self._closing.wait())
+        dropped = asyncio.ensure_future(self._drop_current.wait())
+        try:
+            await asyncio.wait({closing, dropped}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            closing.cancel()
+            dropped.cancel()
+
+    async def _open(self, stack: AsyncExitStack) -> Client:
+        """Open the configured transport and handshake; `auto` falls back from Streamable HTTP to SSE."""
+        transport = self.config.effective_transport
+        if transport == "stdio":
+            return await self._enter_client(stack, self._stdio_transport(stack), "stdio")
+        if transport in ("streamable-http", "sse"):
+            return await self._enter_client(stack, self._http_transport(transport), transport)
+        order: Sequence[Literal["streamable-http", "sse"]] = (
+            ("sse", "streamable-http")
+            if urlsplit(self.config.url or "").path.rstrip("/").endswith("/sse")
+            else ("streamable-http", "sse")
+        )
+        first_error: Exception | None = None
+        for candidate in order:
+            attempt = AsyncExitStack()
+            try:
+                client = await self._enter_client(attempt, self._http_transport(candidate), candidate)
+            except Exception as exc:
+                await attempt.aclose()
+                if first_error is None:
+                    first_error = exc
+                if not _worth_other_http_transport(exc):
+                    raise
+                logger.info(
+                    "transport %s failed, trying the other HTTP transport",
+                    candidate,
+                    extra={"mcp_server": self.name, "error": repr(exc)[:200]},
+                )
+                continue
+            stack.push_async_exit(attempt)
+            return client
+        assert first_error is not None
+        raise first_error
+
+    async def _enter_client(self, stack: AsyncExitStack, transport: Transport, label: str) -> Client:
+        client = Client(
+            transport,
+            mode="auto",
+            client_info=CLIENT_INFO,
+            # Default for requests without their own timeout (the handshake); calls pass theirs.
+            read_timeout_seconds=self.config.connect_timeout_s,
+            elicitation_callback=elicitation_callback(self.name, self.handlers),
+            sampling_callback=sampling_callback(self.name, self.handlers, allowed=self.config.sampling),
+            logging_callback=logging_callback(self.name, self.handlers),
+            message_handler=self._on_message,
+        )
+        entered = await stack.enter_async_context(client)
+        self._transport_used = label
+        return entered
+
+    def _resolved_headers(self) -> dict[str, str]:
+        return {key: interpolate_env(value) for key, value in self.config.headers.items()}
+
+    def _http_transport(self, kind: Literal["streamable-http", "sse"]) -> Transport:
+        url = interpolate_env(self.config.url or "")
+        headers = self._resolved_headers()
+        if kind == "sse":
+            return sse_client(
+                url,
+                headers=headers or None,
+                timeout=self.config.connect_timeout_s,
+                auth=self.auth,
+            )
+        return _owned_streamable_http(
+            url,
+            create_mcp_http_client(
+                headers=headers or None,
+                timeout=httpx2.Timeout(self.config.connect_timeout_s, read=300.0),
+                auth=self.auth,
+            ),
+        )
+
+    def _stdio_transport(self, stack: AsyncExitStack) -> Transport:
+        stderr = _StderrToLog(self.name)
+        stack.callback(stderr.close)
+        params = StdioServerParameters(
+            command=interpolate_env(self.config.command or ""),
+            args=[interpolate_env(arg) for arg in self.config.args],
+            env={key: interpolate_env(value) for key, value in self.config.env.items()} or None,
+            cwd=self.config.cwd,
+        )
+        return stdio_client(params, errlog=stderr.writer)
+
+    async def _on_message(self, message: IncomingMessage) -> None:
+        if isinstance(message, Exception):
+            logger.warning(
+                "MCP server sent something unreadable: %s",
+                str(message)[:300],
+                extra={"mcp_server": self.name, "error_type": type(message).__name__},
+            )
+            return
+        if isinstance(message, types.ToolListChangedNotification) and self.on_tools_changed is not None:
+            try:
+                self.on_tools_changed()
+            except Exception:  # boundary: the app's hook must not break message delivery
+                logger.exception("on_tools_changed hook failed", extra={"mcp_server": self.name})
+
+    # ---- requests -----------------------------------------------------------------------------------
+
+    def request_reconnect(self) -> None:
+        """Drop the current session and reconnect now (skipping backoff)."""
+        self._drop_current.set()
+        self._wake_reconnect.set()
+
+    async def _live_client(self, wait_s: float) -> Client:
+        if self._closing.is_set() or self._owner is None:
+            raise MCPCallError(f"The {self.name} server connection is closed.", kind="closed")
+        if self._owner.done() and not self._connected.is_set():
+            raise MCPCallError(
+                self._last_error or f"The {self.name} server is not connected.", kind="disconnected"
+            )
+        if not self._connected.is_set():
+            self._wake_reconnect.set()
+            try:
+                await asyncio.wait_for(self._connected.wait(), wait_s)
+            except TimeoutError:
+                raise MCPCallError(
+                    self._last_error or f"The {self.name} server is not reachable right now.",
+                    kind="disconnected",
+                ) from None
+        client = self._client
+        if client is None:
+            raise MCPCallError(f"The {self.name} server is not reachable right now.", kind="disconnected")
+        return client
+
+    async def _request(self, what: str, op: Callable[[Client], Awaitable[Any]], *, wait_s: float) -> Any:
+        """Run one request; on a dropped connection reconnect and retry once. Errors become MCPCallError."""
+        for attempt in (1, 2):
+            client = await self._live_client(wait_s)
+            generation = self._generation
+            try:
+                return await op(client)
+            except MCPCallError:
+                raise
+            except Exception as exc:
+                if attempt == 1 and self.config.reconnect and _is_connection_lost(exc):
+                    logger.info(
+                        "connection lost during %s; reconnecting and retrying once",
+                        what,
+                        extra={"mcp_server": self.name, "error": repr(exc)[:200]},
+                    )
+                    if generation == self._generation:
+                        self.request_reconnect()
+                        await asyncio.sleep(0)
+                    continue
+                raise self._call_error(what, exc) from exc
+        raise AssertionError("unreachable")
+
+    def _call_error(self, what: str, exc: BaseException) -> MCPCallError:
+        for leaf in _iter_leaf_exceptions(exc):
+            if isinstance(leaf, MCPError):
+                if leaf.code == types.REQUEST_TIMEOUT:
+                    return MCPCallError(f"The {self.name} server took too long with {what}.", kind="timeout")
+                if leaf.code == types.PARSE_ERROR:
+                    return MCPCallError(
+                        f"The {self.name} server sent a malformed reply to {what}.", kind="protocol"
+                    )
+                if _is_connection_lost(leaf):
+                    return MCPCallError(
+                        f"I lost the connection to the {self.name} server.", kind="disconnected"
+                    )
+                return MCPCallError(f"The {self.name} server refused {what}: {leaf.message}", kind="server")
+            if isinstance(leaf, TimeoutError):
+                return MCPCallError(f"The {self.name} server took too long with {what}.", kind="timeout")
+            if isinstance(leaf, RuntimeError) and "structured content" in str(leaf):
+                return MCPCallError(
+                    f"The {self.name} server returned data that does not match its own schema for {what}.",
+                    kind="protocol",
+                )
+        if _is_connection_lost(exc):
+            return MCPCallError(f"I lost the connection to the {self.name} server.", kind="disconnected")
+        return MCPCallError(f"The {self.name} server failed {what} ({type(exc).__name__}).", kind="protocol")
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any] | None = None,
+        *,
+        timeout_s: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> types.CallToolResult:
+        """Call a tool within its timeout; a timeout or cancellation sends `notifications/cancelled`.
+
+        Raises MCPCallError (speakable) on timeouts, drops that a retry could not fix, and protocol errors.
+        """
+        timeout = timeout_s if timeout_s is not None else self.config.timeout_for(name)
+        handlers = self.handlers
+
+        async def forward_progress(progress: float, total: float | None, message: str | None) -> None:
+            await report_progress(handlers, self.name, name, progress, total, message)
+            if on_progress is not None:
+                maybe = on_progress(progress, total, message)
+                if maybe is not None:
+                    await maybe
+
+        async def op(client: Client) -> types.CallToolResult:
+            # The SDK's own timeout sends notifications/cancelled; the outer one is a backstop.
+            async with asyncio.timeout(timeout + 2.0):
+                return await client.call_tool(
+                    name, arguments or {}, read_timeout_seconds=timeout, progress_callback=forward_progress
+                )
+
+        result: types.CallToolResult = await self._request(
+            f"the {name} tool", op, wait_s=min(timeout, self.config.connect_timeout_s)
+        )
+        return result
+
+    async def list_tools(self, *, refresh: bool = False) -> list[types.Tool]:
+        """All tools, following pagination; cached by the SDK per the server's ttlMs unless `refresh`."""
+
+        async def op(client: Client) -> list[types.Tool]:
+            tools: list[types.Tool] = []
+            cursor: str | None = None
+            async with asyncio.timeout(self.config.timeout_s):
+                for _ in range(_MAX_PAGES):
+                    page = await client.list_tools(cursor=cursor, cache_mode="refresh" if refresh else "use")
+                    tools.extend(page.tools)
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+            return tools
+
+        result: list[types.Tool] = await self._request(
+            "listing tools", op, wait_s=self.config.connect_timeout_s
+        )
+        return result
+
+    async def list_resources(self) -> list[types.Resource]:
+        async def op(client: Client) -> list[types.Resource]:
+            resources: list[types.Resource] = []
+            cursor: str | None = None
+            async with asyncio.timeout(self.config.timeout_s):
+                for _ in range(_MAX_PAGES):
+                    page = await client.list_resources(cursor=cursor)
+                    resources.extend(page.resources)
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+            return resources
+
+        result: list[types.Resource] = await self._request(
+            "listing resources", op, wait_s=self.config.connect_timeout_s
+        )
+        return result
+
+    async def read_resource(self, uri: str) -> types.ReadResourceResult:
+        async def op(client: Client) -> types.ReadResourceResult:
+            async with asyncio.timeout(self.config.timeout_s):
+                return await client.read_resource(uri)
+
+        result: types.ReadResourceResult = await self._request(
+            f"reading {uri}", op, wait_s=self.config.connect_timeout_s
+        )
+        return result
+
+    async def list_prompts(self) -> list[types.Prompt]:
+        async def op(client: Client) -> list[types.Prompt]:
+            prompts: list[types.Prompt] = []
+            cursor: str | None = None
+            async with asyncio.timeout(self.config.timeout_s):
+                for _ in range(_MAX_PAGES):
+                    page = await client.list_prompts(cursor=cursor)
+                    prompts.extend(page.prompts)
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+            return prompts
+
+        result: list[types.Prompt] = await self._request(
+            "listing prompts", op, wait_s=self.config.connect_timeout_s
+        )
+        return result
+
+    async def get_prompt(self, name: str, arguments: dict[str, str] | None = None) -> types.GetPromptResult:
+        async def op(client: Client) -> types.GetPromptResult:
+            async with asyncio.timeout(self.config.timeout_s):
+                return await client.get_prompt(name, arguments)
+
+        result: types.GetPromptResult = await self._request(
+            f"the {name} prompt", op, wait_s=self.config.connect_timeout_s
+        )
+        return result
+
+    @contextlib.asynccontextmanager
+    async def client(self) -> AsyncIterator[Client]:
+        """The live SDK client, for requests this class does not wrap (e.g. completion, subscriptions)."""
+        yield await self._live_client(self.config.connect_timeout_s)
+
+
+def _worth_other_http_transport(exc: BaseException) -> bool:
+    """Only protocol-level rejections (404/405, bad handshake) suggest the other HTTP transport."""
+    for leaf in _iter_leaf_exceptions(exc):
+        if isinstance(leaf, httpx2.ConnectError | ConnectionRefusedError | MissingEnvironmentVariable):
+            return False
+        if isinstance(leaf, httpx2.HTTPStatusError) and leaf.response.status_code in (401, 403):
+            return False
+    return True
+
+
+@contextlib.asynccontextmanager
+async def _owned_streamable_http(url: str, http_client: httpx2.AsyncClient) -> AsyncIterator[tuple[Any, Any]]:
+    """Streamable HTTP over our own httpx2 client (headers, auth, timeouts), closed with the transport."""
+    async with (
+        http_client,
+        streamable_http_client(url, http_client=http_client, terminate_on_close=True) as streams,
+    ):
+        yield streams
