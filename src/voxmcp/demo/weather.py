@@ -41,7 +41,8 @@ def lookup_weather(city: str) -> WeatherReport:
 def speak_weather(report: WeatherReport) -> str:
     """One sentence a voice can read."""
     degrees = "degree" if abs(report.temperature_c) == 1 else "degrees"
+    number = f"minus {-report.temperature_c}" if report.temperature_c < 0 else str(report.temperature_c)
     return (
-        f"In {report.city} it is {report.condition} and {report.temperature_c} {degrees} Celsius, "
+        f"The weather in {report.city} is {report.condition}, {number} {degrees} Celsius, "
         f"with {report.humidity_pct} percent humidity and wind at {report.wind_kph} kilometers per hour."
     )
