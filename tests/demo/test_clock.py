@@ -28,5 +28,5 @@ def test_iana_zone_and_utc_alias() -> None:
 
 
 def test_unknown_zone_lists_examples() -> None:
-    with pytest.raises(DemoToolError, match="don't know the time zone 'Mars/Olympus'.*Tokyo"):
+    with pytest.raises(DemoToolError, match=r"don't know the time zone 'Mars/Olympus'.*Tokyo"):
         local_time("Mars/Olympus")

@@ -37,5 +37,5 @@ def test_report_is_deterministic_and_spoken() -> None:
 
 
 def test_unknown_city_names_known_ones() -> None:
-    with pytest.raises(DemoToolError, match="no weather for 'Atlantis'.*London, Paris"):
+    with pytest.raises(DemoToolError, match=r"no weather for 'Atlantis'.*London, Paris"):
         lookup_weather("Atlantis")
