@@ -240,6 +240,8 @@ class MCPConnection:
         self._wake_reconnect = asyncio.Event()
         self._first_attempt: asyncio.Future[None] | None = None
         self._generation = 0
+        self.tools_ttl_ms: int | None = None
+        """The server's ttlMs on its last tools/list (2026-07-28 caching hint), if it sent one."""
 
     # ---- status -------------------------------------------------------------------------------------
 
@@ -612,6 +614,9 @@ class MCPConnection:
             async with asyncio.timeout(self.config.timeout_s):
                 for _ in range(_MAX_PAGES):
                     page = await client.list_tools(cursor=cursor, cache_mode="refresh" if refresh else "use")
+                    if cursor is None:
+                        # Only a server that sent ttlMs gets an expiry; otherwise list_changed refreshes.
+                        self.tools_ttl_ms = page.ttl_ms if "ttl_ms" in page.model_fields_set else None
                     tools.extend(page.tools)
                     cursor = page.next_cursor
                     if cursor is None:

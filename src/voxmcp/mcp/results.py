@@ -1,0 +1,279 @@
+"""MCP tool results -> text a voice can say.
+
+The LLM (a small local model) imitates whatever it sees, so it must never see protocol JSON
+(`{"type":"text",...}`), JSON braces or base64. Structured content (when valid against the tool's output
+schema) becomes short "key: value" phrases; resource links, embedded resources, images and audio are
+described; long text is cut at a sentence boundary for speech with the full text kept for follow-ups.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import jsonschema
+import mcp.types as types
+
+logger = logging.getLogger(__name__)
+
+MAX_FULL_CHARS = 100_000
+"""Bound on `full_text`, so an oversized result cannot flood memory or a later prompt."""
+_MAX_DEPTH = 4
+_MAX_ITEMS = 20
+_ERROR_CHARS = 160
+
+
+@dataclass(frozen=True)
+class SpeakableResult:
+    """`text` is what to say now (<= max_chars); `full_text` keeps everything for follow-up questions."""
+
+    text: str
+    full_text: str
+    is_error: bool
+
+    @property
+    def truncated(self) -> bool:
+        return len(self.full_text) > len(self.text)
+
+
+def humanize_key(key: str) -> str:
+    """`temperatureC` / `wind_speed` / `max-items` -> "temperature c" / "wind speed" / "max items"."""
+    spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key)
+    return re.sub(r"[_\-\s]+", " ", spaced).strip().lower() or key
+
+
+def _format_scalar(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return clean_text(str(value))
+
+
+def _join_words(items: Sequence[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def render_value(value: Any, depth: int = 0) -> str:
+    """Render any JSON value as plain phrases: objects as "key: value", lists as "a, b and c"."""
+    if depth > _MAX_DEPTH:
+        return "more details"
+    if isinstance(value, Mapping):
+        phrases = []
+        for index, (key, item) in enumerate(value.items()):
+            if index >= _MAX_ITEMS:
+                phrases.append(f"and {len(value) - _MAX_ITEMS} more fields")
+                break
+            rendered = render_value(item, depth + 1)
+            phrases.append(f"{humanize_key(str(key))}: {rendered}" if rendered else humanize_key(str(key)))
+        separator = "; " if depth == 0 else ", "
+        return separator.join(phrases)
+    if isinstance(value, list | tuple):
+        if not value:
+            return "none"
+        shown = [render_value(item, depth + 1) for item in value[:_MAX_ITEMS]]
+        if len(value) > _MAX_ITEMS:
+            shown.append(f"{len(value) - _MAX_ITEMS} more")
+        if any(isinstance(item, Mapping) for item in value):
+            return ". ".join(f"{index + 1}: {text}" for index, text in enumerate(shown))
+        return _join_words(shown)
+    return _format_scalar(value)
+
+
+_MARKDOWN_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"```[a-zA-Z0-9_-]*\n?"), ""),  # code fences
+    (re.compile(r"`([^`]*)`"), r"\1"),  # inline code
+    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links: keep the words
+    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
+    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?!\w)"), r"\1"),  # italic
+    (re.compile(r"^\s{0,3}#{1,6}\s*", re.MULTILINE), ""),  # headings
+    (re.compile(r"^\s*[-*+]\s+", re.MULTILINE), ""),  # bullets
+    (re.compile(r"^\s*\|?[-:| ]{3,}\|?\s*$", re.MULTILINE), ""),  # table rules
+    (re.compile(r"\s*\|\s*"), ", "),  # table cells
+    (re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+"), "(embedded data)"),
+    (re.compile(r"[A-Za-z0-9+/]{200,}={0,2}"), "(encoded data)"),  # stray base64 runs
+)
+
+
+def clean_text(text: str) -> str:
+    """Strip markdown and encoded blobs, collapse whitespace; lines become sentences."""
+    cleaned = text.replace("\r\n", "\n")
+    for pattern, replacement in _MARKDOWN_RULES:
+        cleaned = pattern.sub(replacement, cleaned)
+    lines = [line.strip(" ,") for line in cleaned.split("\n") if line.strip(" ,")]
+    if len(lines) > 1:
+        # Separate lines become separate sentences, so TTS pauses between them.
+        lines = [line if line[-1] in ".!?:;" else line + "." for line in lines]
+    return re.sub(r"\s+", " ", " ".join(lines)).strip()
+
+
+def _maybe_json(text: str) -> Any | None:
+    stripped = text.strip()
+    if not stripped or stripped[0] not in "{[":
+        return None
+    try:
+        return json.loads(stripped)
+    except ValueError:
+        return None
+
+
+def _size_phrase(base64_data: str) -> str:
+    size = len(base64_data) * 3 // 4 - base64_data[-2:].count("=")
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.0f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def _resource_label(uri: str, name: str | None, title: str | None = None) -> str:
+    label = title or name
+    if label:
+        return label
+    return uri.rstrip("/").rsplit("/", 1)[-1] or uri
+
+
+def describe_text_or_json(text: str) -> str:
+    """Text that is really JSON is rendered as phrases; anything else is cleaned."""
+    parsed = _maybe_json(text)
+    if parsed is not None and isinstance(parsed, dict | list):
+        return render_value(parsed)
+    return clean_text(text)
+
+
+def describe_resource_contents(contents: types.TextResourceContents | types.BlobResourceContents) -> str:
+    """One resource's contents: its text (cleaned), or a description of binary data."""
+    label = _resource_label(contents.uri, None)
+    mime = f" ({contents.mime_type})" if contents.mime_type else ""
+    if isinstance(contents, types.TextResourceContents):
+        return f"{label}{mime}: {describe_text_or_json(contents.text)}"
+    return f"{label}{mime}, binary data of {_size_phrase(contents.blob)}"
+
+
+def describe_block(block: types.ContentBlock) -> str:
+    """One content block as plain words; never base64, never the block's JSON."""
+    if isinstance(block, types.TextContent):
+        return describe_text_or_json(block.text)
+    if isinstance(block, types.ImageContent):
+        return f"An image ({block.mime_type}, {_size_phrase(block.data)})."
+    if isinstance(block, types.AudioContent):
+        return f"An audio clip ({block.mime_type}, {_size_phrase(block.data)})."
+    if isinstance(block, types.ResourceLink):
+        mime = f" ({block.mime_type})" if block.mime_type else ""
+        description = f": {clean_text(block.description)}" if block.description else ""
+        return f"A link to {_resource_label(block.uri, block.name, block.title)}{mime}{description}."
+    if isinstance(block, types.EmbeddedResource):
+        return f"The resource {describe_resource_contents(block.resource)}"
+    return f"A {type(block).__name__} item."  # pragma: no cover - the ContentBlock union is closed
+
+
+def structured_if_valid(result: types.CallToolResult, tool: types.Tool | None) -> Any | None:
+    """The structured content to prefer: present, and valid against the tool's outputSchema if it has one."""
+    structured = result.structured_content
+    if structured is None:
+        return None
+    schema = tool.output_schema if tool is not None else None
+    if schema is None:
+        return structured
+    try:
+        jsonschema.validate(structured, schema)
+    except jsonschema.ValidationError as exc:
+        logger.warning(
+            "structured content does not match the output schema; using text content",
+            extra={"tool": tool.name if tool else None, "error": exc.message[:200]},
+        )
+        return None
+    except jsonschema.SchemaError:
+        logger.warning(
+            "tool output schema is invalid; using text content", extra={"tool": tool.name if tool else None}
+        )
+        return None
+    return structured
+
+
+def cut_for_speech(text: str, max_chars: int) -> str:
+    """At most `max_chars`, ending at a sentence boundary when one is near; says that more is available."""
+    if len(text) <= max_chars:
+        return text
+    suffix = " There is more; ask me for the rest."
+    budget = max(max_chars - len(suffix), max_chars // 2)
+    window = text[:budget]
+    boundary = max(window.rfind(". "), window.rfind("! "), window.rfind("? "), window.rfind("; "))
+    if boundary >= budget // 3:
+        head = window[: boundary + 1]
+    else:
+        space = window.rfind(" ")
+        head = (window[:space] if space > 0 else window).rstrip(",;:") + "..."
+    return (head + suffix)[:max_chars] if len(head) + len(suffix) > max_chars else head + suffix
+
+
+def _first_sentence(text: str, limit: int) -> str:
+    match = re.search(r"(?<=[.!?])\s", text)
+    sentence = text[: match.start()] if match else text
+    if len(sentence) > limit:
+        sentence = sentence[:limit].rsplit(" ", 1)[0] + "..."
+    return sentence
+
+
+def _join_parts(parts: Iterable[str]) -> str:
+    """Join described parts as sentences (each ends with punctuation, so TTS pauses between them)."""
+    sentences = []
+    for part in parts:
+        text = part.strip() if part else ""
+        if text:
+            sentences.append(text if text[-1] in ".!?;:" else text + ".")
+    return " ".join(sentences)
+
+
+def to_speakable(
+    result: types.CallToolResult, tool: types.Tool | None = None, max_chars: int = 400
+) -> SpeakableResult:
+    """Turn a tool result into speech-ready text (see module doc); `tool` supplies the outputSchema."""
+    if max_chars < 40:
+        raise ValueError(f"max_chars must be at least 40, got {max_chars}")
+    if result.is_error:
+        detail = _join_parts(describe_block(block) for block in result.content) or "no details given"
+        full = f"The tool reported an error: {detail}"[:MAX_FULL_CHARS]
+        spoken = f"That didn't work: {_first_sentence(detail, _ERROR_CHARS)}"
+        return SpeakableResult(text=cut_for_speech(spoken, max_chars), full_text=full, is_error=True)
+
+    structured = structured_if_valid(result, tool)
+    parts: list[str] = []
+    if structured is not None:
+        rendered = render_value(structured)
+        parts.append(rendered if rendered.endswith((".", "!", "?")) else rendered + ".")
+        # Text blocks usually repeat the structured data; keep only what it lacks (links, media).
+        parts.extend(
+            describe_block(block) for block in result.content if not isinstance(block, types.TextContent)
+        )
+    else:
+        parts.extend(describe_block(block) for block in result.content)
+    full = _join_parts(parts) or "Done; the tool returned nothing."
+    if len(full) > MAX_FULL_CHARS:
+        full = full[:MAX_FULL_CHARS] + " (cut: the result was too large)"
+    return SpeakableResult(text=cut_for_speech(full, max_chars), full_text=full, is_error=False)
+
+
+def resource_to_text(result: types.ReadResourceResult) -> str:
+    """A read resource as plain text (each part described, binary summarized)."""
+    text = _join_parts(describe_resource_contents(contents) for contents in result.contents)
+    return text[:MAX_FULL_CHARS] or "The resource is empty."
+
+
+def prompt_to_text(result: types.GetPromptResult) -> str:
+    """A prompt's messages as plain "role: text" lines, usable as instructions."""
+    lines = []
+    if result.description:
+        lines.append(clean_text(result.description))
+    for message in result.messages:
+        lines.append(f"{message.role}: {describe_block(message.content)}")
+    return "\n".join(lines)[:MAX_FULL_CHARS]
