@@ -1,0 +1,90 @@
+"""`voxmcp web`: serve the talk-to-the-agent page on loopback, with tokens minted server side."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import typer
+
+from voxmcp.livekit_tokens import LiveKitCredentials, TokenError
+from voxmcp.web.server import WebSettings
+
+logger = logging.getLogger(__name__)
+
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
+DEV_KEY, DEV_SECRET = "devkey", "secret"
+
+
+def web_settings_from_config(
+    config: Path | None,
+    *,
+    token_ttl_s: int = 300,
+    allowed_rooms: list[str] | None = None,
+    allow_any_room: bool = False,
+) -> WebSettings:
+    """WebSettings from voxmcp's [livekit] table; a loopback dev server falls back to devkey/secret."""
+    from voxmcp.config import load_settings
+
+    lk = load_settings(config).livekit
+    key = lk.api_key.get_secret_value() if lk.api_key else None
+    secret = lk.api_secret.get_secret_value() if lk.api_secret else None
+    if key is None or secret is None:
+        if urlsplit(lk.url).hostname not in LOOPBACK_HOSTS:
+            raise TokenError(
+                "livekit.api_key and livekit.api_secret (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET) "
+                f"are required for {lk.url}"
+            )
+        logger.info("using LiveKit dev-mode keys for a loopback server", extra={"url": lk.url})
+        key, secret = key or DEV_KEY, secret or DEV_SECRET
+    return WebSettings(
+        credentials=LiveKitCredentials(lk.url, key, secret),
+        agent_name=lk.agent_name,
+        token_ttl=timedelta(seconds=token_ttl_s),
+        allowed_rooms=frozenset(allowed_rooms or ()),
+        allow_any_room=allow_any_room,
+    )
+
+
+def web(
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="voxmcp.toml ([livekit] table)")
+    ] = None,
+    host: Annotated[str, typer.Option(help="Address to serve on; keep it on loopback.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTP port for the page.")] = 8787,
+    token_ttl: Annotated[int, typer.Option(help="Seconds a participant token stays valid (10-3600).")] = 300,
+    allow_room: Annotated[
+        list[str] | None, typer.Option("--allow-room", help="A named room the page may ask for (repeatable).")
+    ] = None,
+    allow_any_room: Annotated[
+        bool, typer.Option(help="Let the page name any room (off: the server picks a fresh room).")
+    ] = False,
+) -> None:
+    """Serve a page to talk to the agent from a browser; the API secret stays on this server."""
+    import uvicorn
+
+    from voxmcp.web.server import create_app
+
+    if host not in LOOPBACK_HOSTS:
+        typer.echo(
+            f"warning: serving on {host}, not loopback; anyone who reaches it can start sessions", err=True
+        )
+    try:
+        settings = web_settings_from_config(
+            config, token_ttl_s=token_ttl, allowed_rooms=allow_room, allow_any_room=allow_any_room
+        )
+    except (TokenError, ValueError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    typer.echo(
+        f"voxmcp web: http://{host}:{port}/  "
+        f"(LiveKit {settings.credentials.url}, agent {settings.agent_name!r})"
+    )
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+
+
+app = typer.Typer(help="Talk to the agent from a browser.")
+app.command()(web)
