@@ -20,6 +20,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 from livekit.agents import APIError, stt, utils
+from livekit.agents.language import LanguageCode
 from livekit.agents.types import NOT_GIVEN, APIConnectOptions, NotGivenOr
 from livekit.agents.utils import AudioBuffer, is_given
 
@@ -269,7 +270,11 @@ def _final_event(
         request_id=request_id,
         alternatives=[
             stt.SpeechData(
-                language=language, text=text, start_time=0.0, end_time=duration, confidence=confidence
+                language=LanguageCode(language),
+                text=text,
+                start_time=0.0,
+                end_time=duration,
+                confidence=confidence,
             )
         ],
     )

@@ -15,7 +15,7 @@ import shutil
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -128,7 +128,7 @@ class _SentenceStream(tts.ChunkedStream):
         output_emitter.flush()
 
 
-class _SentenceTTS(tts.TTS):
+class _SentenceTTS(tts.TTS[Literal["metrics_collected", "error"]]):
     """A local engine: yields int16 audio per sentence; one synthesis at a time per engine."""
 
     def __init__(self, *, sample_rate: int) -> None:
@@ -165,7 +165,7 @@ _hibari_lock = threading.Lock()
 
 
 def load_hibari(model_path: Path, *, threads: int = 1) -> Any:
-    """The process-wide hibari engine (default voice only: other voices would download, so none is asked for)."""
+    """The process-wide hibari engine; default voice only (the others would download at run time)."""
     key = (str(model_path), threads)
     with _hibari_lock:
         engine = _hibari_engines.get(key)
@@ -328,4 +328,3 @@ class PiperTTS(_SentenceTTS):
                 yield np.frombuffer(chunk.audio_int16_bytes, np.int16)
 
         return gen()
-
