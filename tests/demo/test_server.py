@@ -170,18 +170,18 @@ async def test_notes_round_trip(tmp_path: Path) -> None:
 
 async def test_slow_tool_sends_progress(tmp_path: Path) -> None:
     async with connected(tmp_path) as client:
-        progress: list[tuple[float, float | None, str | None]] = []
+        seen: list[tuple[float, float | None, str | None]] = []
 
-        async def on_progress(value: float, total: float | None, message: str | None) -> None:
-            progress.append((value, total, message))
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            seen.append((progress, total, message))
 
         with anyio.fail_after(10):
             result = await client.call_tool(
                 "check_package_status", {"tracking_id": "AB1234"}, progress_callback=on_progress
             )
         assert not result.is_error
-        assert [step[0] for step in progress] == [1.0, 2.0, 3.0, 4.0]
-        assert progress[0][1] == 4.0 and progress[0][2] == "Looking up the tracking number"
+        assert [step[0] for step in seen] == [1.0, 2.0, 3.0, 4.0]
+        assert seen[0][1] == 4.0 and seen[0][2] == "Looking up the tracking number"
         assert result.structured_content is not None and result.structured_content["tracking_id"] == "AB1234"
         assert text_of(result).startswith("Package A B 1 2 3 4 ")
 

@@ -10,10 +10,12 @@ import typer
 
 from voxmcp.demo.server import DEFAULT_HOST, DEFAULT_PORT, run
 
+# The server is the app's callback, not a subcommand, so both `python -m voxmcp.demo --port N` and the lead's
+# `app.add_typer(demo_app, name="demo-server")` take the options directly.
 app = typer.Typer(add_completion=False, help="The bundled demo MCP server.")
 
 
-@app.command()
+@app.callback(invoke_without_command=True)
 def demo_server(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = DEFAULT_PORT,

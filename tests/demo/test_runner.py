@@ -1,0 +1,116 @@
+"""The demo server as a real child process on loopback, driven by the SDK's Streamable HTTP client."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Mapping
+from pathlib import Path
+
+import anyio
+import pytest
+from mcp_types import TextContent
+
+from mcp import Client
+from voxmcp.demo.runner import DemoServerError, DemoServerProcess, ensure_demo_server, free_port
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+async def test_loopback_tools_progress_faults_and_audit() -> None:
+    async with DemoServerProcess(faults=True) as server:
+        assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/mcp")
+        seen: list[float] = []
+
+        async def on_progress(progress: float, total: float | None, message: str | None) -> None:
+            seen.append(progress)
+
+        with anyio.fail_after(20):
+            async with Client(server.url) as client:
+                weather = await client.call_tool("get_weather", {"city": "Cape Town"})
+                tracked = await client.call_tool(
+                    "check_package_status", {"tracking_id": "QX42"}, progress_callback=on_progress
+                )
+                failed = await client.call_tool("fail_tool", {})
+                with anyio.move_on_after(1.0) as hung:
+                    await client.call_tool("hang_tool", {})
+                after = await client.call_tool(
+                    "convert_units", {"value": 3, "from_unit": "ft", "to_unit": "cm"}
+                )
+
+        assert isinstance(weather.content[0], TextContent) and "Cape Town" in weather.content[0].text
+        assert not tracked.is_error and seen == [1.0, 2.0, 3.0, 4.0]
+        assert failed.is_error
+        assert hung.cancelled_caught
+        assert (
+            isinstance(after.content[0], TextContent)
+            and after.content[0].text == "3 feet is 91.44 centimeters."
+        )
+        for _ in range(100):  # the cancellation is recorded when the server sees it: wait up to 5 s
+            if len(server.calls()) >= 5:
+                break
+            await anyio.sleep(0.05)
+        calls = server.calls()
+        assert [(call["tool"], call["ok"]) for call in calls] == [
+            ("get_weather", True),
+            ("check_package_status", True),
+            ("fail_tool", False),
+            ("hang_tool", False),
+            ("convert_units", True),
+        ]
+        assert calls[0]["arguments"] == {"city": "Cape Town"}
+        assert calls[3]["error"] == "The call was cancelled."
+        pid = server.pid
+        assert pid is not None
+    assert not _alive(pid)
+
+
+async def _call_text(url: str, tool: str, arguments: Mapping[str, object]) -> str:
+    with anyio.fail_after(15):
+        async with Client(url) as client:
+            result = await client.call_tool(tool, dict(arguments))
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+def test_restart_keeps_notes_and_ensure_starts_only_when_needed(tmp_path: Path) -> None:
+    db = tmp_path / "notes.sqlite3"
+    with DemoServerProcess(db_path=db) as first:
+        assert ensure_demo_server(first.url) is None
+        assert anyio.run(_call_text, first.url, "add_note", {"text": "water the plants"}) == (
+            "Saved note 1: water the plants"
+        )
+        url = first.url
+    second = ensure_demo_server(url, db_path=db)
+    assert second is not None
+    try:
+        assert second.url == url
+        text = anyio.run(_call_text, url, "list_notes", {})
+        assert text == "You have 1 note. Note 1: water the plants."
+    finally:
+        second.stop()
+    assert not second.is_running()
+
+
+def test_port_in_use_fails_fast_with_the_server_log() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen(1)
+        port = blocker.getsockname()[1]
+        with pytest.raises(DemoServerError, match="exited during startup"):
+            DemoServerProcess(port=port, startup_timeout_s=15).start()
+
+
+def test_ensure_refuses_urls_it_cannot_serve() -> None:
+    assert ensure_demo_server("https://example.com/mcp") is None
+    with pytest.raises(ValueError, match="serves /mcp"):
+        ensure_demo_server(f"http://127.0.0.1:{free_port()}/other")
+    with pytest.raises(ValueError, match="explicit port"):
+        ensure_demo_server("http://127.0.0.1/mcp")
