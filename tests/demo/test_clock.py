@@ -22,7 +22,8 @@ def test_city_name_maps_to_its_zone() -> None:
 
 
 def test_iana_zone_and_utc_alias() -> None:
-    assert local_time("America/New_York", now=MONDAY_NOON_UTC).spoken == "7:05 AM on Monday"
+    new_york = local_time("America/New_York", now=MONDAY_NOON_UTC)
+    assert (new_york.place, new_york.spoken) == ("New York", "7:05 AM on Monday")
     assert local_time("gmt", now=MONDAY_NOON_UTC).timezone == "UTC"
     assert local_time("new york", now=MONDAY_NOON_UTC).iso.endswith("-05:00")
 

@@ -114,3 +114,17 @@ def test_ensure_refuses_urls_it_cannot_serve() -> None:
         ensure_demo_server(f"http://127.0.0.1:{free_port()}/other")
     with pytest.raises(ValueError, match="explicit port"):
         ensure_demo_server("http://127.0.0.1/mcp")
+
+
+async def test_legacy_handshake_clients_are_served() -> None:
+    """Clients that only speak the initialize handshake (older SDKs, LiveKit's toolset) get the same tools."""
+    async with DemoServerProcess() as server:
+        with anyio.fail_after(15):
+            async with Client(server.url, mode="legacy") as client:
+                names = {tool.name for tool in (await client.list_tools()).tools}
+                result = await client.call_tool("get_time", {"timezone": "Asia/Tokyo"})
+        assert {"get_weather", "get_time", "convert_units", "add_note"} <= names
+        assert "hang_tool" not in names
+        block = result.content[0]
+        assert isinstance(block, TextContent) and block.text.startswith("In Tokyo it is ")
+        assert server.calls()[0]["arguments"] == {"timezone": "Asia/Tokyo"}

@@ -16,7 +16,7 @@ _ZONE_ALIASES = {"utc": "UTC", "gmt": "UTC", "z": "UTC", "zulu": "UTC", "univers
 class LocalTime(BaseModel):
     """The current time somewhere."""
 
-    place: str = Field(description="The city or time zone asked about")
+    place: str = Field(description="The city or zone asked about, as a voice would say it")
     timezone: str = Field(description="IANA time zone name")
     iso: str = Field(description="Local time, ISO 8601 with offset")
     spoken: str = Field(description="The time in words, e.g. '3:05 PM on Monday'")
@@ -31,7 +31,8 @@ def resolve_timezone(text: str) -> tuple[str, ZoneInfo]:
     if "/" in cleaned:
         candidate = cleaned.replace(" ", "_")
         try:
-            return candidate, ZoneInfo(candidate)
+            zone = ZoneInfo(candidate)
+            return candidate.rsplit("/", 1)[-1].replace("_", " "), zone
         except (ZoneInfoNotFoundError, ValueError):
             pass
     city = find_city(cleaned)
