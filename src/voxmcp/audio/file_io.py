@@ -174,9 +174,12 @@ class RecordingAudioOutput(io.AudioOutput):
             seg = PlayedSegment(index=len(self.segments), first_frame_at=now, playout_started_at=start)
             self.segments.append(seg)
             self._current = seg
-            self._started_handle = asyncio.get_running_loop().call_later(
-                max(start - now, 0.0), self._emit_started, seg
-            )
+            if start <= now:
+                self.on_playback_started(created_at=start)
+            else:
+                self._started_handle = asyncio.get_running_loop().call_later(
+                    start - now, self._emit_started, seg
+                )
         start = max(now, self._speaker_free_at)
         seg._schedule.append((start, frame.duration))
         seg.frames.append(frame)
