@@ -18,9 +18,9 @@ def _riff(
     if extensible:
         guid_tail = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
         fmt = struct.pack("<HHIIHH", 0xFFFE, channels, rate, rate * block, block, bits)
-        fmt += struct.pack("<HHI", 22, bits, 0) + struct.pack("<H", fmt_tag) + guid_tail
+        fmt += struct.pack("<HHI", 22, bits, 0) + struct.pack("<H", tag) + guid_tail
     else:
-        fmt = struct.pack("<HHIIHH", fmt_tag, channels, rate, rate * block, block, bits)
+        fmt = struct.pack("<HHIIHH", tag, channels, rate, rate * block, block, bits)
     chunks = b"fmt " + struct.pack("<I", len(fmt)) + fmt
     chunks += b"LIST" + struct.pack("<I", 4) + b"INFO"  # an extra chunk readers must skip
     chunks += b"data" + struct.pack("<I", len(data)) + data
@@ -63,9 +63,17 @@ def test_any_rate_resamples_to_16k(tmp_path: Path, rate: int) -> None:
 
 @pytest.mark.parametrize(
     ("bits", "tag", "extensible"),
-    [(8, 1, False), (16, 1, False), (24, 1, False), (32, 1, False), (32, 3, False), (64, 3, False), (16, 1, True),
-     (32, 3, True)],
-)  # fmt: skip
+    [
+        (8, 1, False),
+        (16, 1, False),
+        (24, 1, False),
+        (32, 1, False),
+        (32, 3, False),
+        (64, 3, False),
+        (16, 1, True),
+        (32, 3, True),
+    ],
+)
 def test_sample_formats(bits: int, tag: int, extensible: bool) -> None:
     x = _sine(22050)
     audio = decode_wav(_riff(tag, 1, 22050, bits, _encode(x, bits, tag), extensible=extensible), name="t.wav")
