@@ -11,9 +11,7 @@ import pytest
 from voxmcp.audio.wav import AudioFileError, MonoAudio, decode_wav, read_wav, resample, write_wav
 
 
-def _riff(
-    fmt_tag: int, channels: int, rate: int, bits: int, data: bytes, *, extensible: bool = False
-) -> bytes:
+def _riff(tag: int, channels: int, rate: int, bits: int, data: bytes, *, extensible: bool = False) -> bytes:
     block = channels * bits // 8
     if extensible:
         guid_tail = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
