@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ from livekit_servers import (
     LiveKitCluster,
     LiveKitNode,
     livekit_binary,
+    pad_wav,
     redis_binary,
     run_livekit_cluster,
     run_livekit_node,
@@ -47,3 +50,39 @@ def livekit_cluster(livekit_bin: Path, tmp_path: Path) -> Iterator[LiveKitCluste
         pytest.skip(NO_REDIS)
     with run_livekit_cluster(tmp_path, node_count=2) as cluster:
         yield cluster
+
+
+NODE_DIR = Path(__file__).parent / "node"
+CHROMIUM = Path("/usr/bin/chromium")
+
+
+@pytest.fixture(scope="session")
+def browser_driver() -> Path:
+    """drive_page.mjs with playwright-core installed and Debian chromium present, or skip saying what is missing."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            "chromium not installed: run scripts/livekit/install_browser.sh (apt-get install chromium)"
+        )
+    if not (NODE_DIR / "node_modules" / "playwright-core").is_dir():
+        pytest.skip(
+            "playwright-core not installed: run scripts/livekit/install_browser.sh (npm ci in tests/livekit/node)"
+        )
+    return NODE_DIR / "drive_page.mjs"
+
+
+@pytest.fixture
+def espeak_wav(tmp_path: Path) -> Callable[[str], Path]:
+    """Synthesize a question with espeak-ng (a voice that is not the agent's)."""
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng)")
+
+    def make(text: str, *, leading_silence_s: float = 0.5) -> Path:
+        raw = tmp_path / f"q-{abs(hash(text))}-raw.wav"
+        subprocess.run(
+            ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True, timeout=30
+        )
+        out = tmp_path / f"q-{abs(hash(text))}.wav"
+        pad_wav(raw, out, leading_silence_s=leading_silence_s, trailing_silence_s=1.0)
+        return out
+
+    return make

@@ -260,3 +260,19 @@ def run_livekit_cluster(workdir: Path, *, node_count: int = 2) -> Iterator[LiveK
 def scratch_dir(prefix: str = "voxmcp-livekit-") -> Iterator[Path]:
     with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
         yield Path(tmp)
+
+
+def pad_wav(src: Path, dst: Path, *, leading_silence_s: float, trailing_silence_s: float) -> Path:
+    """Copy a 16-bit WAV with silence around it (VAD needs to hear the speech end; browsers need a lead-in)."""
+    import wave
+
+    with wave.open(str(src), "rb") as r:
+        params = r.getparams()
+        frames = r.readframes(r.getnframes())
+    width = params.sampwidth * params.nchannels
+    lead = b"\0" * int(params.framerate * leading_silence_s) * width
+    tail = b"\0" * int(params.framerate * trailing_silence_s) * width
+    with wave.open(str(dst), "wb") as w:
+        w.setparams(params)
+        w.writeframes(lead + frames + tail)
+    return dst

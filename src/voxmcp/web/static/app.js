@@ -47,7 +47,9 @@
         setStatus(`${err.message} — starting a new conversation`, false);
       }
     }
-    session = await postJSON("/api/session", {});
+    // ?room=NAME asks for a named room; the server grants it only if configured to
+    const named = new URLSearchParams(window.location.search).get("room");
+    session = await postJSON("/api/session", named ? { room: named } : {});
     return session;
   }
 
