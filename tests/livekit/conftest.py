@@ -58,14 +58,14 @@ CHROMIUM = Path("/usr/bin/chromium")
 
 @pytest.fixture(scope="session")
 def browser_driver() -> Path:
-    """drive_page.mjs with playwright-core installed and Debian chromium present, or skip saying what is missing."""
+    """drive_page.mjs, or a skip naming what is missing."""
     if not CHROMIUM.exists():
         pytest.skip(
             "chromium not installed: run scripts/livekit/install_browser.sh (apt-get install chromium)"
         )
     if not (NODE_DIR / "node_modules" / "playwright-core").is_dir():
         pytest.skip(
-            "playwright-core not installed: run scripts/livekit/install_browser.sh (npm ci in tests/livekit/node)"
+            "playwright-core missing: run scripts/livekit/install_browser.sh (npm ci in tests/livekit/node)"
         )
     return NODE_DIR / "drive_page.mjs"
 

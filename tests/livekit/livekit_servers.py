@@ -263,7 +263,7 @@ def scratch_dir(prefix: str = "voxmcp-livekit-") -> Iterator[Path]:
 
 
 def pad_wav(src: Path, dst: Path, *, leading_silence_s: float, trailing_silence_s: float) -> Path:
-    """Copy a 16-bit WAV with silence around it (VAD needs to hear the speech end; browsers need a lead-in)."""
+    """Copy a 16-bit WAV with silence around it (VAD must hear the speech end; browsers need a lead-in)."""
     import wave
 
     with wave.open(str(src), "rb") as r:

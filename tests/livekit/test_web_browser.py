@@ -15,11 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from livekit import api, rtc
 from livekit.protocol.agent_pb import agent_session as agent_pb
 from livekit_servers import LiveKitNode
 from web_harness import drive_page, serve_web
 
+from livekit import api, rtc
 from voxmcp.livekit_tokens import LiveKitCredentials
 from voxmcp.web.server import WebSettings
 
