@@ -128,3 +128,33 @@ async def test_legacy_handshake_clients_are_served() -> None:
         block = result.content[0]
         assert isinstance(block, TextContent) and block.text.startswith("In Tokyo it is ")
         assert server.calls()[0]["arguments"] == {"timezone": "Asia/Tokyo"}
+
+
+def test_server_dies_with_a_killed_parent() -> None:
+    """No orphan: a parent killed with SIGKILL (no cleanup runs) still takes its demo server down."""
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import time\n"
+        "from voxmcp.demo.runner import DemoServerProcess\n"
+        "server = DemoServerProcess().start()\n"
+        "print(server.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        assert parent.stdout is not None
+        child_pid = int(parent.stdout.readline())
+        assert _alive(child_pid)
+    finally:
+        parent.kill()
+        parent.wait(timeout=5)
+    deadline = time.monotonic() + 10
+    while _alive(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    alive = _alive(child_pid)
+    if alive:
+        os.kill(child_pid, 9)
+    assert not alive
