@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from voxmcp.mcp.auth.settings import OAuthSettings
+
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -54,6 +56,8 @@ class MCPServerConfig(BaseModel):
     cwd: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     auth: Literal["none", "oauth", "client_credentials"] = "none"
+    oauth: OAuthSettings | None = None
+    """Client identity and flow options for `auth = "oauth"` / `"client_credentials"` (see auth.settings)."""
     allowed_tools: list[str] | None = None
     denied_tools: list[str] = Field(default_factory=list)
     timeout_s: float = Field(default=30.0, gt=0)
@@ -62,6 +66,9 @@ class MCPServerConfig(BaseModel):
     # Beyond the contract's core fields (all optional, defaults keep the old behaviour).
     connect_timeout_s: float = Field(default=10.0, gt=0)
     """Bound on one connect attempt (transport + initialize / server/discover)."""
+    protocol: Literal["auto", "legacy"] = "auto"
+    """`auto`: probe the 2026-07-28 stateless revision (server/discover), fall back to initialize;
+    `legacy`: always the initialize handshake (for servers that mishandle the probe)."""
     reconnect: bool = True
     """Reconnect with backoff when the connection drops; a call that failed on a drop is retried once."""
     sampling: bool = False

@@ -1,0 +1,274 @@
+"""`build_auth`: the `httpx2.Auth` a server's configuration asks for (or None for plain servers)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import anyio
+import httpx2
+from mcp.client.auth import TokenStorage
+from mcp.client.auth.extensions.client_credentials import SignedJWTParameters
+from mcp.shared.auth import (
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+    OAuthToken,
+)
+from pydantic import AnyUrl
+
+from voxmcp.mcp.auth.headers import HeaderAuth, header_auth_from_config
+from voxmcp.mcp.auth.providers import (
+    AuthorizationCodeProvider,
+    CallbackHandler,
+    ClientSecretProvider,
+    EnterpriseManagedProvider,
+    PrivateKeyJWTProvider,
+    RedirectHandler,
+    WorkloadIdentityProvider,
+)
+from voxmcp.mcp.auth.settings import OAuthSettings
+from voxmcp.mcp.auth.token_store import FileTokenStore
+
+if TYPE_CHECKING:
+    from voxmcp.mcp.config import MCPServerConfig
+
+logger = logging.getLogger(__name__)
+
+
+class AuthConfigError(ValueError):
+    """The server's auth settings are incomplete or contradictory; the message names the setting."""
+
+
+class LoginRequired(Exception):
+    """The server needs an interactive login first; the message says which command does it."""
+
+
+def _resolve(value: str | None) -> str | None:
+    from voxmcp.mcp.config import interpolate_env
+
+    return interpolate_env(value) if value is not None else None
+
+
+def redirect_uri_for(settings: OAuthSettings, port: int | None = None) -> str:
+    """The loopback redirect URI; `port` overrides the configured one (the port actually bound)."""
+    chosen = settings.redirect_port if port is None else port
+    # Port 0 = "any": the URI still needs a number for registration; login binds and rebuilds with it.
+    return f"http://{settings.redirect_host}:{chosen or 8976}{settings.redirect_path}"
+
+
+class PreRegisteredClientStore(TokenStorage):
+    """A token store that always reports the configured client (pre-registration skips DCR/CIMD)."""
+
+    def __init__(self, inner: TokenStorage, client: OAuthClientInformationFull) -> None:
+        self.inner = inner
+        self.client = client
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return await self.inner.get_tokens()
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        await self.inner.set_tokens(tokens)
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return self.client
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        self.client = client_info
+        await self.inner.set_client_info(client_info)
+
+
+class ChainedAuth(httpx2.Auth):
+    """Rotating headers first, then an OAuth flow, on the same request."""
+
+    def __init__(self, headers: HeaderAuth, inner: httpx2.Auth) -> None:
+        self.headers = headers
+        self.inner = inner
+
+    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        for prepared in self.headers.auth_flow(request):
+            request = prepared
+        flow = self.inner.async_auth_flow(request)
+        try:
+            outgoing = await flow.__anext__()
+            while True:
+                response = yield outgoing
+                outgoing = await flow.asend(response)
+        except StopAsyncIteration:
+            return
+
+
+async def _login_required(name: str) -> AuthorizationCodeResult:
+    raise LoginRequired(f"The {name} server needs you to log in first: run `voxmcp mcp login {name}`.")
+
+
+def _read_file(path: str, what: str) -> str:
+    try:
+        return Path(path).expanduser().read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise AuthConfigError(f"cannot read {what} from {path}: {exc.strerror}") from exc
+
+
+def build_auth(
+    name: str,
+    config: MCPServerConfig,
+    *,
+    store: TokenStorage | None = None,
+    redirect_handler: RedirectHandler | None = None,
+    callback_handler: CallbackHandler | None = None,
+    redirect_uri: str | None = None,
+) -> httpx2.Auth | None:
+    """The auth for one server: rotating headers and/or the configured OAuth flow, or None.
+
+    Without handlers, an authorization-code server that has no usable token fails with `LoginRequired`
+    (a voice session cannot open a browser); `voxmcp mcp login` passes handlers that can.
+    """
+    header_auth = header_auth_from_config(config.headers)
+    oauth = _build_oauth(name, config, store, redirect_handler, callback_handler, redirect_uri)
+    if oauth is None:
+        return header_auth
+    if header_auth is None:
+        return oauth
+    return ChainedAuth(header_auth, oauth)
+
+
+def _build_oauth(
+    name: str,
+    config: MCPServerConfig,
+    store: TokenStorage | None,
+    redirect_handler: RedirectHandler | None,
+    callback_handler: CallbackHandler | None,
+    redirect_uri: str | None,
+) -> httpx2.Auth | None:
+    if config.auth == "none":
+        return None
+    if config.url is None:
+        raise AuthConfigError(f"server {name!r}: auth = {config.auth!r} needs an HTTP `url`")
+    url = _resolve(config.url) or ""
+    settings = config.oauth or OAuthSettings()
+    storage: TokenStorage = store if store is not None else FileTokenStore(name)
+    client_id = _resolve(settings.client_id)
+    client_secret = _resolve(settings.client_secret)
+
+    if config.auth == "client_credentials":
+        return _build_machine_auth(name, url, settings, storage, client_id, client_secret)
+
+    if settings.idp_token_endpoint is not None:
+        if not client_id or not client_secret:
+            raise AuthConfigError(
+                f"server {name!r}: enterprise-managed authorization needs oauth.client_id and oauth.client_secret"
+            )
+        id_token_template = settings.idp_id_token or ""
+        return EnterpriseManagedProvider(
+            url,
+            storage,
+            client_id=client_id,
+            client_secret=client_secret,
+            idp_token_endpoint=_resolve(settings.idp_token_endpoint) or "",
+            id_token=lambda: _resolve(id_token_template) or "",
+            idp_client_id=_resolve(settings.idp_client_id),
+            scope=settings.scope,
+            token_endpoint_auth_method=settings.token_endpoint_auth_method or "client_secret_basic",
+            dpop=settings.dpop,
+        )
+
+    uri = redirect_uri or redirect_uri_for(settings)
+    metadata = OAuthClientMetadata(
+        client_name=settings.client_name,
+        redirect_uris=[AnyUrl(uri)],
+        grant_types=["authorization_code", "refresh_token"],
+        response_types=["code"],
+        scope=settings.scope,
+    )
+    if client_id:
+        method = settings.token_endpoint_auth_method or ("client_secret_basic" if client_secret else "none")
+        storage = PreRegisteredClientStore(
+            storage,
+            OAuthClientInformationFull(
+                client_id=client_id,
+                client_secret=client_secret,
+                redirect_uris=[AnyUrl(uri)],
+                token_endpoint_auth_method=method,
+                grant_types=["authorization_code", "refresh_token"],
+            ),
+        )
+
+    async def no_browser(_url: str) -> None:
+        await _login_required(name)
+
+    async def no_callback() -> AuthorizationCodeResult:
+        return await _login_required(name)
+
+    return AuthorizationCodeProvider(
+        url,
+        metadata,
+        storage,
+        redirect_handler=redirect_handler or no_browser,
+        callback_handler=callback_handler or no_callback,
+        client_metadata_url=settings.client_metadata_url,
+        dpop=settings.dpop,
+    )
+
+
+def _build_machine_auth(
+    name: str,
+    url: str,
+    settings: OAuthSettings,
+    storage: TokenStorage,
+    client_id: str | None,
+    client_secret: str | None,
+) -> httpx2.Auth:
+    if not client_id:
+        raise AuthConfigError(f"server {name!r}: auth = 'client_credentials' needs oauth.client_id")
+    if settings.assertion is not None or settings.assertion_file is not None:
+        assertion_template = settings.assertion
+        assertion_file = settings.assertion_file
+
+        async def workload_jwt() -> str:
+            if assertion_file is not None:
+                # Re-read on every token request: the platform rotates the file.
+                return await anyio.to_thread.run_sync(_read_file, assertion_file, "the workload JWT")
+            return _resolve(assertion_template) or ""
+
+        return WorkloadIdentityProvider(
+            url, storage, client_id=client_id, assertion=workload_jwt, scope=settings.scope, dpop=settings.dpop
+        )
+    key = _resolve(settings.private_key_pem)
+    if settings.private_key_file is not None:
+        key = _read_file(settings.private_key_file, "the private key")
+    if key:
+        params = SignedJWTParameters(
+            issuer=client_id, subject=client_id, signing_algorithm=settings.signing_algorithm, signing_key=key
+        )
+        return PrivateKeyJWTProvider(
+            server_url=url,
+            storage=storage,
+            client_id=client_id,
+            assertion_provider=params.create_assertion_provider(),
+            scope=settings.scope,
+            issuer=settings.issuer,
+            dpop=settings.dpop,
+        )
+    if client_secret:
+        method = settings.token_endpoint_auth_method or "client_secret_basic"
+        if method not in ("client_secret_basic", "client_secret_post"):
+            raise AuthConfigError(
+                f"server {name!r}: a client secret authenticates with client_secret_basic or client_secret_post, "
+                f"not {method!r}"
+            )
+        return ClientSecretProvider(
+            server_url=url,
+            storage=storage,
+            client_id=client_id,
+            client_secret=client_secret,
+            token_endpoint_auth_method=method,
+            scope=settings.scope,
+            issuer=settings.issuer,
+            dpop=settings.dpop,
+        )
+    raise AuthConfigError(
+        f"server {name!r}: auth = 'client_credentials' needs oauth.client_secret, oauth.private_key_pem/"
+        "private_key_file, or oauth.assertion/assertion_file"
+    )

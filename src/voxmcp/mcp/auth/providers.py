@@ -1,0 +1,231 @@
+"""voxmcp's OAuth providers: the SDK's flows plus DPoP, workload identity and enterprise-managed grants.
+
+Every provider here is an `httpx2.Auth` built on `mcp.client.auth.OAuthClientProvider`, so discovery
+(protected resource metadata, RFC 8414 / OIDC), issuer checks, the resource parameter, scope step-up,
+and refresh all come from the SDK; each adds what the SDK lacks:
+
+* `AuthorizationCodeProvider`: authorization code + PKCE with DPoP when the server supports it.
+* `ClientSecretProvider` / `PrivateKeyJWTProvider`: client credentials (secret or private_key_jwt), DPoP.
+* `WorkloadIdentityProvider`: RFC 7523 jwt-bearer grant with a workload JWT (SEP-1933); a rejected
+  assertion is reported, never retried or swapped for another grant.
+* `EnterpriseManagedProvider`: SEP-990; RFC 8693 exchange of the IdP ID token for an ID-JAG, then the
+  jwt-bearer grant at the MCP authorization server. No browser involved.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from typing import Any
+
+import httpx2
+from mcp.client.auth import OAuthClientProvider, OAuthFlowError, OAuthTokenError, TokenStorage
+from mcp.client.auth.extensions.client_credentials import (
+    ClientCredentialsOAuthProvider,
+    PrivateKeyJWTOAuthProvider,
+)
+from mcp.shared.auth import (
+    JWT_BEARER_GRANT_TYPE,
+    AuthorizationCodeResult,
+    OAuthClientInformationFull,
+    OAuthClientMetadata,
+)
+
+from voxmcp.mcp.auth.dpop import DPoPMode, DPoPState, dpop_flow
+
+logger = logging.getLogger(__name__)
+
+RedirectHandler = Callable[[str], Awaitable[None]]
+CallbackHandler = Callable[[], Awaitable[AuthorizationCodeResult]]
+AssertionSource = Callable[[], Awaitable[str]]
+
+TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
+ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
+ID_JAG_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id-jag"
+_FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class AuthorizationCodeProvider(OAuthClientProvider):
+    """Authorization code + PKCE (SDK flow) with DPoP-bound tokens when the server supports them."""
+
+    def __init__(
+        self,
+        server_url: str,
+        client_metadata: OAuthClientMetadata,
+        storage: TokenStorage,
+        *,
+        redirect_handler: RedirectHandler,
+        callback_handler: CallbackHandler,
+        client_metadata_url: str | None = None,
+        dpop: DPoPMode = "auto",
+    ) -> None:
+        super().__init__(
+            server_url,
+            client_metadata,
+            storage,
+            redirect_handler=redirect_handler,
+            callback_handler=callback_handler,
+            client_metadata_url=client_metadata_url,
+        )
+        self.dpop = DPoPState(dpop)
+
+    def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        return dpop_flow(self.dpop, super()._auth_flow(request))
+
+
+class ClientSecretProvider(ClientCredentialsOAuthProvider):
+    """client_credentials with client_secret_basic / client_secret_post, plus DPoP."""
+
+    def __init__(self, *args: Any, dpop: DPoPMode = "auto", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dpop = DPoPState(dpop)
+
+    def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        return dpop_flow(self.dpop, super()._auth_flow(request))
+
+
+class PrivateKeyJWTProvider(PrivateKeyJWTOAuthProvider):
+    """client_credentials with private_key_jwt client authentication (RFC 7523 section 2.2), plus DPoP."""
+
+    def __init__(self, *args: Any, dpop: DPoPMode = "auto", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dpop = DPoPState(dpop)
+
+    def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        return dpop_flow(self.dpop, super()._auth_flow(request))
+
+
+class _FixedClientProvider(OAuthClientProvider):
+    """Base for grants without a browser: a fixed client record, no registration, DPoP-capable."""
+
+    def __init__(
+        self,
+        server_url: str,
+        storage: TokenStorage,
+        client_info: OAuthClientInformationFull,
+        *,
+        scope: str | None,
+        grant_type: str,
+        dpop: DPoPMode,
+    ) -> None:
+        metadata = OAuthClientMetadata(
+            redirect_uris=None,
+            grant_types=[grant_type],
+            token_endpoint_auth_method=client_info.token_endpoint_auth_method,
+            scope=scope,
+        )
+        super().__init__(server_url, metadata, storage, None, None)
+        self._client_record = client_info
+        self.dpop = DPoPState(dpop)
+
+    async def _initialize(self) -> None:
+        self.context.current_tokens = await self.context.storage.get_tokens()
+        self.context.client_info = self._client_record
+        self._initialized = True
+
+    def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        return dpop_flow(self.dpop, super()._auth_flow(request))
+
+    def _token_request(self, data: dict[str, str]) -> httpx2.Request:
+        if self.context.should_include_resource_param(self.context.protocol_version):
+            data["resource"] = self.context.get_resource_url()
+        if self.context.client_metadata.scope:
+            data["scope"] = self.context.client_metadata.scope
+        data, headers = self.context.prepare_token_auth(data, dict(_FORM))
+        if self._client_record.token_endpoint_auth_method in (None, "none"):
+            data["client_id"] = self._client_record.client_id or ""
+        return httpx2.Request("POST", self._get_token_endpoint(), data=data, headers=headers)
+
+
+class WorkloadIdentityProvider(_FixedClientProvider):
+    """RFC 7523 jwt-bearer grant with a workload identity JWT (SEP-1933 workload identity federation)."""
+
+    def __init__(
+        self,
+        server_url: str,
+        storage: TokenStorage,
+        *,
+        client_id: str,
+        assertion: AssertionSource,
+        scope: str | None = None,
+        dpop: DPoPMode = "auto",
+    ) -> None:
+        client = OAuthClientInformationFull(
+            client_id=client_id,
+            redirect_uris=None,
+            grant_types=[JWT_BEARER_GRANT_TYPE],
+            token_endpoint_auth_method="none",
+        )
+        super().__init__(server_url, storage, client, scope=scope, grant_type=JWT_BEARER_GRANT_TYPE, dpop=dpop)
+        self._assertion = assertion
+
+    async def _perform_authorization(self) -> httpx2.Request:
+        assertion = await self._assertion()
+        return self._token_request({"grant_type": JWT_BEARER_GRANT_TYPE, "assertion": assertion})
+
+
+class EnterpriseManagedProvider(_FixedClientProvider):
+    """SEP-990: IdP ID token -> (RFC 8693) ID-JAG -> (RFC 7523) access token at the MCP authorization server."""
+
+    def __init__(
+        self,
+        server_url: str,
+        storage: TokenStorage,
+        *,
+        client_id: str,
+        client_secret: str,
+        idp_token_endpoint: str,
+        id_token: Callable[[], str],
+        idp_client_id: str | None = None,
+        scope: str | None = None,
+        token_endpoint_auth_method: str = "client_secret_basic",
+        dpop: DPoPMode = "auto",
+        timeout_s: float = 30.0,
+    ) -> None:
+        client = OAuthClientInformationFull(
+            client_id=client_id,
+            client_secret=client_secret,
+            redirect_uris=None,
+            grant_types=[JWT_BEARER_GRANT_TYPE],
+            token_endpoint_auth_method=token_endpoint_auth_method,
+        )
+        super().__init__(server_url, storage, client, scope=scope, grant_type=JWT_BEARER_GRANT_TYPE, dpop=dpop)
+        self._idp_token_endpoint = idp_token_endpoint
+        self._id_token = id_token
+        self._idp_client_id = idp_client_id
+        self._timeout_s = timeout_s
+
+    async def _exchange_for_id_jag(self) -> str:
+        """RFC 8693 token exchange at the enterprise IdP: the user's ID token for an ID-JAG."""
+        metadata = self.context.oauth_metadata
+        if metadata is None:
+            raise OAuthFlowError("no authorization server metadata: cannot name the ID-JAG audience")
+        data = {
+            "grant_type": TOKEN_EXCHANGE_GRANT_TYPE,
+            "subject_token": self._id_token(),
+            "subject_token_type": ID_TOKEN_TYPE,
+            "requested_token_type": ID_JAG_TOKEN_TYPE,
+            "audience": str(metadata.issuer),
+            "resource": self.context.get_resource_url(),
+        }
+        if self._idp_client_id:
+            data["client_id"] = self._idp_client_id
+        if self.context.client_metadata.scope:
+            data["scope"] = self.context.client_metadata.scope
+        async with httpx2.AsyncClient(timeout=self._timeout_s, follow_redirects=False) as client:
+            response = await client.post(self._idp_token_endpoint, data=data, headers=_FORM)
+        if response.status_code != 200:
+            raise OAuthTokenError(f"IdP token exchange failed ({response.status_code}): {response.text[:300]}")
+        try:
+            body = response.json()
+        except ValueError as exc:
+            raise OAuthTokenError("IdP token exchange answered with something other than JSON") from exc
+        issued = body.get("issued_token_type") if isinstance(body, dict) else None
+        id_jag = body.get("access_token") if isinstance(body, dict) else None
+        if issued != ID_JAG_TOKEN_TYPE or not isinstance(id_jag, str):
+            raise OAuthTokenError(f"IdP token exchange did not return an ID-JAG (issued_token_type={issued!r})")
+        return id_jag
+
+    async def _perform_authorization(self) -> httpx2.Request:
+        id_jag = await self._exchange_for_id_jag()
+        return self._token_request({"grant_type": JWT_BEARER_GRANT_TYPE, "assertion": id_jag})
