@@ -11,7 +11,7 @@ import logging
 import os
 from typing import Any
 
-from livekit.agents import stt, tts, vad
+from livekit.agents import llm, stt, tts, vad
 
 logger = logging.getLogger(__name__)
 
@@ -153,3 +153,39 @@ def build_vad(provider: str = "silero", **opts: Any) -> vad.VAD:
 
 # -- LLM -------------------------------------------------------------------------------------------------
 # build_llm(provider, model, **opts) -> livekit.agents.llm.LLM is added here by the lead (voxmcp.models.llm).
+
+LOCAL_LLM_MODELS = {"qwen2.5-coder-0.5b": "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b": "qwen2.5-coder-1.5b"}
+
+
+def build_llm(
+    provider: str,
+    model: str | None = None,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    **opts: Any,
+) -> llm.LLM:
+    """A LiveKit LLM. local: a pinned Qwen2.5 GGUF on llama.cpp (opts: n_ctx, threads, temperature, max_tokens,
+    seed, instructions); openai: livekit.plugins.openai.LLM against ``base_url`` (Ollama, vLLM, OpenAI, ...)."""
+    provider, model = split_spec(provider, model)
+    if provider == LOCAL:
+        model_id = LOCAL_LLM_MODELS.get(model)
+        if model_id is None:
+            raise ValueError(
+                f"unknown local LLM model {model!r}; choose one of {', '.join(sorted(LOCAL_LLM_MODELS))}"
+            )
+        from voxmcp.models.llm import LocalLLM
+        from voxmcp.models.weights import resolve
+
+        path = resolve(model_id)
+        return _construct(
+            "LLM", f"local/{model}", LocalLLM, {"model_path": path, "model_name": model_id, **opts}
+        )  # type: ignore[no-any-return]
+    if provider == OPENAI:
+        from livekit.plugins import openai
+
+        kwargs: dict[str, Any] = {"model": model, "api_key": _api_key(api_key, base_url, "LLM"), **opts}
+        if base_url:
+            kwargs["base_url"] = base_url
+        return _construct("LLM", f"openai/{model}", openai.LLM, kwargs)  # type: ignore[no-any-return]
+    raise ValueError(f"unknown LLM provider {provider!r}; choose 'local' or 'openai'")

@@ -8,6 +8,7 @@ never blocks. Text is cleaned for speech first (markdown, JSON punctuation, unit
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import logging
 import re
@@ -116,15 +117,19 @@ class _SentenceStream(tts.ChunkedStream):
             mime_type="audio/pcm",
         )
         text = clean_text_for_speech(self.input_text)
-        if not text:
-            return
-        sentences = await engine._sentences(text)
-        while True:
-            chunk = await asyncio.to_thread(engine._next_locked, sentences)
-            if chunk is None:
-                break
-            if len(chunk):
-                output_emitter.push(chunk.tobytes())
+        pushed = 0
+        if text:
+            sentences = await engine._sentences(text)
+            while True:
+                chunk = await asyncio.to_thread(engine._next_locked, sentences)
+                if chunk is None:
+                    break
+                if len(chunk):
+                    output_emitter.push(chunk.tobytes())
+                    pushed += len(chunk)
+        if not pushed and self.input_text.strip():
+            # nothing speakable (only markup or symbols): a short silence, not an error LiveKit would retry
+            output_emitter.push(np.zeros(engine.sample_rate // 50, np.int16).tobytes())
         output_emitter.flush()
 
 
@@ -231,6 +236,23 @@ class HibariTTS(_SentenceTTS):
 # -- espeak-ng -------------------------------------------------------------------------------------------
 
 
+@functools.cache
+def espeak_voices(executable: str = "espeak-ng") -> frozenset[str]:
+    """Lower-cased names espeak-ng accepts for -v (language codes, voice names, voice files)."""
+    import subprocess
+
+    try:
+        out = subprocess.run([executable, "--voices"], capture_output=True, timeout=10, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return frozenset()
+    names: set[str] = set()
+    for line in out.decode(errors="replace").splitlines()[1:]:
+        cols = line.split()
+        if len(cols) >= 5:
+            names.update(c.lower() for c in (cols[1], cols[3], cols[4]))
+    return frozenset(names)
+
+
 class EspeakTTS(_SentenceTTS):
     """Debian espeak-ng through a subprocess (robotic but tiny; useful as a second, distinct voice)."""
 
@@ -244,6 +266,12 @@ class EspeakTTS(_SentenceTTS):
         if not 80 <= words_per_minute <= 450:
             raise ValueError(f"words_per_minute must be between 80 and 450, got {words_per_minute}")
         self._exe = found
+        known = espeak_voices(found)
+        base = voice.split("+", 1)[0].lower()
+        if known and base not in known:
+            raise ValueError(
+                f"espeak-ng has no voice {voice!r} (see `espeak-ng --voices`), e.g. 'en-us' or 'en-gb'"
+            )
         self._voice = voice
         self._wpm = words_per_minute
 
