@@ -40,6 +40,7 @@ from voxmcp.mcp.interaction import (
     logging_callback,
     report_progress,
     sampling_callback,
+    to_elicit_result,
 )
 
 logger = logging.getLogger(__name__)
@@ -222,11 +223,18 @@ class MCPConnection:
         handlers: InteractionHandlers | None = None,
         auth: httpx2.Auth | None = None,
         on_tools_changed: Callable[[], None] | None = None,
+        transport_factory: Callable[[], Transport] | None = None,
     ) -> None:
+        """`auth` is an httpx2 auth flow (the SDK's HTTP stack is httpx2; its OAuth providers are too).
+
+        `transport_factory` replaces the configured transport (a fresh one per connect): in-process servers
+        in tests, or embedding a server.
+        """
         self.name = name
         self.config = config
         self.handlers = handlers or InteractionHandlers()
         self.auth = auth
+        self._transport_factory = transport_factory
         self.on_tools_changed = on_tools_changed
         """Called (no arguments, in the event loop) when the server says its tool list changed."""
         self._state: ConnectionState = "idle"
@@ -383,9 +391,10 @@ class MCPConnection:
             if self._closing.is_set() or not self.config.reconnect:
                 break
             self._state = "reconnecting"
+            if not self._wake_reconnect.is_set():  # a waiting call skips the backoff
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake_reconnect.wait(), backoff)
             self._wake_reconnect.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake_reconnect.wait(), backoff)
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
         self._state = "closed" if self._closing.is_set() else "failed"
 
@@ -400,6 +409,8 @@ class MCPConnection:
 
     async def _open(self, stack: AsyncExitStack) -> Client:
         """Open the configured transport and handshake; `auto` falls back from Streamable HTTP to SSE."""
+        if self._transport_factory is not None:
+            return await self._enter_client(stack, self._transport_factory(), "custom")
         transport = self.config.effective_transport
         if transport == "stdio":
             return await self._enter_client(stack, self._stdio_transport(stack), "stdio")
@@ -435,7 +446,7 @@ class MCPConnection:
     async def _enter_client(self, stack: AsyncExitStack, transport: Transport, label: str) -> Client:
         client = Client(
             transport,
-            mode="auto",
+            mode=self.config.protocol,
             client_info=CLIENT_INFO,
             # Default for requests without their own timeout (the handshake); calls pass theirs.
             read_timeout_seconds=self.config.connect_timeout_s,
@@ -499,6 +510,7 @@ class MCPConnection:
 
     def request_reconnect(self) -> None:
         """Drop the current session and reconnect now (skipping backoff)."""
+        self._connected.clear()  # callers wait for the new session instead of reusing the dead one
         self._drop_current.set()
         self._wake_reconnect.set()
 
@@ -593,17 +605,51 @@ class MCPConnection:
                 if maybe is not None:
                     await maybe
 
-        async def op(client: Client) -> types.CallToolResult:
+        async def send(client: Client) -> types.CallToolResult:
             # The SDK's own timeout sends notifications/cancelled; the outer one is a backstop.
             async with asyncio.timeout(timeout + 2.0):
                 return await client.call_tool(
                     name, arguments or {}, read_timeout_seconds=timeout, progress_callback=forward_progress
                 )
 
+        async def op(client: Client) -> types.CallToolResult:
+            try:
+                return await send(client)
+            except MCPError as exc:
+                if exc.code != types.URL_ELICITATION_REQUIRED or not await self._complete_url_elicitations(
+                    exc
+                ):
+                    raise
+            # The user completed the out-of-band step(s): the server expects the same call again.
+            return await send(client)
+
         result: types.CallToolResult = await self._request(
             f"the {name} tool", op, wait_s=min(timeout, self.config.connect_timeout_s)
         )
         return result
+
+    async def _complete_url_elicitations(self, error: MCPError) -> bool:
+        """Handle a -32042 "URL elicitation required" error: ask the user via `elicit_url` for each link.
+
+        True when every elicitation was accepted, so the call is worth repeating once.
+        """
+        try:
+            data = types.ElicitationRequiredErrorData.model_validate(error.data)
+        except ValueError:
+            return False
+        if not data.elicitations or self.handlers.elicit_url is None:
+            return False
+        for params in data.elicitations:
+            logger.info(
+                "server requires the user to open a link first",
+                extra={"mcp_server": self.name, "url": params.url, "elicitation_id": params.elicitation_id},
+            )
+            reply = to_elicit_result(
+                await self.handlers.elicit_url(self.name, params.message, params.url), None
+            )
+            if reply.action != "accept":
+                return False
+        return True
 
     async def list_tools(self, *, refresh: bool = False) -> list[types.Tool]:
         """All tools, following pagination; cached by the SDK per the server's ttlMs unless `refresh`."""

@@ -21,6 +21,7 @@ from typing import Any, Literal, TypeAlias
 import httpx2
 import mcp.types as types
 from livekit.agents.llm import RawFunctionTool, ToolError, function_tool
+from mcp.client import Transport
 
 from voxmcp.mcp.config import MCPServerConfig
 from voxmcp.mcp.connection import MCPCallError, MCPConnectError, MCPConnection
@@ -133,9 +134,11 @@ class MCPHub:
         connect_timeout_s: float = 10.0,
         max_result_chars: int = 400,
         search_tools_threshold_chars: int | None = None,
+        transport_factories: Mapping[str, Callable[[], Transport]] | None = None,
     ) -> None:
         """`search_tools_threshold_chars`: when the tool schemas' JSON exceeds this size, offer the LLM only
-        `search_tools` + `call_tool` (progressive discovery) instead of every schema; None disables."""
+        `search_tools` + `call_tool` (progressive discovery) instead of every schema; None disables.
+        `transport_factories`: per-server transport overrides (in-process servers, tests)."""
         if connect_timeout_s <= 0:
             raise ValueError(f"connect_timeout_s must be > 0, got {connect_timeout_s}")
         self._servers: dict[str, _ServerEntry] = {
@@ -144,6 +147,7 @@ class MCPHub:
         }
         self.handlers = handlers or InteractionHandlers()
         self._auth_factory = auth_factory
+        self._transport_factories = dict(transport_factories or {})
         self.connect_timeout_s = connect_timeout_s
         self.max_result_chars = max_result_chars
         self.search_tools_threshold_chars = search_tools_threshold_chars
@@ -193,6 +197,7 @@ class MCPHub:
             handlers=self.handlers,
             auth=auth,
             on_tools_changed=lambda: self._schedule_refresh(entry),
+            transport_factory=self._transport_factories.get(entry.name),
         )
         entry.connection = connection
         try:
