@@ -87,7 +87,9 @@ class ChainedAuth(httpx2.Auth):
         self.headers = headers
         self.inner = inner
 
-    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    async def async_auth_flow(
+        self, request: httpx2.Request
+    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         for prepared in self.headers.auth_flow(request):
             request = prepared
         flow = self.inner.async_auth_flow(request)
@@ -158,7 +160,8 @@ def _build_oauth(
     if settings.idp_token_endpoint is not None:
         if not client_id or not client_secret:
             raise AuthConfigError(
-                f"server {name!r}: enterprise-managed authorization needs oauth.client_id and oauth.client_secret"
+                f"server {name!r}: enterprise-managed authorization needs oauth.client_id and "
+                "oauth.client_secret"
             )
         id_token_template = settings.idp_id_token or ""
         return EnterpriseManagedProvider(
@@ -233,7 +236,12 @@ def _build_machine_auth(
             return _resolve(assertion_template) or ""
 
         return WorkloadIdentityProvider(
-            url, storage, client_id=client_id, assertion=workload_jwt, scope=settings.scope, dpop=settings.dpop
+            url,
+            storage,
+            client_id=client_id,
+            assertion=workload_jwt,
+            scope=settings.scope,
+            dpop=settings.dpop,
         )
     key = _resolve(settings.private_key_pem)
     if settings.private_key_file is not None:
@@ -255,7 +263,8 @@ def _build_machine_auth(
         method = settings.token_endpoint_auth_method or "client_secret_basic"
         if method not in ("client_secret_basic", "client_secret_post"):
             raise AuthConfigError(
-                f"server {name!r}: a client secret authenticates with client_secret_basic or client_secret_post, "
+                f"server {name!r}: a client secret authenticates with client_secret_basic or "
+                f"client_secret_post, "
                 f"not {method!r}"
             )
         return ClientSecretProvider(

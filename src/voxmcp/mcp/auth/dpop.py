@@ -68,7 +68,9 @@ class DPoPSigner:
         )
         return _b64url(hashlib.sha256(canonical.encode()).digest())
 
-    def proof(self, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None) -> str:
+    def proof(
+        self, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None
+    ) -> str:
         """A fresh proof JWT for one request (new `jti`, current `iat`)."""
         claims: dict[str, Any] = {
             "jti": str(uuid.uuid4()),
@@ -188,7 +190,11 @@ class DPoPState:
         if isinstance(token, str):
             self.bound_tokens.add(token)
         body["token_type"] = "Bearer"
-        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
+        headers = {
+            k: v
+            for k, v in response.headers.items()
+            if k.lower() not in ("content-length", "content-encoding")
+        }
         return httpx2.Response(
             response.status_code, headers=headers, content=json.dumps(body).encode(), request=response.request
         )
@@ -208,7 +214,9 @@ async def dpop_flow(
             if _needs_body(outgoing, response, token_request=token_request):
                 await response.aread()
                 if state.nonce_challenge(outgoing, response):
-                    logger.debug("DPoP nonce challenge; retrying once", extra={"url": htu_of(str(outgoing.url))})
+                    logger.debug(
+                        "DPoP nonce challenge; retrying once", extra={"url": htu_of(str(outgoing.url))}
+                    )
                     state.sign(outgoing, token_request=token_request)
                     response = yield outgoing
                     if _needs_body(outgoing, response, token_request=token_request):

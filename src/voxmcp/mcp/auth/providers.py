@@ -111,7 +111,6 @@ class _FixedClientProvider(OAuthClientProvider):
         metadata = OAuthClientMetadata(
             redirect_uris=None,
             grant_types=[grant_type],
-            token_endpoint_auth_method=client_info.token_endpoint_auth_method,
             scope=scope,
         )
         super().__init__(server_url, metadata, storage, None, None)
@@ -156,7 +155,9 @@ class WorkloadIdentityProvider(_FixedClientProvider):
             grant_types=[JWT_BEARER_GRANT_TYPE],
             token_endpoint_auth_method="none",
         )
-        super().__init__(server_url, storage, client, scope=scope, grant_type=JWT_BEARER_GRANT_TYPE, dpop=dpop)
+        super().__init__(
+            server_url, storage, client, scope=scope, grant_type=JWT_BEARER_GRANT_TYPE, dpop=dpop
+        )
         self._assertion = assertion
 
     async def _perform_authorization(self) -> httpx2.Request:
@@ -165,7 +166,7 @@ class WorkloadIdentityProvider(_FixedClientProvider):
 
 
 class EnterpriseManagedProvider(_FixedClientProvider):
-    """SEP-990: IdP ID token -> (RFC 8693) ID-JAG -> (RFC 7523) access token at the MCP authorization server."""
+    """SEP-990: IdP ID token -> (RFC 8693) ID-JAG -> (RFC 7523) access token at the MCP auth server."""
 
     def __init__(
         self,
@@ -189,7 +190,9 @@ class EnterpriseManagedProvider(_FixedClientProvider):
             grant_types=[JWT_BEARER_GRANT_TYPE],
             token_endpoint_auth_method=token_endpoint_auth_method,
         )
-        super().__init__(server_url, storage, client, scope=scope, grant_type=JWT_BEARER_GRANT_TYPE, dpop=dpop)
+        super().__init__(
+            server_url, storage, client, scope=scope, grant_type=JWT_BEARER_GRANT_TYPE, dpop=dpop
+        )
         self._idp_token_endpoint = idp_token_endpoint
         self._id_token = id_token
         self._idp_client_id = idp_client_id
@@ -215,7 +218,9 @@ class EnterpriseManagedProvider(_FixedClientProvider):
         async with httpx2.AsyncClient(timeout=self._timeout_s, follow_redirects=False) as client:
             response = await client.post(self._idp_token_endpoint, data=data, headers=_FORM)
         if response.status_code != 200:
-            raise OAuthTokenError(f"IdP token exchange failed ({response.status_code}): {response.text[:300]}")
+            raise OAuthTokenError(
+                f"IdP token exchange failed ({response.status_code}): {response.text[:300]}"
+            )
         try:
             body = response.json()
         except ValueError as exc:
@@ -223,7 +228,9 @@ class EnterpriseManagedProvider(_FixedClientProvider):
         issued = body.get("issued_token_type") if isinstance(body, dict) else None
         id_jag = body.get("access_token") if isinstance(body, dict) else None
         if issued != ID_JAG_TOKEN_TYPE or not isinstance(id_jag, str):
-            raise OAuthTokenError(f"IdP token exchange did not return an ID-JAG (issued_token_type={issued!r})")
+            raise OAuthTokenError(
+                f"IdP token exchange did not return an ID-JAG (issued_token_type={issued!r})"
+            )
         return id_jag
 
     async def _perform_authorization(self) -> httpx2.Request:

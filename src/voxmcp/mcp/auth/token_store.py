@@ -15,11 +15,11 @@ import re
 import stat
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from mcp.client.auth import TokenStorage
 from mcp.shared.auth import OAuthClientInformationFull, OAuthToken
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,17 @@ class TokenStoreError(Exception):
     """The token file cannot be read or written; the message names the file."""
 
 
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def _validated(model: type[_Model], raw: Any, key: str, path: Path) -> _Model | None:
+    try:
+        return model.model_validate(raw)
+    except ValidationError:
+        logger.warning("stored %s is malformed; ignoring it", key, extra={"path": str(path)})
+        return None
+
+
 class FileTokenStore(TokenStorage):
     """Tokens and client registration of one server in `<dir>/<server>.json` (mode 0600, dir 0700)."""
 
@@ -51,13 +62,15 @@ class FileTokenStore(TokenStorage):
     # ---- TokenStorage ---------------------------------------------------------------------------------
 
     async def get_tokens(self) -> OAuthToken | None:
-        return self._load_model("tokens", OAuthToken)
+        raw = self._load_raw("tokens")
+        return None if raw is None else _validated(OAuthToken, raw, "tokens", self.path)
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
         self._update("tokens", tokens.model_dump(mode="json", exclude_none=True))
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
-        return self._load_model("client_info", OAuthClientInformationFull)
+        raw = self._load_raw("client_info")
+        return None if raw is None else _validated(OAuthClientInformationFull, raw, "client_info", self.path)
 
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
         self._update("client_info", client_info.model_dump(mode="json", exclude_none=True))
@@ -66,6 +79,17 @@ class FileTokenStore(TokenStorage):
 
     def has_tokens(self) -> bool:
         return "tokens" in self._read()
+
+    def forget(self, key: str) -> None:
+        """Drop one entry ("tokens" or "client_info"), keeping the other."""
+        data = self._read()
+        if data.pop(key, None) is not None:
+            self._write(data)
+
+    def client_redirect_uris(self) -> list[str]:
+        """Redirect URIs of the stored registration (to tell whether it fits this login's port)."""
+        uris = self._read().get("client_info", {}).get("redirect_uris") or []
+        return [str(uri) for uri in uris]
 
     def clear(self) -> None:
         """Forget this server's tokens and registration (logout)."""
@@ -96,15 +120,8 @@ class FileTokenStore(TokenStorage):
             return {}
         return data if isinstance(data, dict) else {}
 
-    def _load_model(self, key: str, model: type[Any]) -> Any:
-        raw = self._read().get(key)
-        if raw is None:
-            return None
-        try:
-            return model.model_validate(raw)
-        except ValidationError:
-            logger.warning("stored %s is malformed; ignoring it", key, extra={"path": str(self.path)})
-            return None
+    def _load_raw(self, key: str) -> Any:
+        return self._read().get(key)
 
     def _update(self, key: str, value: dict[str, Any]) -> None:
         data = self._read()
