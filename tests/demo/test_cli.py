@@ -38,6 +38,7 @@ def test_options_reach_the_server(runs: list[dict[str, Any]], tmp_path: Path) ->
             "db_path": tmp_path / "n.db",
             "audit_log": tmp_path / "a.jsonl",
             "faults": True,
+            "slow_step_s": 1.0,
         }
     ]
 
@@ -52,7 +53,16 @@ def test_defaults_and_mounting_under_a_parent(runs: list[dict[str, Any]]) -> Non
 
     result = CliRunner().invoke(parent, ["demo-server"])
     assert result.exit_code == 0, result.output
-    assert runs == [{"host": "127.0.0.1", "port": 8931, "db_path": None, "audit_log": None, "faults": False}]
+    assert runs == [
+        {
+            "host": "127.0.0.1",
+            "port": 8931,
+            "db_path": None,
+            "audit_log": None,
+            "faults": False,
+            "slow_step_s": 1.0,
+        }
+    ]
 
 
 def test_bad_port_is_refused(runs: list[dict[str, Any]]) -> None:

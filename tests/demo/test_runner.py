@@ -24,7 +24,7 @@ def _alive(pid: int) -> bool:
 
 
 async def test_loopback_tools_progress_faults_and_audit() -> None:
-    async with DemoServerProcess(faults=True) as server:
+    async with DemoServerProcess(faults=True, slow_step_s=0.1) as server:
         assert server.url.startswith("http://127.0.0.1:") and server.url.endswith("/mcp")
         seen: list[float] = []
 
@@ -99,13 +99,23 @@ def test_restart_keeps_notes_and_ensure_starts_only_when_needed(tmp_path: Path) 
     assert not second.is_running()
 
 
-def test_port_in_use_fails_fast_with_the_server_log() -> None:
+def test_port_in_use_is_refused_before_spawning() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as blocker:
         blocker.bind(("127.0.0.1", 0))
         blocker.listen(1)
         port = blocker.getsockname()[1]
-        with pytest.raises(DemoServerError, match="exited during startup"):
-            DemoServerProcess(port=port, startup_timeout_s=15).start()
+        server = DemoServerProcess(port=port)
+        with pytest.raises(DemoServerError, match=f"Port {port} on 127.0.0.1 is already in use"):
+            server.start()
+        assert server.pid is None
+
+
+def test_server_that_cannot_bind_fails_fast_with_its_log() -> None:
+    # 192.0.2.1 (TEST-NET-1) is never a local address, so the child's bind fails and it exits
+    server = DemoServerProcess(host="192.0.2.1", port=free_port(), startup_timeout_s=15)
+    with pytest.raises(DemoServerError, match=r"exited during startup(.|\n)*192\.0\.2\.1"):
+        server.start()
+    assert not server.is_running()
 
 
 def test_ensure_refuses_urls_it_cannot_serve() -> None:

@@ -24,11 +24,14 @@ def demo_server(
     ] = None,
     audit_log: Annotated[Path | None, typer.Option(help="Append one JSON line per tool call here.")] = None,
     faults: Annotated[bool, typer.Option(help="Add fail_tool and hang_tool (for tests).")] = False,
+    slow_step_s: Annotated[
+        float, typer.Option(hidden=True, min=0.0, help="Seconds per check_package_status step (tests).")
+    ] = 1.0,
 ) -> None:
     """Serve notes, weather, time, unit conversion and package tracking over Streamable HTTP at /mcp."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     typer.echo(f"voxmcp demo MCP server on http://{host}:{port}/mcp", err=True)
-    run(host=host, port=port, db_path=db, audit_log=audit_log, faults=faults)
+    run(host=host, port=port, db_path=db, audit_log=audit_log, faults=faults, slow_step_s=slow_step_s)
 
 
 def main() -> None:

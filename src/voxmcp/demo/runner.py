@@ -92,8 +92,10 @@ class DemoServerProcess:
         audit_log: Path | str | None = None,
         faults: bool = False,
         startup_timeout_s: float = 20.0,
+        slow_step_s: float | None = None,
     ) -> None:
         self.host = host
+        self.slow_step_s = slow_step_s
         self.port = port if port is not None else free_port(host)
         self.faults = faults
         self.startup_timeout_s = startup_timeout_s
@@ -127,11 +129,16 @@ class DemoServerProcess:
     def _command(self) -> list[str]:
         command = [sys.executable, "-m", "voxmcp.demo", "--host", self.host, "--port", str(self.port)]
         command += ["--db", str(self.db_path), "--audit-log", str(self.audit_log)]
+        if self.slow_step_s is not None:
+            command += ["--slow-step-s", str(self.slow_step_s)]
         return [*command, "--faults"] if self.faults else command
 
     def _spawn(self) -> None:
         if self._process is not None:
             raise DemoServerError("This demo server was already started.")
+        if _port_in_use(self.port, self.host):
+            # checked first, so a server already there cannot pass for this one during the readiness poll
+            raise DemoServerError(f"Port {self.port} on {self.host} is already in use; pick another port.")
         env = dict(os.environ)
         package_root = str(Path(voxmcp.__file__).resolve().parent.parent)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
@@ -250,7 +257,10 @@ def ensure_demo_server(
     if (parts.path or "/") != MCP_PATH:
         raise ValueError(f"The demo server serves {MCP_PATH}, but the URL {url!r} asks for {parts.path!r}.")
     probe_url = f"http://{DEFAULT_HOST}:{parts.port}{MCP_PATH}"
-    if endpoint_answers(probe_url) or _port_in_use(parts.port):
+    if endpoint_answers(probe_url):
+        return None
+    if _port_in_use(parts.port):
+        logger.warning("port taken by something that is not an MCP server", extra={"port": parts.port})
         return None
     server = DemoServerProcess(
         port=parts.port,
@@ -262,8 +272,8 @@ def ensure_demo_server(
     return server.start()
 
 
-def _port_in_use(port: int) -> bool:
-    """True when something accepts TCP connections on 127.0.0.1:port (maybe not an MCP server)."""
+def _port_in_use(port: int, host: str = DEFAULT_HOST) -> bool:
+    """True when something accepts TCP connections on host:port (maybe not an MCP server)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.settimeout(0.5)
-        return probe.connect_ex((DEFAULT_HOST, port)) == 0
+        return probe.connect_ex((host, port)) == 0

@@ -155,9 +155,11 @@ def run(
     db_path: Path | str | None = None,
     audit_log: Path | str | None = None,
     faults: bool = False,
+    *,
+    slow_step_s: float = 1.0,
 ) -> None:
     """Serve the demo tools on http://host:port/mcp until interrupted (blocking)."""
-    server = build_server(db_path, faults, audit_log=audit_log)
+    server = build_server(db_path, faults, audit_log=audit_log, slow_step_s=slow_step_s)
     logger.info(
         "demo MCP server starting",
         extra={"url": f"http://{host}:{port}{MCP_PATH}", "faults": faults, "audit_log": str(audit_log or "")},
