@@ -77,7 +77,7 @@ async def test_missing_model_folder_raises_api_error(tmp_path: Path) -> None:
     speech = MonoAudio(
         samples=(np.random.default_rng(0).normal(0, 3000, 16000)).astype(np.int16), sample_rate=16000
     )
-    with pytest.raises(STTModelError, match="has no model.bin"):
+    with pytest.raises(STTModelError, match=r"has no model\.bin"):
         await stt.recognize(speech.frames(20))
 
 
@@ -91,5 +91,5 @@ def test_factory() -> None:
         build_stt("local", "whisper-huge")
     with pytest.raises(ValueError, match="unknown STT provider 'azure'"):
         build_stt("azure/whisper")
-    with pytest.raises(ValueError, match="bad STT option for local/tiny.en"):
+    with pytest.raises(ValueError, match=r"bad STT option for local/tiny\.en"):
         build_stt("local/tiny.en", beam=3)

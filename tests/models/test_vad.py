@@ -20,7 +20,8 @@ from voxmcp.models.vad import build_silero_vad
 @pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="apt-get install espeak-ng")
 async def test_detects_start_and_end_of_speech(tmp_path: Path) -> None:
     path = tmp_path / "q.wav"
-    subprocess.run(["espeak-ng", "-v", "en-us", "-w", str(path), "Turn on the kitchen lights."], check=True)
+    cmd = ["espeak-ng", "-v", "en-us", "-w", str(path), "Turn on the kitchen lights."]
+    await asyncio.to_thread(subprocess.run, cmd, check=True, timeout=30)
     speech = read_wav(path, sample_rate=16000)
     pad = np.zeros(16000, np.int16)
     audio = MonoAudio(samples=np.concatenate([pad, speech.samples, pad]), sample_rate=16000)

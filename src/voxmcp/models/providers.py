@@ -164,9 +164,9 @@ def build_llm(
     base_url: str | None = None,
     api_key: str | None = None,
     **opts: Any,
-) -> llm.LLM:
-    """A LiveKit LLM. local: a pinned Qwen2.5 GGUF on llama.cpp (opts: n_ctx, threads, temperature, max_tokens,
-    seed, instructions); openai: livekit.plugins.openai.LLM against ``base_url`` (Ollama, vLLM, OpenAI, ...)."""
+) -> llm.LLM[Any]:
+    """A LiveKit LLM. local: a pinned Qwen2.5 GGUF on llama.cpp (opts: n_ctx, threads, temperature,
+    max_tokens, seed, instructions); openai: livekit.plugins.openai.LLM against ``base_url``."""
     provider, model = split_spec(provider, model)
     if provider == LOCAL:
         model_id = LOCAL_LLM_MODELS.get(model)
@@ -178,9 +178,10 @@ def build_llm(
         from voxmcp.models.weights import resolve
 
         path = resolve(model_id)
-        return _construct(
+        local: llm.LLM[Any] = _construct(
             "LLM", f"local/{model}", LocalLLM, {"model_path": path, "model_name": model_id, **opts}
-        )  # type: ignore[no-any-return]
+        )
+        return local
     if provider == OPENAI:
         from livekit.plugins import openai
 
