@@ -46,7 +46,7 @@ class ModelRef(_Strict):
     `base_url` and `api_key` apply to OpenAI-compatible providers (OpenAI, Ollama, vLLM, llama.cpp server).
     """
 
-    provider: Literal["local", "openai", "espeak"] = "local"
+    provider: Literal["local", "openai"] = "local"
     model: str
     base_url: str | None = None
     api_key: SecretStr | None = None
@@ -56,8 +56,8 @@ class ModelRef(_Strict):
     def parse(cls, value: str) -> ModelRef:
         provider, sep, model = value.partition("/")
         if not sep:
-            if value == "espeak":
-                return cls(provider="espeak", model="espeak-ng")
+            if value in ("espeak", "espeak-ng"):
+                return cls(provider="local", model="espeak-ng")
             raise ValueError(f"expected 'provider/model' (e.g. 'local/whisper-tiny.en'), got {value!r}")
         return cls.model_validate({"provider": provider, "model": model})
 
@@ -67,7 +67,7 @@ class ModelRef(_Strict):
 
 LOCAL_STT = ("whisper-tiny.en", "whisper-base")
 LOCAL_LLM = ("qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b")
-LOCAL_TTS = ("hibari", "piper-joe")
+LOCAL_TTS = ("hibari", "piper-joe", "espeak-ng", "espeak")
 
 
 def _coerce_ref(value: Any) -> Any:
@@ -186,7 +186,9 @@ def interpolate(value: Any, env: Mapping[str, str], key: str = "") -> Any:
                 return env[name]
             if default is not None:
                 return default
-            raise ConfigError(f"{key or 'value'}: environment variable {name} is not set (referenced as ${{{name}}})")
+            raise ConfigError(
+                f"{key or 'value'}: environment variable {name} is not set (referenced as ${{{name}}})"
+            )
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, dict):
@@ -226,7 +228,11 @@ def _merge(base: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
 def _apply_livekit_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
     """LiveKit's own variables (LIVEKIT_URL, LIVEKIT_API_KEY, LIVEKIT_API_SECRET) fill the [livekit] table."""
     lk = data.setdefault("livekit", {})
-    for var, key in (("LIVEKIT_URL", "url"), ("LIVEKIT_API_KEY", "api_key"), ("LIVEKIT_API_SECRET", "api_secret")):
+    for var, key in (
+        ("LIVEKIT_URL", "url"),
+        ("LIVEKIT_API_KEY", "api_key"),
+        ("LIVEKIT_API_SECRET", "api_secret"),
+    ):
         if var in env and key not in lk:
             lk[key] = env[var]
 

@@ -1,0 +1,272 @@
+"""The recipe: LiveKit's "MCP Agent" made real on local models and voxmcp's MCP layer.
+
+`load_models` runs once per process (prewarm); `VoiceAgentRuntime` wires one conversation: the MCP hub, the LLM's KV
+prefill, the AgentSession and the Agent. The LiveKit worker (`server`) and `voxmcp talk` both use it, so a room and a
+WAV file get the same agent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from livekit.agents import (
+    Agent,
+    AgentServer,
+    AgentSession,
+    JobContext,
+    JobProcess,
+    llm,
+    stt,
+    tts,
+    vad,
+)
+from livekit.agents.llm import ToolError, function_tool
+
+from voxmcp.config import Settings, load_settings
+from voxmcp.mcp.interaction import InteractionHandlers
+from voxmcp.mcp.toolset import MCPHub, ServerStatus
+from voxmcp.models import providers
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Models:
+    """The four models one process loads once and every session shares."""
+
+    vad: vad.VAD
+    stt: stt.STT[Any]
+    llm: llm.LLM
+    tts: tts.TTS[Any]
+    load_s: dict[str, float] = field(default_factory=dict)
+
+
+def load_models(settings: Settings) -> Models:
+    """Build (and for local models, load) VAD, STT, LLM and TTS; raises with a message naming what is wrong."""
+    m = settings.models
+    timings: dict[str, float] = {}
+
+    def timed(name: str, fn: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn()
+        timings[name] = round(time.perf_counter() - t0, 3)
+        return out
+
+    def secret(ref: Any) -> str | None:
+        return ref.api_key.get_secret_value() if ref.api_key is not None else None
+
+    stt_opts: dict[str, Any] = {}
+    if m.stt.provider == "local":
+        stt_opts = {"beam_size": settings.stt.beam_size, "cpu_threads": settings.stt.threads}
+    llm_opts: dict[str, Any] = {}
+    if m.llm.provider == "local":
+        s = settings.llm
+        llm_opts = {"n_ctx": s.n_ctx, "threads": s.threads, "temperature": s.temperature,
+                    "max_tokens": s.max_tokens, "seed": s.seed, "instructions": settings.agent.instructions}  # fmt: skip
+    vad_ = timed(
+        "vad", lambda: providers.build_vad("silero", min_silence_duration=settings.voice.min_silence_s)
+    )
+    stt_ = timed("stt", lambda: providers.build_stt(m.stt.provider, m.stt.model, base_url=m.stt.base_url,
+                                                    api_key=secret(m.stt), **stt_opts))  # fmt: skip
+    llm_ = timed("llm", lambda: providers.build_llm(m.llm.provider, m.llm.model, base_url=m.llm.base_url,
+                                                    api_key=secret(m.llm), **llm_opts))  # fmt: skip
+    tts_ = timed("tts", lambda: providers.build_tts(m.tts.provider, m.tts.model, base_url=m.tts.base_url,
+                                                    api_key=secret(m.tts), voice=m.tts.voice))  # fmt: skip
+    warm = getattr(stt_, "warm_up", None)
+    if callable(warm):
+        timed("stt_warmup", warm)
+    return Models(vad=vad_, stt=stt_, llm=llm_, tts=tts_, load_s=timings)
+
+
+def unreachable_server_tool(status: ServerStatus, hub: MCPHub) -> llm.RawFunctionTool:
+    """A stand-in tool for a server that is down, so a request for it is answered with the real reason.
+
+    Without it the model sees no tool and invents an answer (BASELINE failure 4). Calling it retries the
+    connection once: when the server is back its real tools replace this one.
+    """
+    name = f"{status.name}_server"
+
+    async def call(raw_arguments: dict[str, object]) -> str:
+        statuses = await hub.retry_failed()
+        now = next((s for s in statuses if s.name == status.name), None)
+        if now is not None and now.state == "connected":
+            return f"The {status.name} server is reachable again. Please ask once more."
+        reason = (now.error if now is not None else None) or status.error or "it is not responding"
+        raise ToolError(reason)
+
+    description = (
+        f"The '{status.name}' tool server, which is unreachable right now. "
+        f"Call this for any request that needs the {status.name} server's tools."
+    )
+    schema = {
+        "name": name,
+        "description": description,
+        "parameters": {
+            "type": "object",
+            "properties": {"request": {"type": "string", "description": "what the user asked for"}},
+            "required": [],
+        },
+    }
+    return function_tool(call, raw_schema=schema)
+
+
+def greeting_text(settings: Settings, statuses: list[ServerStatus]) -> str:
+    """A fixed greeting (no LLM, no tool calls: BASELINE failure 1), which says once which servers are down."""
+    text = settings.agent.greeting_text or "Hi! What can I do for you?"
+    down = [s for s in statuses if s.state == "failed"]
+    if down:
+        names = ", ".join(s.name for s in down)
+        text += f" Note that I can't reach the {names} server right now."
+    return text
+
+
+class VoxAgent(Agent):
+    """The seed recipe's agent: instructions, MCP tools, and a greeting on entry."""
+
+    def __init__(self, *, instructions: str, tools: list[llm.Tool], greeting: str | None) -> None:
+        super().__init__(instructions=instructions, tools=tools)
+        self._greeting = greeting
+
+    async def on_enter(self) -> None:
+        if self._greeting:
+            self.session.say(self._greeting, allow_interruptions=True, add_to_chat_ctx=True)
+
+
+def build_session(models: Models, settings: Settings, *, interruptions: bool = True) -> AgentSession:
+    return AgentSession(
+        vad=models.vad,
+        stt=models.stt,
+        llm=models.llm,
+        tts=models.tts,
+        turn_handling={
+            "turn_detection": "vad",
+            "endpointing": {"min_delay": 0.2, "max_delay": 3.0},
+            "interruption": {"enabled": interruptions, "mode": "vad", "min_duration": 0.4},
+            "preemptive_generation": {"enabled": False},
+        },
+        max_tool_steps=settings.agent.max_tool_steps,
+        user_away_timeout=None,
+        aec_warmup_duration=None,
+    )
+
+
+class VoiceAgentRuntime:
+    """One conversation's wiring: MCP hub + prefilled LLM + AgentSession + VoxAgent. Use as an async context."""
+
+    def __init__(self, settings: Settings, models: Models, *, greet: bool | None = None) -> None:
+        self.settings = settings
+        self.models = models
+        self.greet = settings.agent.greeting if greet is None else greet
+        self.hub = MCPHub(
+            settings.mcp_servers(),
+            handlers=InteractionHandlers(progress=self._on_progress),
+            auth_factory=_auth_factory(),
+            connect_timeout_s=settings.mcp.connect_timeout_s,
+        )
+        self.statuses: list[ServerStatus] = []
+        self.session: AgentSession | None = None
+        self.agent: VoxAgent | None = None
+        self.timings: dict[str, float] = {}
+        self._last_progress = 0.0
+
+    def tools(self) -> list[llm.Tool]:
+        tools: list[llm.Tool] = list(self.hub.function_tools())
+        tools += [unreachable_server_tool(s, self.hub) for s in self.hub.statuses() if s.state == "failed"]
+        return tools
+
+    async def prepare(self) -> None:
+        """Connect MCP servers and prefill the LLM's KV cache with the system prompt + tool schemas."""
+        t0 = time.perf_counter()
+        self.statuses = await self.hub.start()
+        self.timings["mcp_connect_s"] = round(time.perf_counter() - t0, 3)
+        for s in self.statuses:
+            if s.state != "connected":
+                logger.warning("MCP server unavailable", extra={"server": s.name, "error": s.error})
+        prefill = getattr(self.models.llm, "prefill", None)
+        if callable(prefill):
+            t1 = time.perf_counter()
+            n = await prefill(self.settings.agent.instructions, self.tools())
+            self.timings["llm_prefill_s"] = round(time.perf_counter() - t1, 3)
+            self.timings["llm_prefill_tokens"] = n
+        self.hub.on_tools_changed = self._tools_changed
+
+    def new_session(self, *, interruptions: bool = True) -> tuple[AgentSession, VoxAgent]:
+        greeting = greeting_text(self.settings, self.statuses) if self.greet else None
+        self.agent = VoxAgent(
+            instructions=self.settings.agent.instructions, tools=self.tools(), greeting=greeting
+        )
+        self.session = build_session(self.models, self.settings, interruptions=interruptions)
+        return self.session, self.agent
+
+    def _tools_changed(self, _tools: list[Any]) -> None:
+        if self.agent is None:
+            return
+        asyncio.get_running_loop().create_task(self.agent.update_tools(self.tools()))
+
+    def _on_progress(
+        self, server: str, tool: str, progress: float, total: float | None, message: str | None
+    ) -> None:
+        """Spoken progress, at most one update per `voice.progress_interval_s`."""
+        now = time.monotonic()
+        if self.session is None or now - self._last_progress < self.settings.voice.progress_interval_s:
+            return
+        self._last_progress = now
+        if message:
+            text = message
+        elif total:
+            text = f"{round(100 * progress / total)} percent done."
+        else:
+            text = "Still working on it."
+        self.session.say(text, add_to_chat_ctx=False)
+
+    async def aclose(self) -> None:
+        if self.session is not None:
+            await self.session.aclose()
+        await self.hub.aclose()
+
+    async def __aenter__(self) -> VoiceAgentRuntime:
+        await self.prepare()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _auth_factory() -> Any:
+    try:
+        from voxmcp.mcp.auth import build_auth
+    except ImportError:  # pragma: no cover - auth is part of the package
+        return None
+    return build_auth
+
+
+# ---- the LiveKit worker (voxmcp dev | start | console) -------------------------------------------------
+
+
+def prewarm(proc: JobProcess) -> None:
+    """Load every model once per process, as the recipe does for the VAD."""
+    settings = load_settings(os.environ.get("VOXMCP_CONFIG"))
+    proc.userdata["settings"] = settings
+    proc.userdata["models"] = load_models(settings)
+
+
+server = AgentServer()
+server.setup_fnc = prewarm
+
+
+@server.rtc_session()
+async def entrypoint(ctx: JobContext) -> None:
+    ctx.log_context_fields = {"room": ctx.room.name}
+    settings: Settings = ctx.proc.userdata.get("settings") or load_settings(os.environ.get("VOXMCP_CONFIG"))
+    models: Models = ctx.proc.userdata.get("models") or load_models(settings)
+    runtime = VoiceAgentRuntime(settings, models)
+    await runtime.prepare()
+    session, agent = runtime.new_session()
+    ctx.add_shutdown_callback(runtime.aclose)
+    await session.start(agent=agent, room=ctx.room)
+    await ctx.connect()

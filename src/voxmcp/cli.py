@@ -1,0 +1,214 @@
+"""The `voxmcp` command.
+
+LiveKit's verbs run the agent as a LiveKit worker (`console`, `dev`, `start`); `talk` runs the whole pipeline on a
+WAV file; `models`, `mcp` and `demo-server` manage the pieces.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from voxmcp.config import ConfigError, Settings, load_settings
+
+app = typer.Typer(
+    help="voxmcp: a voice agent that is an MCP client, on LiveKit Agents, running offline on local models.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+console = Console(stderr=True)
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", "-c", help="voxmcp.toml (default: ./voxmcp.toml)")
+]
+
+
+def _settings(config: Path | None) -> Settings:
+    try:
+        return load_settings(config)
+    except ConfigError as e:
+        console.print(f"[red]config error:[/red] {e}")
+        raise typer.Exit(2) from None
+
+
+def _prepare_env(config: Path | None) -> None:
+    """Everything offline: no hub downloads, no telemetry; the worker process reads the config path from env."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    if config is not None:
+        os.environ["VOXMCP_CONFIG"] = str(config.resolve())
+
+
+def _run_livekit(verb: str, extra: list[str]) -> None:
+    from livekit.agents import cli as lk_cli
+
+    from voxmcp.app import server
+
+    sys.argv = ["voxmcp", verb, *extra]
+    lk_cli.run_app(server)
+
+
+def _has_audio_device() -> bool:
+    try:
+        import sounddevice as sd
+
+        devices = sd.query_devices()
+    except Exception:  # PortAudio missing or no devices: both mean "no audio"
+        return False
+    return any(d.get("max_input_channels", 0) > 0 for d in devices) and any(
+        d.get("max_output_channels", 0) > 0 for d in devices
+    )
+
+
+def _ensure_demo(settings: Settings) -> object | None:
+    """Start the bundled demo MCP server when the config points at it and nothing answers there."""
+    from voxmcp.config import DEMO_SERVER_URL
+    from voxmcp.demo.runner import ensure_demo_server
+
+    for cfg in settings.mcp_servers().values():
+        if cfg.url == DEMO_SERVER_URL:
+            proc = ensure_demo_server(DEMO_SERVER_URL)
+            if proc is not None:
+                console.print(f"[dim]started the demo MCP server at {DEMO_SERVER_URL}[/dim]")
+            return proc
+    return None
+
+
+@app.command("console", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def console_(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    text: Annotated[bool, typer.Option("--text", help="type instead of speaking")] = False,
+) -> None:
+    """Talk to the agent in this terminal (LiveKit's console); text mode when there is no audio device."""
+    _prepare_env(config)
+    settings = _settings(config)
+    demo = _ensure_demo(settings)
+    extra = list(ctx.args)
+    if not text and not _has_audio_device():
+        console.print(
+            "[yellow]No audio device found: starting the console in text mode (type to the agent).[/yellow]"
+        )
+        text = True
+    if text:
+        extra.append("--text")
+    try:
+        _run_livekit("console", extra)
+    finally:
+        if demo is not None:
+            demo.stop()  # type: ignore[attr-defined]
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def dev(ctx: typer.Context, config: ConfigOpt = None) -> None:
+    """Run a LiveKit worker in development mode (reloads; LIVEKIT_URL/API_KEY/API_SECRET from env or .env)."""
+    _prepare_env(config)
+    _settings(config)
+    _run_livekit("dev", list(ctx.args))
+
+
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def start(ctx: typer.Context, config: ConfigOpt = None) -> None:
+    """Run a LiveKit worker in production mode."""
+    _prepare_env(config)
+    _settings(config)
+    _run_livekit("start", list(ctx.args))
+
+
+@app.command()
+def talk(
+    input: Annotated[Path, typer.Option("--input", "-i", help="the user's question, a WAV file")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="where to write the agent's answer (WAV)")
+    ] = None,
+    config: ConfigOpt = None,
+    greet: Annotated[bool, typer.Option(help="let the agent greet first")] = False,
+    timeout: Annotated[float, typer.Option(help="seconds to wait for the answer after the question")] = 90.0,
+    json_out: Annotated[Path | None, typer.Option("--json", help="also write the result as JSON")] = None,
+) -> None:
+    """Run the full voice pipeline on a recording: VAD -> STT -> LLM with MCP tools -> TTS."""
+    _prepare_env(config)
+    from voxmcp.audio.wav import AudioFileError, read_wav
+
+    try:
+        audio = read_wav(input, sample_rate=16000)
+        from voxmcp.talk import speech_bounds
+
+        speech_bounds(audio)
+    except (AudioFileError, OSError) as e:
+        console.print(f"[red]cannot use {input}:[/red] {e}")
+        raise typer.Exit(2) from None
+    settings = _settings(config)
+    from voxmcp.app import load_models
+    from voxmcp.models.weights import ModelError
+
+    t0 = time.perf_counter()
+    try:
+        models = load_models(settings)
+    except (ModelError, ValueError) as e:
+        console.print(f"[red]cannot load the models:[/red] {e}")
+        raise typer.Exit(2) from None
+    cold = time.perf_counter() - t0
+    demo = _ensure_demo(settings)
+    try:
+        from voxmcp.talk import format_result, run_talk
+
+        result = asyncio.run(
+            run_talk(settings, models, audio, output_wav=output, greet=greet, timeout_s=timeout)
+        )
+    finally:
+        if demo is not None:
+            demo.stop()  # type: ignore[attr-defined]
+    result.timings["models_load_s"] = round(cold, 3)
+    out = Console()
+    for line in format_result(result):
+        out.print(line, markup=False, highlight=False)
+    out.print(f"time:  models loaded in {cold:.2f} s", highlight=False)
+    if output is not None:
+        out.print(f"wrote {output}", highlight=False)
+    if json_out is not None:
+        import dataclasses
+        import json
+
+        data = dataclasses.asdict(result)
+        data["output_wav"] = str(result.output_wav) if result.output_wav else None
+        json_out.write_text(json.dumps(data, indent=2))
+    if result.errors and not result.agent_transcript:
+        raise typer.Exit(1)
+
+
+def _mount() -> None:
+    from voxmcp.demo.cli import app as demo_app
+    from voxmcp.mcp.cli import app as mcp_app
+    from voxmcp.models.cli import app as models_app
+
+    app.add_typer(models_app, name="models")
+    app.add_typer(mcp_app, name="mcp")
+    app.add_typer(demo_app, name="demo-server")
+    try:
+        from voxmcp.web.cli import app as web_app
+
+        app.add_typer(web_app, name="web")
+    except ImportError:  # pragma: no cover - optional until the web part lands
+        pass
+
+
+_mount()
+
+
+def main() -> None:
+    logging.basicConfig(
+        level=os.environ.get("VOXMCP_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
+    )
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,543 @@
+"""A local LLM (a GGUF on llama.cpp) behind LiveKit's `llm.LLM` interface, with tool calling a 0.5B model can do.
+
+Why it is shaped this way (see shared/BASELINE.md for the failures of the plain setup):
+- The prompt is rendered with the model's own chat template (from the GGUF), tools included, and the system prompt +
+  tool schemas form a stable prefix: llama.cpp reuses the longest common token prefix between calls, and `prefill()`
+  evaluates that prefix once when a session starts, so later turns only pay for the new tokens.
+- After a tool result the model must answer, not call again: that turn is generated under a grammar that admits plain
+  speech only, after a short instruction to answer from the result. The greeting is generated the same way.
+- Plain text streams from the first token; output that starts like a tool call is held, parsed (every format these
+  models emit), validated against the tool's schema and repaired; a call that can't be repaired is retried once under
+  a grammar that admits only valid calls, and a hallucinated tool name falls back to a spoken answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+from livekit.agents import APIConnectionError, llm
+from livekit.agents.llm import ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
+from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
+from livekit.agents.utils import shortuuid
+
+from voxmcp.models import toolcalls
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama, LlamaGrammar
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["tools", "answer"]
+
+ANSWER_NUDGE = (
+    "Now answer the user's last question in one or two short spoken sentences, using the tool result above. "
+    "If the tool reported a failure, say briefly what went wrong. Do not call a tool and do not write JSON."
+)
+# Plain speech: no braces, brackets, tags or markdown markers; must start with a word character or quote.
+SPEECH_GRAMMAR = r"""
+root ::= first rest
+first ::= [A-Za-z0-9"'(]
+rest ::= [^{}<>\[\]`*#|\\]*
+"""
+
+
+@dataclass
+class GenerationStats:
+    """What one generation cost: filled in by the worker thread, read by benchmarks and talk."""
+
+    prompt_tokens: int = 0
+    cached_tokens: int = 0
+    completion_tokens: int = 0
+    ttft_s: float | None = None
+    total_s: float = 0.0
+    mode: str = ""
+    retries: int = 0
+
+
+@dataclass
+class _Request:
+    prompt: str
+    max_tokens: int
+    grammar: LlamaGrammar | None
+    stop_event: threading.Event = field(default_factory=threading.Event)
+
+
+class LlamaRuntime:
+    """One loaded GGUF shared by every session in the process; generation is serialized by a lock."""
+
+    _instances: dict[tuple[str, int, int], LlamaRuntime] = {}
+    _instances_lock = threading.Lock()
+
+    def __init__(self, model_path: Path, *, n_ctx: int, threads: int, seed: int = 7) -> None:
+        from llama_cpp import Llama
+
+        self.model_path = model_path
+        self.llama: Llama = Llama(
+            str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, seed=seed, verbose=False
+        )
+        self.lock = threading.Lock()
+        template = self.llama.metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ValueError(f"{model_path} has no chat template in its GGUF metadata")
+        import jinja2
+
+        env = jinja2.Environment(autoescape=False)
+        env.filters["tojson"] = lambda v: json.dumps(v, ensure_ascii=False)
+        self.template = env.from_string(template)
+        self._grammar_cache: dict[str, LlamaGrammar] = {}
+
+    @classmethod
+    def shared(cls, model_path: Path, *, n_ctx: int, threads: int, seed: int = 7) -> LlamaRuntime:
+        key = (str(model_path), n_ctx, threads)
+        with cls._instances_lock:
+            inst = cls._instances.get(key)
+            if inst is None:
+                inst = cls(model_path, n_ctx=n_ctx, threads=threads, seed=seed)
+                cls._instances[key] = inst
+            return inst
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        return str(self.template.render(messages=messages, tools=tools or None, add_generation_prompt=True))
+
+    def grammar(self, gbnf: str) -> LlamaGrammar:
+        from llama_cpp import LlamaGrammar
+
+        g = self._grammar_cache.get(gbnf)
+        if g is None:
+            g = LlamaGrammar.from_string(gbnf, verbose=False)
+            self._grammar_cache[gbnf] = g
+        return g
+
+    def cached_prefix_len(self, tokens: Sequence[int]) -> int:
+        n = 0
+        for a, b in zip(self.llama._input_ids, tokens, strict=False):
+            if a != b:
+                break
+            n += 1
+        return n
+
+    def generate(self, req: _Request, stats: GenerationStats, temperature: float) -> Iterator[str]:
+        """Blocking token stream (run in a worker thread). Stops early when `req.stop_event` is set."""
+        with self.lock:
+            t0 = time.perf_counter()
+            tokens = self.llama.tokenize(req.prompt.encode(), add_bos=False, special=True)
+            stats.prompt_tokens = len(tokens)
+            stats.cached_tokens = self.cached_prefix_len(tokens)
+            if len(tokens) + req.max_tokens > self.llama.n_ctx():
+                raise ValueError(
+                    f"prompt of {len(tokens)} tokens does not fit the context ({self.llama.n_ctx()})"
+                )
+            stream = self.llama.create_completion(
+                tokens,
+                max_tokens=req.max_tokens,
+                temperature=temperature,
+                stop=["<|im_end|>", "<|endoftext|>", "<|im_start|>"],
+                grammar=req.grammar,
+                stream=True,
+            )
+            try:
+                for chunk in stream:
+                    if stats.ttft_s is None:
+                        stats.ttft_s = time.perf_counter() - t0
+                    text = chunk["choices"][0]["text"]  # type: ignore[index]
+                    stats.completion_tokens += 1
+                    yield text
+                    if req.stop_event.is_set():
+                        break
+            finally:
+                stream.close()  # type: ignore[union-attr]
+                stats.total_s = time.perf_counter() - t0
+
+    def prefill(self, prompt: str) -> int:
+        """Evaluate `prompt` so its tokens sit in the KV cache; returns how many tokens were new."""
+        with self.lock:
+            tokens = self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
+            cached = self.cached_prefix_len(tokens)
+            for _ in self.llama.create_completion(tokens, max_tokens=1, temperature=0.0, stream=True):
+                pass
+            return len(tokens) - cached
+
+
+def tool_schemas(tools: Sequence[llm.Tool]) -> list[dict[str, Any]]:
+    """OpenAI-style function schemas, in a stable order (the prompt prefix must not change between turns)."""
+    ctx = llm.ToolContext(list(tools))
+    schemas = ctx.parse_function_tools("openai", strict=False)
+    return sorted(schemas, key=lambda s: str(s["function"]["name"]))
+
+
+_PROMPT_SCHEMA_KEYS = {"type", "description", "properties", "required", "enum", "items", "default", "anyOf"}
+
+
+def compact_schema(value: Any) -> Any:
+    """A schema with only what helps the model choose and fill a call: every token of it is prefilled, and a
+    small model copies noise such as `title` into its arguments. Validation still uses the full schema."""
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for k, v in value.items():
+            if k == "properties" and isinstance(v, dict):
+                out[k] = {name: compact_schema(spec) for name, spec in v.items()}
+            elif k in _PROMPT_SCHEMA_KEYS:
+                out[k] = compact_schema(v)
+        return out
+    if isinstance(value, list):
+        return [compact_schema(v) for v in value]
+    return value
+
+
+def prompt_tools(schemas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [
+        {"type": "function", "function": {
+            "name": s["function"]["name"],
+            "description": s["function"].get("description", ""),
+            "parameters": compact_schema(s["function"].get("parameters") or {"type": "object", "properties": {}}),
+        }}
+        for s in schemas
+    ]  # fmt: skip
+
+
+def to_template_messages(
+    chat_ctx: ChatContext, *, default_instructions: str
+) -> tuple[list[dict[str, Any]], Mode]:
+    """ChatContext -> messages for the chat template, and whether this turn may call tools.
+
+    The turn is an `answer` turn when the conversation ends with tool results or has no user message yet (greeting).
+    """
+    system_parts: list[str] = []
+    messages: list[dict[str, Any]] = []
+    for item in chat_ctx.items:
+        if isinstance(item, ChatMessage):
+            text = (item.text_content or "").strip()
+            if item.role in ("system", "developer"):
+                if text:
+                    system_parts.append(text)
+                continue
+            if not text:
+                continue
+            messages.append({"role": item.role, "content": text})
+        elif isinstance(item, FunctionCall):
+            try:
+                args: Any = json.loads(item.arguments or "{}")
+            except ValueError:
+                args = {}
+            call = {"function": {"name": item.name, "arguments": args}}
+            if messages and messages[-1]["role"] == "assistant" and "tool_calls" in messages[-1]:
+                messages[-1]["tool_calls"].append(call)
+            else:
+                messages.append({"role": "assistant", "content": "", "tool_calls": [call]})
+        elif isinstance(item, FunctionCallOutput):
+            output = item.output.strip() or "(no result)"
+            if item.is_error and not output.lower().startswith("error"):
+                output = f"Error: {output}"
+            messages.append({"role": "tool", "content": output})
+    system = "\n\n".join(system_parts) or default_instructions
+    mode: Mode = "tools"
+    if not messages or messages[-1]["role"] == "tool":
+        mode = "answer"
+    elif not any(m["role"] == "user" for m in messages):
+        mode = "answer"
+    if messages and messages[-1]["role"] == "tool":
+        messages.append({"role": "system", "content": ANSWER_NUDGE})
+    elif not messages:
+        messages.append(
+            {"role": "user", "content": "(The user just joined. Greet them in one short sentence.)"}
+        )
+    return [{"role": "system", "content": system}, *messages], mode
+
+
+def _looks_like_tool_call(text: str) -> bool | None:
+    """True/False once the first visible characters decide it; None while undecided (whitespace only)."""
+    s = text.lstrip()
+    if not s:
+        return None
+    return s[0] in "{[<`"
+
+
+class LocalLLM(llm.LLM):
+    """Qwen2.5 (or any GGUF with a chat template) on llama.cpp, for LiveKit's AgentSession."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        *,
+        model_name: str = "qwen2.5-coder-0.5b",
+        n_ctx: int = 4096,
+        threads: int = 2,
+        temperature: float = 0.2,
+        max_tokens: int = 160,
+        seed: int = 7,
+        instructions: str = "You are a helpful voice assistant.",
+    ) -> None:
+        super().__init__()
+        self._model_name = model_name
+        self._runtime = LlamaRuntime.shared(model_path, n_ctx=n_ctx, threads=threads, seed=seed)
+        self.temperature = temperature
+        self.max_tokens = max_tokens
+        self.default_instructions = instructions
+        self.last_stats: GenerationStats | None = None
+
+    @property
+    def model(self) -> str:
+        return self._model_name
+
+    @property
+    def provider(self) -> str:
+        return "llama.cpp"
+
+    @property
+    def runtime(self) -> LlamaRuntime:
+        return self._runtime
+
+    def chat(
+        self,
+        *,
+        chat_ctx: ChatContext,
+        tools: list[llm.Tool] | None = None,
+        conn_options: APIConnectOptions = DEFAULT_API_CONNECT_OPTIONS,
+        parallel_tool_calls: NotGivenOr[bool] = NOT_GIVEN,
+        tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
+        extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
+    ) -> LocalLLMStream:
+        return LocalLLMStream(
+            self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options, tool_choice=tool_choice
+        )
+
+    def prefix_prompt(self, instructions: str, tools: Sequence[llm.Tool]) -> str:
+        """The part of every prompt that doesn't change within a session: system prompt + tool schemas."""
+        schemas = prompt_tools(tool_schemas(tools))
+        full = self._runtime.render([{"role": "system", "content": instructions}], schemas or None)
+        # cut before the generation prompt: everything up to the end of the system turn is shared by all turns
+        end = full.find("<|im_end|>")
+        return full[: end + len("<|im_end|>\n")] if end >= 0 else full
+
+    async def prefill(self, instructions: str, tools: Sequence[llm.Tool]) -> int:
+        """Warm the KV cache with the session's stable prefix; returns the number of newly evaluated tokens."""
+        prompt = self.prefix_prompt(instructions, tools)
+        return await asyncio.to_thread(self._runtime.prefill, prompt)
+
+
+class LocalLLMStream(llm.LLMStream):
+    def __init__(
+        self,
+        llm_: LocalLLM,
+        *,
+        chat_ctx: ChatContext,
+        tools: list[llm.Tool],
+        conn_options: APIConnectOptions,
+        tool_choice: NotGivenOr[llm.ToolChoice],
+    ) -> None:
+        super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
+        self._local = llm_
+        self._tool_choice = tool_choice
+        self._request_id = shortuuid("llamacpp_")
+
+    async def _run(self) -> None:
+        rt = self._local.runtime
+        messages, mode = to_template_messages(
+            self._chat_ctx, default_instructions=self._local.default_instructions
+        )
+        schemas = tool_schemas(self._tools)
+        if self._tool_choice == "none" or not schemas:
+            mode = "answer"
+        prompt = rt.render(messages, prompt_tools(schemas) or None)
+        stats = GenerationStats(mode=mode)
+        self._local.last_stats = stats
+        try:
+            if mode == "answer":
+                await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
+                return
+            held = await self._generate_tools_turn(prompt, stats)
+            if held is None:
+                return
+            by_name = {s["function"]["name"]: s["function"].get("parameters") or {} for s in schemas}
+            parsed = toolcalls.parse_tool_calls(held, by_name)
+            user_text = _last_user_text(messages)
+            ungrounded = [c.name for c in parsed.calls if not is_grounded(c.arguments, user_text)]
+            if parsed.calls and not parsed.errors and not ungrounded:
+                self._emit_calls(parsed.calls)
+                return
+            if ungrounded:
+                # arguments the user never said (a 0.5B picks a wrong tool and invents its inputs): choose again
+                # without that tool, or answer in speech
+                logger.info("tool call not grounded in the user's words", extra={"tools": ungrounded})
+                stats.retries += 1
+                others = {k: v for k, v in by_name.items() if k not in ungrounded}
+                if others:
+                    grammar = rt.grammar(toolcalls.tool_call_grammar(others, allow_text=True))
+                    again = "".join(await self._collect(prompt, grammar, stats))
+                    retry = toolcalls.parse_tool_calls(again, by_name)
+                    if (
+                        retry.calls
+                        and not retry.errors
+                        and all(is_grounded(c.arguments, user_text) for c in retry.calls)
+                    ):
+                        self._emit_calls(retry.calls)
+                        return
+                    if not retry.attempted_call and retry.text.strip():
+                        self._emit_text(retry.text.strip())
+                        return
+                await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
+                return
+            logger.info("tool call needs a retry", extra={"raw": held[:300], "errors": parsed.errors})
+            stats.retries += 1
+            names_seen = _called_names(held)
+            known = [n for n in names_seen if n in by_name]
+            if known:
+                # the model meant a real tool but produced unusable arguments: retry under that tool's grammar
+                only = {k: v for k, v in by_name.items() if k in known}
+                grammar = rt.grammar(toolcalls.tool_call_grammar(only, allow_text=False))
+                retry_text = "".join(await self._collect(prompt, grammar, stats))
+                retry = toolcalls.parse_tool_calls(retry_text, by_name)
+                if retry.calls and not retry.errors:
+                    self._emit_calls(retry.calls)
+                    return
+            # a hallucinated tool or a hopeless call: answer in speech instead of passing a bad call on
+            await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
+        except ValueError as e:
+            raise APIConnectionError(f"local LLM failed: {e}", retryable=False) from e
+        finally:
+            self._event_ch.send_nowait(
+                llm.ChatChunk(
+                    id=self._request_id,
+                    usage=llm.CompletionUsage(
+                        completion_tokens=stats.completion_tokens,
+                        prompt_tokens=stats.prompt_tokens,
+                        prompt_cached_tokens=stats.cached_tokens,
+                        total_tokens=stats.prompt_tokens + stats.completion_tokens,
+                    ),
+                )
+            )
+
+    async def _generate_tools_turn(self, prompt: str, stats: GenerationStats) -> str | None:
+        """Stream plain text as it comes; return the whole output instead when it looks like a tool call."""
+        decided: bool | None = None
+        buf = ""
+        async for piece in self._tokens(prompt, None, stats):
+            if decided is None:
+                buf += piece
+                decided = _looks_like_tool_call(buf)
+                if decided is False:
+                    self._emit_text(buf.lstrip())
+                continue
+            if decided:
+                buf += piece
+            else:
+                self._emit_text(piece)
+        return buf if decided else None
+
+    async def _stream_text(self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats) -> None:
+        started = False
+        async for piece in self._tokens(prompt, grammar, stats):
+            if not started:
+                piece = piece.lstrip()
+                if not piece:
+                    continue
+                started = True
+            self._emit_text(piece)
+
+    async def _collect(self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats) -> list[str]:
+        return [p async for p in self._tokens(prompt, grammar, stats)]
+
+    async def _tokens(
+        self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats
+    ) -> AsyncIterator[str]:
+        """Async iterator over tokens produced by the worker thread; cancelling it stops generation."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
+        req = _Request(prompt=prompt, max_tokens=self._local.max_tokens, grammar=grammar)
+
+        def work() -> None:
+            try:
+                for piece in self._local.runtime.generate(req, stats, self._local.temperature):
+                    loop.call_soon_threadsafe(queue.put_nowait, piece)
+            except BaseException as e:  # forwarded to the consumer
+                loop.call_soon_threadsafe(queue.put_nowait, e)
+            finally:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+
+        worker = loop.run_in_executor(None, work)
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            req.stop_event.set()
+            await asyncio.shield(worker)
+
+    def _emit_text(self, text: str) -> None:
+        if text:
+            self._event_ch.send_nowait(
+                llm.ChatChunk(id=self._request_id, delta=llm.ChoiceDelta(role="assistant", content=text))
+            )
+
+    def _emit_calls(self, calls: Sequence[toolcalls.ParsedToolCall]) -> None:
+        self._event_ch.send_nowait(
+            llm.ChatChunk(
+                id=self._request_id,
+                delta=llm.ChoiceDelta(
+                    role="assistant",
+                    tool_calls=[
+                        llm.FunctionToolCall(
+                            name=c.name, arguments=json.dumps(c.arguments), call_id=shortuuid("call_")
+                        )
+                        for c in calls
+                    ],
+                ),
+            )
+        )
+
+
+def _called_names(text: str) -> list[str]:
+    """Tool names mentioned as `"name": "..."` in a (possibly broken) tool-call output."""
+
+    return re.findall(r'"name"\s*:\s*"([^"]+)"', text)
+
+
+_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+_NUMBER_WORDS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "thirty": "30",
+    "forty": "40", "fifty": "50", "hundred": "100",
+}  # fmt: skip
+
+
+def _last_user_text(messages: Sequence[dict[str, Any]]) -> str:
+    for m in reversed(messages):
+        if m["role"] == "user":
+            return str(m["content"])
+    return ""
+
+
+def _words(text: str) -> set[str]:
+    words = set(_WORD.findall(text.lower()))
+    return words | {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
+
+
+def is_grounded(arguments: dict[str, Any], user_text: str) -> bool:
+    """Whether the call's values come from what the user said: every number appears in it, and every free-text
+    value shares at least one word with it. Unit names and enum-like short strings are not checked (models
+    normalise "km" to "kilometers"); a call with no arguments is grounded."""
+    said = _words(user_text)
+    for value in arguments.values():
+        if isinstance(value, bool) or value is None:
+            continue
+        if isinstance(value, int | float):
+            num = f"{value:g}"
+            if num not in said and str(value) not in said:
+                return False
+        elif (isinstance(value, str) and len(value) > 12) or (isinstance(value, str) and " " in value):
+            if not (_words(value) & said):
+                return False
+    return True
