@@ -22,9 +22,7 @@ from livekit_servers import (
     run_livekit_node,
 )
 
-NO_LIVEKIT = (
-    "LiveKit server binary not built: run scripts/livekit/install.sh (go install of livekit-server v1.13.5)"
-)
+NO_LIVEKIT = "LiveKit server binary not built: run scripts/livekit/install.sh (go install of livekit-server v1.13.5)"
 NO_REDIS = "redis-server not installed: run scripts/livekit/install.sh (apt-get install redis-server)"
 
 
@@ -60,13 +58,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 def browser_driver() -> Path:
     """drive_page.mjs, or a skip naming what is missing."""
     if not CHROMIUM.exists():
-        pytest.skip(
-            "chromium not installed: run scripts/livekit/install_browser.sh (apt-get install chromium)"
-        )
+        pytest.skip("chromium not installed: run scripts/livekit/install_browser.sh (apt-get install chromium)")
     if not (NODE_DIR / "node_modules" / "playwright-core").is_dir():
-        pytest.skip(
-            "playwright-core missing: run scripts/livekit/install_browser.sh (npm ci in tests/livekit/node)"
-        )
+        pytest.skip("playwright-core missing: run scripts/livekit/install_browser.sh (npm ci in tests/livekit/node)")
     return NODE_DIR / "drive_page.mjs"
 
 
@@ -78,9 +72,7 @@ def espeak_wav(tmp_path: Path) -> Callable[[str], Path]:
 
     def make(text: str, *, leading_silence_s: float = 0.5) -> Path:
         raw = tmp_path / f"q-{abs(hash(text))}-raw.wav"
-        subprocess.run(
-            ["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True, timeout=30
-        )
+        subprocess.run(["espeak-ng", "-v", "en-us", "-s", "150", "-w", str(raw), text], check=True, timeout=30)
         out = tmp_path / f"q-{abs(hash(text))}.wav"
         pad_wav(raw, out, leading_silence_s=leading_silence_s, trailing_silence_s=1.0)
         return out

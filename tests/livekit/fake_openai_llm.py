@@ -69,9 +69,7 @@ def create_app(*, tokens_per_s: float, ttft_s: float) -> Starlette:
                     "object": "chat.completion",
                     "created": created,
                     "model": model,
-                    "choices": [
-                        {"index": 0, "message": message, "finish_reason": "tool_calls" if call else "stop"}
-                    ],
+                    "choices": [{"index": 0, "message": message, "finish_reason": "tool_calls" if call else "stop"}],
                     "usage": {
                         "prompt_tokens": 100,
                         "completion_tokens": len(tokens),
@@ -124,13 +122,9 @@ def create_app(*, tokens_per_s: float, ttft_s: float) -> Starlette:
         return StreamingResponse(stream(), media_type="text/event-stream")
 
     async def models(_: Request) -> Response:
-        return JSONResponse(
-            {"object": "list", "data": [{"id": "fake", "object": "model", "owned_by": "voxmcp"}]}
-        )
+        return JSONResponse({"object": "list", "data": [{"id": "fake", "object": "model", "owned_by": "voxmcp"}]})
 
-    return Starlette(
-        routes=[Route("/v1/chat/completions", completions, methods=["POST"]), Route("/v1/models", models)]
-    )
+    return Starlette(routes=[Route("/v1/chat/completions", completions, methods=["POST"]), Route("/v1/models", models)])
 
 
 def main() -> None:

@@ -44,9 +44,7 @@ def mint_token(
     ttl: timedelta = timedelta(minutes=10),
 ) -> str:
     """A participant token for one room, like the web token server gives a browser."""
-    grants = api.VideoGrants(
-        room_join=True, room=room, can_publish=True, can_subscribe=True, can_publish_data=True
-    )
+    grants = api.VideoGrants(room_join=True, room=room, can_publish=True, can_subscribe=True, can_publish_data=True)
     return (
         api.AccessToken(api_key, api_secret)
         .with_identity(identity)
@@ -159,10 +157,7 @@ class TestParticipant:
     def _on_track_subscribed(
         self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, participant: rtc.RemoteParticipant
     ) -> None:
-        if (
-            track.kind == rtc.TrackKind.KIND_AUDIO
-            and participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT
-        ):
+        if track.kind == rtc.TrackKind.KIND_AUDIO and participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT:
             self.timeline.agent_track_at = time.monotonic()
             self._spawn(self._record(track))
             self._notify()
@@ -188,9 +183,7 @@ class TestParticipant:
         segment_id = attrs.get(ATTRIBUTE_SEGMENT_ID) or reader.info.stream_id
         seg = self.segments.get(segment_id)
         if seg is None:
-            seg = self.segments[segment_id] = TranscriptSegment(
-                identity, segment_id, first_at=time.monotonic()
-            )
+            seg = self.segments[segment_id] = TranscriptSegment(identity, segment_id, first_at=time.monotonic())
         # a segment arrives either as one delta stream (agent) or as repeated streams each carrying the
         # full text so far (user); either way the text of the latest stream is the segment's text
         parts: list[str] = []

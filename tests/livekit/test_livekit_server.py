@@ -57,9 +57,7 @@ async def test_two_participants_exchange_audio_and_text(livekit_node: LiveKitNod
 
         bob.room.on("track_subscribed", on_track)
         await alice.publish_microphone(48000)
-        speak = asyncio.ensure_future(
-            alice.speak_wav(_tone_wav(tmp_path / "tone.wav"), trailing_silence_s=0.2)
-        )
+        speak = asyncio.ensure_future(alice.speak_wav(_tone_wav(tmp_path / "tone.wav"), trailing_silence_s=0.2))
         await asyncio.wait_for(heard.wait(), 20)
         await speak
         await alice.room.local_participant.send_text("hello bob", topic="lk.transcription")
@@ -85,11 +83,7 @@ async def test_expired_token_is_refused_by_livekit(livekit_node: LiveKitNode) ->
     room = rtc.Room()
     with pytest.raises(rtc.ConnectError) as info:
         await asyncio.wait_for(room.connect(creds.url, token), 15)
-    assert (
-        "401" in str(info.value)
-        or "expired" in str(info.value).lower()
-        or "unauthorized" in str(info.value).lower()
-    )
+    assert "401" in str(info.value) or "expired" in str(info.value).lower() or "unauthorized" in str(info.value).lower()
 
 
 async def test_token_for_another_room_cannot_join_this_one(livekit_node: LiveKitNode) -> None:
@@ -119,9 +113,5 @@ async def test_cluster_nodes_share_rooms_through_redis(livekit_cluster: LiveKitC
         TestParticipant(a.url, mint_token(key, secret, room="shared", identity="via-a")) as pa,
         TestParticipant(b.url, mint_token(key, secret, room="shared", identity="via-b")) as pb,
     ):
-        await pa.wait_until(
-            lambda: "via-b" in pa.room.remote_participants, timeout_s=15, what="via-b seen from node A"
-        )
-        await pb.wait_until(
-            lambda: "via-a" in pb.room.remote_participants, timeout_s=15, what="via-a seen from node B"
-        )
+        await pa.wait_until(lambda: "via-b" in pa.room.remote_participants, timeout_s=15, what="via-b seen from node A")
+        await pb.wait_until(lambda: "via-a" in pb.room.remote_participants, timeout_s=15, what="via-a seen from node B")

@@ -45,13 +45,9 @@ class ScriptedAgent:
         await self.room.local_participant.set_attributes({"lk.agent.state": "thinking"})
         event = agent_pb.AgentSessionEvent(
             function_tools_executed=agent_pb.AgentSessionEvent.FunctionToolsExecuted(
-                function_calls=[
-                    agent_pb.FunctionCall(call_id="c1", name="get_weather", arguments='{"city":"Paris"}')
-                ],
+                function_calls=[agent_pb.FunctionCall(call_id="c1", name="get_weather", arguments='{"city":"Paris"}')],
                 function_call_outputs=[
-                    agent_pb.FunctionCallOutput(
-                        call_id="c1", name="get_weather", output="18 C, sunny", is_error=False
-                    )
+                    agent_pb.FunctionCallOutput(call_id="c1", name="get_weather", output="18 C, sunny", is_error=False)
                 ],
             )
         )
@@ -111,9 +107,7 @@ async def test_page_shows_transcript_tool_calls_and_state_from_the_room(
         .with_identity("agent-scripted")
         .with_kind("agent")
         .with_grants(
-            api.VideoGrants(
-                room_join=True, room="browser-room", can_publish_data=True, can_update_own_metadata=True
-            )
+            api.VideoGrants(room_join=True, room="browser-room", can_publish_data=True, can_update_own_metadata=True)
         )
         .to_jwt()
     )

@@ -22,9 +22,7 @@ from voxmcp.web.server import WebSettings, create_app
 def serve_web(settings: WebSettings, *, startup_timeout_s: float = 10.0) -> Iterator[str]:
     """The page server on a free loopback port; yields its base URL."""
     port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    )
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="voxmcp-web", daemon=True)
     thread.start()
     try:
@@ -81,8 +79,6 @@ def drive_page(
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if not lines:
-        return BrowserRun(
-            False, f"driver printed no result (rc={proc.returncode}): {proc.stderr[-2000:]}", {}
-        )
+        return BrowserRun(False, f"driver printed no result (rc={proc.returncode}): {proc.stderr[-2000:]}", {})
     raw = json.loads(lines[-1])
     return BrowserRun(bool(raw.get("ok")), raw.get("error"), raw)
