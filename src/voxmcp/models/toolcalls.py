@@ -801,14 +801,28 @@ def _rule_name(tool: str) -> str:
     return "call-" + re.sub(r"[^a-zA-Z0-9-]+", "-", tool).strip("-").lower()
 
 
+CallForm = Literal["tagged", "bare", "fenced"]
+_FORM_RULES: dict[str, str] = {
+    "tagged": '"<tool_call>\\n" call "\\n</tool_call>"',
+    "bare": "call",
+    "fenced": '"```json\\n" call "\\n```"',
+}
+
+
 def tool_call_grammar(
-    tools: Mapping[str, JsonSchema], *, allow_text: bool = False, max_calls: int = 1
+    tools: Mapping[str, JsonSchema],
+    *,
+    allow_text: bool = False,
+    max_calls: int = 1,
+    forms: tuple[CallForm, ...] = ("tagged",),
 ) -> str:
     """GBNF for llama.cpp: `<tool_call>\\n{"name": ..., "arguments": {...}}\\n</tool_call>` for one of tools.
 
     Each call's arguments follow that tool's JSON schema (llama_cpp's json-schema-to-grammar converter). With
-    allow_text the model may answer in plain text instead; that text cannot start with markup or JSON, so a
-    half-made call can't sneak out as text. max_calls allows that many calls in a row (one block each).
+    allow_text the model may answer in plain text instead; that text contains no `<`, braces or backticks, so
+    the model can't write a call (or any JSON) into it that would be spoken. max_calls allows that many calls
+    in a row. forms also admits the shapes the model writes unprompted (bare JSON, a ```json block): masking a
+    small model's favourite first token pushes it off course, so allowing them helps it.
     """
     if not tools:
         raise ValueError("tool_call_grammar needs at least one tool")
@@ -840,12 +854,18 @@ def tool_call_grammar(
             loose = {**call_schema, "properties": {"name": {"const": name}, "arguments": {"type": "object"}}}
             alternatives.append(converter.visit(loose, rule + "-loose"))
     body = converter.format_grammar()
-    block = '"<tool_call>\\n" call "\\n</tool_call>"'
+    if not forms or any(f not in _FORM_RULES for f in forms):
+        raise ValueError(f"forms must be a non-empty subset of {', '.join(_FORM_RULES)}")
+    block = "call-block"
     calls = block if max_calls == 1 else f'{block} ("\\n" {block}){{0,{max_calls - 1}}}'
-    lines = [f"call ::= {' | '.join(alternatives)}", f"tool-calls ::= {calls}"]
+    lines = [
+        f"call ::= {' | '.join(alternatives)}",
+        f"call-block ::= {' | '.join(_FORM_RULES[f] for f in dict.fromkeys(forms))}",
+        f"tool-calls ::= {calls}",
+    ]
     if allow_text:
         lines.append("root ::= tool-calls | plain-text")
-        lines.append("plain-text ::= [^<{\\[` \\t\\n] [^<`]*")
+        lines.append("plain-text ::= [^<{\\[` \\t\\n] [^<{}`]*")
     else:
         lines.append("root ::= tool-calls")
     return "\n".join(lines) + "\n" + str(body) + "\n"
