@@ -29,9 +29,7 @@ TOOLS = {
 @asynccontextmanager
 async def connected(tmp_path: Path) -> AsyncIterator[Client]:
     """An in-process client on a fresh server with fault tools; entered and exited in the test's own task."""
-    server = build_server(
-        tmp_path / "notes.sqlite3", True, audit_log=tmp_path / "audit.jsonl", slow_step_s=0.05
-    )
+    server = build_server(tmp_path / "notes.sqlite3", True, audit_log=tmp_path / "audit.jsonl", slow_step_s=0.05)
     async with Client(server) as client:
         yield client
 
@@ -90,8 +88,7 @@ async def test_unknown_city_is_a_speakable_error(tmp_path: Path) -> None:
         result = await call(client, "get_weather", {"city": "Atlantis"})
         assert result.is_error
         assert text_of(result) == (
-            "I have no weather for 'Atlantis'. "
-            "Try a major city such as London, Paris, Tokyo, New York or Sydney."
+            "I have no weather for 'Atlantis'. Try a major city such as London, Paris, Tokyo, New York or Sydney."
         )
 
 
@@ -99,10 +96,7 @@ async def test_missing_argument_names_it(tmp_path: Path) -> None:
     async with connected(tmp_path) as client:
         result = await call(client, "get_weather", {"location": "Paris"})
         assert result.is_error
-        assert (
-            text_of(result)
-            == "get_weather needs the argument city (City name, e.g. Paris). It got: location."
-        )
+        assert text_of(result) == "get_weather needs the argument city (City name, e.g. Paris). It got: location."
 
 
 async def test_wrong_type_and_empty_string_are_named(tmp_path: Path) -> None:
@@ -162,10 +156,7 @@ async def test_notes_round_trip(tmp_path: Path) -> None:
         deleted = await call(client, "delete_note", {"note_id": 1})
         assert text_of(deleted) == "Deleted note 1: buy oat milk"
         missing = await call(client, "delete_note", {"note_id": 1})
-        assert (
-            missing.is_error
-            and text_of(missing) == "There is no note number 1. Ask me to list your notes first."
-        )
+        assert missing.is_error and text_of(missing) == "There is no note number 1. Ask me to list your notes first."
 
 
 async def test_slow_tool_sends_progress(tmp_path: Path) -> None:
@@ -225,6 +216,5 @@ async def test_audit_log_records_each_call(tmp_path: Path) -> None:
         assert "error" not in entries[0]
         assert "no weather for 'Atlantis'" in entries[2]["error"]
         assert all(
-            set(entry) == {"ts", "tool", "arguments", "ok", "result" if entry["ok"] else "error"}
-            for entry in entries
+            set(entry) == {"ts", "tool", "arguments", "ok", "result" if entry["ok"] else "error"} for entry in entries
         )

@@ -19,9 +19,7 @@ app = typer.Typer(add_completion=False, help="The bundled demo MCP server.")
 def demo_server(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = DEFAULT_HOST,
     port: Annotated[int, typer.Option(help="TCP port.", min=1, max=65535)] = DEFAULT_PORT,
-    db: Annotated[
-        Path | None, typer.Option(help="SQLite file for notes (default ~/.local/share/voxmcp/...).")
-    ] = None,
+    db: Annotated[Path | None, typer.Option(help="SQLite file for notes (default ~/.local/share/voxmcp/...).")] = None,
     audit_log: Annotated[Path | None, typer.Option(help="Append one JSON line per tool call here.")] = None,
     faults: Annotated[bool, typer.Option(help="Add fail_tool and hang_tool (for tests).")] = False,
     slow_step_s: Annotated[

@@ -31,8 +31,7 @@ def normalize_tracking_id(text: str) -> str:
     cleaned = re.sub(r"[\s\-]", "", text).upper()
     if not re.fullmatch(r"[A-Z0-9]{4,24}", cleaned):
         raise DemoToolError(
-            "A tracking number is 4 to 24 letters and digits, for example A B 1 2 3 4. "
-            f"{text.strip()!r} is not one."
+            f"A tracking number is 4 to 24 letters and digits, for example A B 1 2 3 4. {text.strip()!r} is not one."
         )
     return cleaned
 

@@ -47,9 +47,7 @@ def free_port(host: str = DEFAULT_HOST) -> int:
 def endpoint_answers(url: str, timeout_s: float = 1.0) -> bool:
     """True when an HTTP server answers at `url` with anything but 'not found' or a server error."""
     try:
-        response = httpx.get(
-            url, timeout=timeout_s, headers={"Accept": "application/json, text/event-stream"}
-        )
+        response = httpx.get(url, timeout=timeout_s, headers={"Accept": "application/json, text/event-stream"})
     except httpx.HTTPError:
         return False
     return response.status_code != 404 and response.status_code < 500
@@ -125,6 +123,16 @@ class DemoServerProcess:
     def calls(self) -> list[dict[str, Any]]:
         """Every tool call the server recorded so far: {"ts","tool","arguments","ok","result"|"error"}."""
         return read_audit_log(self.audit_log)
+
+    def wait_for_calls(self, count: int, timeout_s: float = 5.0) -> list[dict[str, Any]]:
+        """The audit entries once at least `count` exist (a cancellation is recorded a moment after the
+        client gives up); whatever is there when `timeout_s` runs out."""
+        deadline = time.monotonic() + timeout_s
+        calls = self.calls()
+        while len(calls) < count and time.monotonic() < deadline:
+            time.sleep(_POLL_INTERVAL_S / 2)
+            calls = self.calls()
+        return calls
 
     def _command(self) -> list[str]:
         command = [sys.executable, "-m", "voxmcp.demo", "--host", self.host, "--port", str(self.port)]
@@ -251,9 +259,7 @@ def ensure_demo_server(
     if parts.hostname not in LOOPBACK_HOSTS:
         return None
     if parts.port is None:
-        raise ValueError(
-            f"The demo server URL {url!r} needs an explicit port, e.g. http://127.0.0.1:8931/mcp."
-        )
+        raise ValueError(f"The demo server URL {url!r} needs an explicit port, e.g. http://127.0.0.1:8931/mcp.")
     if (parts.path or "/") != MCP_PATH:
         raise ValueError(f"The demo server serves {MCP_PATH}, but the URL {url!r} asks for {parts.path!r}.")
     probe_url = f"http://{DEFAULT_HOST}:{parts.port}{MCP_PATH}"

@@ -118,9 +118,7 @@ def build_server(
         annotations=_READ_ONLY,
     )
     async def check_package_status(
-        tracking_id: Annotated[
-            str, Field(description="The tracking number, letters and digits", min_length=1)
-        ],
+        tracking_id: Annotated[str, Field(description="The tracking number, letters and digits", min_length=1)],
         ctx: Context,
     ) -> Annotated[CallToolResult, PackageStatus]:
         async def report(progress: float, total: float, message: str) -> None:
@@ -131,7 +129,19 @@ def build_server(
 
     if faults:
         _add_fault_tools(server)
+    _drop_schema_titles(server)
     return server
+
+
+def _drop_schema_titles(server: MCPServer) -> None:
+    """Remove pydantic's generated titles ("City", "get_weatherArguments"): they repeat the names and cost
+    a small model prompt tokens. Validation uses the pydantic model, not this dict, so nothing else changes."""
+    for tool in server._tool_manager.list_tools():
+        schema = tool.parameters
+        schema.pop("title", None)
+        for spec in schema.get("properties", {}).values():
+            if isinstance(spec, dict):
+                spec.pop("title", None)
 
 
 def _add_fault_tools(server: MCPServer) -> None:

@@ -24,9 +24,7 @@ def lookup_weather(city: str) -> WeatherReport:
     """Weather for `city`; raises DemoToolError naming a few known cities when it is not in the table."""
     found = find_city(city)
     if found is None:
-        raise DemoToolError(
-            f"I have no weather for {city.strip()!r}. Try a major city such as {example_cities()}."
-        )
+        raise DemoToolError(f"I have no weather for {city.strip()!r}. Try a major city such as {example_cities()}.")
     return WeatherReport(
         city=found.name,
         country=found.country,
