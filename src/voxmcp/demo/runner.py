@@ -78,7 +78,8 @@ def _exit_with_parent() -> None:
 class DemoServerProcess:
     """`python -m voxmcp.demo` on loopback, started on enter and stopped (SIGTERM, then SIGKILL) on exit.
 
-    Without `db_path`/`audit_log` both go to a temporary folder removed on stop.
+    Without `db_path`/`audit_log` both go to a temporary folder removed on stop, so read `calls()` before
+    leaving the context. The child gets SIGTERM if the parent dies (Linux, started from the main thread).
     """
 
     def __init__(
