@@ -144,7 +144,10 @@ def build_server(name: str = "test", events: ServerEvents | None = None) -> MCPS
             """Added at run time."""
             return "late"
 
-        await ctx.notify_tools_changed()
+        if ctx.protocol_version in ("2026-07-28",):
+            await ctx.notify_tools_changed()  # subscriptions/listen subscribers
+        else:
+            await ctx.request_context.session.send_tool_list_changed()
         return "added"
 
     @server.resource("mem://note", mime_type="text/plain")

@@ -30,8 +30,11 @@ from mcp.client.session import IncomingMessage
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
+from mcp.shared.subscriptions import ToolsListChanged
+from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from voxmcp.mcp.config import MCPServerConfig, MissingEnvironmentVariable, interpolate_env
 from voxmcp.mcp.interaction import (
@@ -140,10 +143,7 @@ def describe_connect_error(
         if isinstance(leaf, httpx2.HTTPStatusError):
             status = leaf.response.status_code
             if status in (401, 403):
-                return (
-                    f"The {name} server at {target} refused access ({status}); "
-                    f"log in with: voxmcp mcp login {name}."
-                )
+                return f"The {name} server at {target} refused access ({status}); log in with: voxmcp mcp login {name}."
             return f"The {name} server at {target} answered with HTTP error {status}."
     for leaf in leaves:
         if isinstance(leaf, httpx2.ConnectTimeout | TimeoutError):
@@ -320,9 +320,7 @@ class MCPConnection:
             try:
                 await asyncio.wait_for(asyncio.shield(owner), _CLOSE_GRACE_S)
             except TimeoutError:
-                logger.warning(
-                    "MCP connection did not close in time; cancelling", extra={"mcp_server": self.name}
-                )
+                logger.warning("MCP connection did not close in time; cancelling", extra={"mcp_server": self.name})
                 owner.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await owner
@@ -365,7 +363,14 @@ class MCPConnection:
                     )
                     if self._first_attempt is not None and not self._first_attempt.done():
                         self._first_attempt.set_result(None)
-                    await self._wait_for_close_or_drop()
+                    listener = self._start_change_listener(client)
+                    try:
+                        await self._wait_for_close_or_drop()
+                    finally:
+                        if listener is not None:
+                            listener.cancel()
+                            with contextlib.suppress(asyncio.CancelledError, Exception):
+                                await listener
                     self._connected.clear()
                     self._client = None
             except Exception as exc:
@@ -376,9 +381,7 @@ class MCPConnection:
                     tcp_reason = await probe_tcp(self.config)
                 reason = describe_connect_error(self.name, self.config, exc, tcp_reason=tcp_reason)
                 if opened:
-                    logger.warning(
-                        "MCP connection dropped", extra={"mcp_server": self.name, "error": repr(exc)[:300]}
-                    )
+                    logger.warning("MCP connection dropped", extra={"mcp_server": self.name, "error": repr(exc)[:300]})
                 else:
                     self._last_error = reason
                     logger.warning("MCP connect failed: %s", reason, extra={"mcp_server": self.name})
@@ -397,6 +400,24 @@ class MCPConnection:
             self._wake_reconnect.clear()
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
         self._state = "closed" if self._closing.is_set() else "failed"
+
+    def _start_change_listener(self, client: Client) -> asyncio.Task[None] | None:
+        """On 2026-07-28 sessions list_changed arrives only through `subscriptions/listen`: open one."""
+        if client.protocol_version not in MODERN_PROTOCOL_VERSIONS or self.on_tools_changed is None:
+            return None
+        capabilities = client.server_capabilities
+        if capabilities.tools is None or not capabilities.tools.list_changed:
+            return None
+        return asyncio.create_task(self._listen_for_tool_changes(client), name=f"mcp-listen-{self.name}")
+
+    async def _listen_for_tool_changes(self, client: Client) -> None:
+        try:
+            async with client.listen(tools_list_changed=True) as subscription:
+                async for event in subscription:
+                    if isinstance(event, ToolsListChanged) and self.on_tools_changed is not None:
+                        self.on_tools_changed()
+        except (ListenNotSupportedError, SubscriptionLost, MCPError, TimeoutError) as exc:
+            logger.info("no tool change subscription", extra={"mcp_server": self.name, "error": repr(exc)[:200]})
 
     async def _wait_for_close_or_drop(self) -> None:
         closing = asyncio.ensure_future(self._closing.wait())
@@ -518,9 +539,7 @@ class MCPConnection:
         if self._closing.is_set() or self._owner is None:
             raise MCPCallError(f"The {self.name} server connection is closed.", kind="closed")
         if self._owner.done() and not self._connected.is_set():
-            raise MCPCallError(
-                self._last_error or f"The {self.name} server is not connected.", kind="disconnected"
-            )
+            raise MCPCallError(self._last_error or f"The {self.name} server is not connected.", kind="disconnected")
         if not self._connected.is_set():
             self._wake_reconnect.set()
             try:
@@ -564,13 +583,9 @@ class MCPConnection:
                 if leaf.code == types.REQUEST_TIMEOUT:
                     return MCPCallError(f"The {self.name} server took too long with {what}.", kind="timeout")
                 if leaf.code == types.PARSE_ERROR:
-                    return MCPCallError(
-                        f"The {self.name} server sent a malformed reply to {what}.", kind="protocol"
-                    )
+                    return MCPCallError(f"The {self.name} server sent a malformed reply to {what}.", kind="protocol")
                 if _is_connection_lost(leaf):
-                    return MCPCallError(
-                        f"I lost the connection to the {self.name} server.", kind="disconnected"
-                    )
+                    return MCPCallError(f"I lost the connection to the {self.name} server.", kind="disconnected")
                 return MCPCallError(f"The {self.name} server refused {what}: {leaf.message}", kind="server")
             if isinstance(leaf, TimeoutError):
                 return MCPCallError(f"The {self.name} server took too long with {what}.", kind="timeout")
@@ -616,9 +631,7 @@ class MCPConnection:
             try:
                 return await send(client)
             except MCPError as exc:
-                if exc.code != types.URL_ELICITATION_REQUIRED or not await self._complete_url_elicitations(
-                    exc
-                ):
+                if exc.code != types.URL_ELICITATION_REQUIRED or not await self._complete_url_elicitations(exc):
                     raise
             # The user completed the out-of-band step(s): the server expects the same call again.
             return await send(client)
@@ -644,9 +657,7 @@ class MCPConnection:
                 "server requires the user to open a link first",
                 extra={"mcp_server": self.name, "url": params.url, "elicitation_id": params.elicitation_id},
             )
-            reply = to_elicit_result(
-                await self.handlers.elicit_url(self.name, params.message, params.url), None
-            )
+            reply = to_elicit_result(await self.handlers.elicit_url(self.name, params.message, params.url), None)
             if reply.action != "accept":
                 return False
         return True
@@ -669,9 +680,7 @@ class MCPConnection:
                         break
             return tools
 
-        result: list[types.Tool] = await self._request(
-            "listing tools", op, wait_s=self.config.connect_timeout_s
-        )
+        result: list[types.Tool] = await self._request("listing tools", op, wait_s=self.config.connect_timeout_s)
         return result
 
     async def list_resources(self) -> list[types.Resource]:
@@ -715,9 +724,7 @@ class MCPConnection:
                         break
             return prompts
 
-        result: list[types.Prompt] = await self._request(
-            "listing prompts", op, wait_s=self.config.connect_timeout_s
-        )
+        result: list[types.Prompt] = await self._request("listing prompts", op, wait_s=self.config.connect_timeout_s)
         return result
 
     async def get_prompt(self, name: str, arguments: dict[str, str] | None = None) -> types.GetPromptResult:

@@ -25,6 +25,7 @@ MAX_FULL_CHARS = 100_000
 _MAX_DEPTH = 4
 _MAX_ITEMS = 20
 _ERROR_CHARS = 160
+_ERROR_PREFIX = re.compile(r"^\s*(?:error(?: executing tool [\w.-]+)?|exception|failed)\s*:\s*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -193,10 +194,20 @@ def structured_if_valid(result: types.CallToolResult, tool: types.Tool | None) -
         )
         return None
     except jsonschema.SchemaError:
-        logger.warning(
-            "tool output schema is invalid; using text content", extra={"tool": tool.name if tool else None}
-        )
+        logger.warning("tool output schema is invalid; using text content", extra={"tool": tool.name if tool else None})
         return None
+    return structured
+
+
+_WRAPPER_KEYS = frozenset({"result", "value", "output", "data", "content", "text", "response"})
+
+
+def _unwrap(structured: Any) -> Any:
+    """`{"result": x}` (how SDKs wrap a plain return value) says nothing more than `x`."""
+    if isinstance(structured, Mapping) and len(structured) == 1:
+        key, value = next(iter(structured.items()))
+        if str(key).lower() in _WRAPPER_KEYS:
+            return value
     return structured
 
 
@@ -234,27 +245,24 @@ def _join_parts(parts: Iterable[str]) -> str:
     return " ".join(sentences)
 
 
-def to_speakable(
-    result: types.CallToolResult, tool: types.Tool | None = None, max_chars: int = 400
-) -> SpeakableResult:
+def to_speakable(result: types.CallToolResult, tool: types.Tool | None = None, max_chars: int = 400) -> SpeakableResult:
     """Turn a tool result into speech-ready text (see module doc); `tool` supplies the outputSchema."""
     if max_chars < 40:
         raise ValueError(f"max_chars must be at least 40, got {max_chars}")
     if result.is_error:
         detail = _join_parts(describe_block(block) for block in result.content) or "no details given"
         full = f"The tool reported an error: {detail}"[:MAX_FULL_CHARS]
-        spoken = f"That didn't work: {_first_sentence(detail, _ERROR_CHARS)}"
+        reason = _ERROR_PREFIX.sub("", detail) or detail
+        spoken = f"That didn't work: {_first_sentence(reason, _ERROR_CHARS)}"
         return SpeakableResult(text=cut_for_speech(spoken, max_chars), full_text=full, is_error=True)
 
-    structured = structured_if_valid(result, tool)
+    structured = _unwrap(structured_if_valid(result, tool))
     parts: list[str] = []
     if structured is not None:
         rendered = render_value(structured)
         parts.append(rendered if rendered.endswith((".", "!", "?")) else rendered + ".")
         # Text blocks usually repeat the structured data; keep only what it lacks (links, media).
-        parts.extend(
-            describe_block(block) for block in result.content if not isinstance(block, types.TextContent)
-        )
+        parts.extend(describe_block(block) for block in result.content if not isinstance(block, types.TextContent))
     else:
         parts.extend(describe_block(block) for block in result.content)
     full = _join_parts(parts) or "Done; the tool returned nothing."
