@@ -74,9 +74,7 @@ def test_errors_are_clear() -> None:
 
 async def test_missing_model_folder_raises_api_error(tmp_path: Path) -> None:
     stt = WhisperSTT(model_path=tmp_path)
-    speech = MonoAudio(
-        samples=(np.random.default_rng(0).normal(0, 3000, 16000)).astype(np.int16), sample_rate=16000
-    )
+    speech = MonoAudio(samples=(np.random.default_rng(0).normal(0, 3000, 16000)).astype(np.int16), sample_rate=16000)
     with pytest.raises(STTModelError, match=r"has no model\.bin"):
         await stt.recognize(speech.frames(20))
 

@@ -24,9 +24,7 @@ from voxmcp.models.tts import (
     split_sentences,
 )
 
-THREE_SENTENCES = (
-    "The weather in Paris is sunny today. The temperature is twenty one degrees. Tomorrow it will rain."
-)
+THREE_SENTENCES = "The weather in Paris is sunny today. The temperature is twenty one degrees. Tomorrow it will rain."
 
 
 async def _synthesize(engine: lk_tts.TTS[Any], text: str) -> tuple[list[rtc.AudioFrame], float, float]:
@@ -142,9 +140,7 @@ def test_clean_text_for_speech() -> None:
     assert clean_text_for_speech("**Paris**: 21°C, humidity 40%, wind 12 km/h.") == (
         "Paris: 21 degrees Celsius, humidity 40 percent, wind 12 kilometers per hour."
     )
-    assert (
-        clean_text_for_speech("# Notes\n- buy milk\n- call [Bob](http://x.y)") == "Notes\nbuy milk\ncall Bob"
-    )
+    assert clean_text_for_speech("# Notes\n- buy milk\n- call [Bob](http://x.y)") == "Notes\nbuy milk\ncall Bob"
     assert "minus 3" in clean_text_for_speech('{"temp_c": -3}')
     assert clean_text_for_speech("`get_weather` & more") == "get weather and more"
     assert split_sentences("One. Two! Three?\nFour") == ["One.", "Two!", "Three?", "Four"]

@@ -177,9 +177,7 @@ class RecordingAudioOutput(io.AudioOutput):
             if start <= now:
                 self.on_playback_started(created_at=start)
             else:
-                self._started_handle = asyncio.get_running_loop().call_later(
-                    start - now, self._emit_started, seg
-                )
+                self._started_handle = asyncio.get_running_loop().call_later(start - now, self._emit_started, seg)
         start = max(now, self._speaker_free_at)
         seg._schedule.append((start, frame.duration))
         seg.frames.append(frame)

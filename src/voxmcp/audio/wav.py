@@ -150,9 +150,7 @@ def _decode_samples(pcm: bytes, tag: int, width: int, name: str) -> npt.NDArray[
             return np.frombuffer(pcm, "<f8").astype(np.float64)
         raise AudioFileError(f"{name} uses {width * 8}-bit float samples, which is not supported")
     kind = _FORMAT_NAMES.get(tag, f"format tag 0x{tag:04x}")
-    raise AudioFileError(
-        f"{name} is a compressed WAV ({kind}); convert it to PCM, e.g. `sox {name} -b 16 out.wav`"
-    )
+    raise AudioFileError(f"{name} is a compressed WAV ({kind}); convert it to PCM, e.g. `sox {name} -b 16 out.wav`")
 
 
 def _to_int16(samples: npt.NDArray[np.float64] | Float32Array) -> Int16Array:

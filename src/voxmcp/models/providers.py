@@ -45,9 +45,7 @@ def _api_key(api_key: str | None, base_url: str | None, role: str) -> str:
         return key
     if base_url:
         return _NO_KEY
-    raise ValueError(
-        f"{role} provider 'openai' needs base_url (a compatible server) or an API key (OPENAI_API_KEY)"
-    )
+    raise ValueError(f"{role} provider 'openai' needs base_url (a compatible server) or an API key (OPENAI_API_KEY)")
 
 
 def _construct(kind: str, spec: str, cls: Any, opts: dict[str, Any]) -> Any:
@@ -75,9 +73,7 @@ def build_stt(
     if provider == LOCAL:
         model_id = LOCAL_STT_MODELS.get(model)
         if model_id is None:
-            raise ValueError(
-                f"unknown local STT model {model!r}; choose one of {', '.join(sorted(LOCAL_STT_MODELS))}"
-            )
+            raise ValueError(f"unknown local STT model {model!r}; choose one of {', '.join(sorted(LOCAL_STT_MODELS))}")
         from voxmcp.models.stt import WhisperSTT
 
         lang = language if not model_id.endswith(".en") else "en"
@@ -114,9 +110,7 @@ def build_tts(
         name = _TTS_ALIASES.get(model)
         if name == "hibari":
             if voice not in (None, "", "heart", "default"):
-                raise ValueError(
-                    f"hibari voice {voice!r} is not available offline; only the default voice 'heart' is"
-                )
+                raise ValueError(f"hibari voice {voice!r} is not available offline; only the default voice 'heart' is")
             return _construct("TTS", "local/hibari", local_tts.HibariTTS, opts)  # type: ignore[no-any-return]
         if name == "espeak-ng":
             if voice:
@@ -171,9 +165,7 @@ def build_llm(
     if provider == LOCAL:
         model_id = LOCAL_LLM_MODELS.get(model)
         if model_id is None:
-            raise ValueError(
-                f"unknown local LLM model {model!r}; choose one of {', '.join(sorted(LOCAL_LLM_MODELS))}"
-            )
+            raise ValueError(f"unknown local LLM model {model!r}; choose one of {', '.join(sorted(LOCAL_LLM_MODELS))}")
         from voxmcp.models.llm import LocalLLM
         from voxmcp.models.weights import resolve
 

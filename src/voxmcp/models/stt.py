@@ -73,9 +73,7 @@ _models: dict[_ModelKey, Any] = {}
 _models_lock = threading.Lock()
 
 
-def load_whisper(
-    path: Path, *, compute_type: str = "int8", cpu_threads: int = 2, num_workers: int = 1
-) -> Any:
+def load_whisper(path: Path, *, compute_type: str = "int8", cpu_threads: int = 2, num_workers: int = 1) -> Any:
     """The process-wide faster-whisper model for these options (loaded on first use, then shared)."""
     key = _ModelKey(str(path), compute_type, cpu_threads, num_workers)
     with _models_lock:
@@ -83,9 +81,7 @@ def load_whisper(
         if model is not None:
             return model
         if not (path / "model.bin").is_file():
-            raise STTModelError(
-                f"whisper model folder {path} has no model.bin (run `voxmcp models` to assemble it)"
-            )
+            raise STTModelError(f"whisper model folder {path} has no model.bin (run `voxmcp models` to assemble it)")
         from faster_whisper import WhisperModel
 
         t0 = time.perf_counter()
@@ -178,17 +174,19 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         """Load the model now (blocking), e.g. in a LiveKit prewarm function."""
         self._load()
 
+    def warm_up(self) -> None:
+        """Load the model and decode one second of faint noise (blocking): the first decode is slower."""
+        self._load()
+        noise = np.random.default_rng(0).normal(0.0, 0.01, WHISPER_SAMPLE_RATE).astype(np.float32)
+        self._transcribe(noise, self._opts.language)
+
     def _load(self) -> Any:
         path = self._model_path or resolve_whisper_model(self._opts.model_id)
         self._model_path = path
         o = self._opts
-        return load_whisper(
-            path, compute_type=o.compute_type, cpu_threads=o.cpu_threads, num_workers=o.num_workers
-        )
+        return load_whisper(path, compute_type=o.compute_type, cpu_threads=o.cpu_threads, num_workers=o.num_workers)
 
-    def update_options(
-        self, *, hotwords: Sequence[str] | None = None, initial_prompt: str | None = None
-    ) -> None:
+    def update_options(self, *, hotwords: Sequence[str] | None = None, initial_prompt: str | None = None) -> None:
         if hotwords is not None:
             self._opts.hotwords = tuple(h.strip() for h in hotwords if h.strip())
         if initial_prompt is not None:
@@ -221,9 +219,7 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         )
         return _final_event(request_id, detected or lang or "en", text, confidence, duration)
 
-    def _transcribe(
-        self, audio: npt.NDArray[np.float32], language: str | None
-    ) -> tuple[str, float, str | None]:
+    def _transcribe(self, audio: npt.NDArray[np.float32], language: str | None) -> tuple[str, float, str | None]:
         model = self._load()
         o = self._opts
         try:
@@ -239,9 +235,7 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
             )
             parts = list(segments)
         except Exception as e:
-            raise STTRecognitionError(
-                f"whisper failed to transcribe {len(audio) / 16000:.2f} s of audio: {e}"
-            ) from e
+            raise STTRecognitionError(f"whisper failed to transcribe {len(audio) / 16000:.2f} s of audio: {e}") from e
         text = " ".join(s.text.strip() for s in parts).strip()
         confidence = math.exp(sum(s.avg_logprob for s in parts) / len(parts)) if parts else 0.0
         return text, min(max(confidence, 0.0), 1.0), getattr(info, "language", None)
@@ -262,9 +256,7 @@ def buffer_to_whisper_input(buffer: AudioBuffer) -> npt.NDArray[np.float32]:
     return mono.to_float()
 
 
-def _final_event(
-    request_id: str, language: str, text: str, confidence: float, duration: float
-) -> stt.SpeechEvent:
+def _final_event(request_id: str, language: str, text: str, confidence: float, duration: float) -> stt.SpeechEvent:
     return stt.SpeechEvent(
         type=stt.SpeechEventType.FINAL_TRANSCRIPT,
         request_id=request_id,

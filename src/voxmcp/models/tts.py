@@ -137,9 +137,7 @@ class _SentenceTTS(tts.TTS[Literal["metrics_collected", "error"]]):
     """A local engine: yields int16 audio per sentence; one synthesis at a time per engine."""
 
     def __init__(self, *, sample_rate: int) -> None:
-        super().__init__(
-            capabilities=tts.TTSCapabilities(streaming=False), sample_rate=sample_rate, num_channels=1
-        )
+        super().__init__(capabilities=tts.TTSCapabilities(streaming=False), sample_rate=sample_rate, num_channels=1)
         self._lock = threading.Lock()
 
     def synthesize(
@@ -222,6 +220,10 @@ class HibariTTS(_SentenceTTS):
         with self._lock:
             engine("Ready.")
 
+    def warm_up(self) -> None:
+        """Same as prewarm(); the name the app calls on every provider that has it."""
+        self.prewarm()
+
     async def _sentences(self, text: str) -> Iterator[SentenceAudio]:
         engine = await asyncio.to_thread(self._engine)
         speed = self._speed
@@ -256,9 +258,7 @@ def espeak_voices(executable: str = "espeak-ng") -> frozenset[str]:
 class EspeakTTS(_SentenceTTS):
     """Debian espeak-ng through a subprocess (robotic but tiny; useful as a second, distinct voice)."""
 
-    def __init__(
-        self, *, voice: str = "en-us", words_per_minute: int = 160, executable: str = "espeak-ng"
-    ) -> None:
+    def __init__(self, *, voice: str = "en-us", words_per_minute: int = 160, executable: str = "espeak-ng") -> None:
         super().__init__(sample_rate=22050)
         found = shutil.which(executable)
         if found is None:
@@ -269,9 +269,7 @@ class EspeakTTS(_SentenceTTS):
         known = espeak_voices(found)
         base = voice.split("+", 1)[0].lower()
         if known and base not in known:
-            raise ValueError(
-                f"espeak-ng has no voice {voice!r} (see `espeak-ng --voices`), e.g. 'en-us' or 'en-gb'"
-            )
+            raise ValueError(f"espeak-ng has no voice {voice!r} (see `espeak-ng --voices`), e.g. 'en-us' or 'en-gb'")
         self._voice = voice
         self._wpm = words_per_minute
 
@@ -334,9 +332,7 @@ class PiperTTS(_SentenceTTS):
             raise TTSModelError(f"piper voice config {config} is missing or unreadable: {e}") from e
         super().__init__(sample_rate=rate)
         self._voice: Any = piper.PiperVoice.load(str(path), config_path=str(config))
-        self._syn_config: Any = (
-            piper.SynthesisConfig(length_scale=length_scale) if length_scale is not None else None
-        )
+        self._syn_config: Any = piper.SynthesisConfig(length_scale=length_scale) if length_scale is not None else None
         self._path = path
 
     @property

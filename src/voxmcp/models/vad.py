@@ -30,13 +30,9 @@ def build_silero_vad(
         raise ValueError(f"min_silence_duration must be between 0.05 and 5 s, got {min_silence_duration}")
     if not 0.0 < activation_threshold < 1.0:
         raise ValueError(f"activation_threshold must be between 0 and 1, got {activation_threshold}")
-    path = (
-        Path(onnx_file_path) if onnx_file_path is not None else weights.resolve("silero-vad", progress=False)
-    )
+    path = Path(onnx_file_path) if onnx_file_path is not None else weights.resolve("silero-vad", progress=False)
     if not path.is_file():
-        raise weights.ModelError(
-            f"silero VAD model {path} does not exist (run `voxmcp models assemble silero-vad`)"
-        )
+        raise weights.ModelError(f"silero VAD model {path} does not exist (run `voxmcp models assemble silero-vad`)")
     logger.info("loading silero vad", extra={"path": str(path), "min_silence_duration": min_silence_duration})
     return silero.VAD.load(
         onnx_file_path=path,
