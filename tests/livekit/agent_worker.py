@@ -108,6 +108,8 @@ def run_worker(
         "LIVEKIT_API_SECRET": api_secret,
         "HF_HUB_OFFLINE": "1",
         "PYTHONUNBUFFERED": "1",
+        # explicit dispatch only, so a worker joins the rooms a test dispatches it to and no others
+        "LIVEKIT_AGENT_NAME": "voxmcp",
         **(env or {}),
     }
     with log_path.open("wb") as out:

@@ -51,7 +51,7 @@ def web_settings_from_config(
 
 def web(
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="voxmcp.toml ([livekit] table)")
+        Path | None, typer.Option("--config", "-c", help="voxmcp.toml (its livekit table: url, keys, agent_name)")
     ] = None,
     host: Annotated[str, typer.Option(help="Address to serve on; keep it on loopback.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="HTTP port for the page.")] = 8787,
@@ -69,9 +69,7 @@ def web(
     from voxmcp.web.server import create_app
 
     if host not in LOOPBACK_HOSTS:
-        typer.echo(
-            f"warning: serving on {host}, not loopback; anyone who reaches it can start sessions", err=True
-        )
+        typer.echo(f"warning: serving on {host}, not loopback; anyone who reaches it can start sessions", err=True)
     try:
         settings = web_settings_from_config(
             config, token_ttl_s=token_ttl, allowed_rooms=allow_room, allow_any_room=allow_any_room
@@ -80,11 +78,12 @@ def web(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     typer.echo(
-        f"voxmcp web: http://{host}:{port}/  "
-        f"(LiveKit {settings.credentials.url}, agent {settings.agent_name!r})"
+        f"voxmcp web: http://{host}:{port}/  (LiveKit {settings.credentials.url}, agent {settings.agent_name!r})"
     )
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
 
 
-app = typer.Typer(help="Talk to the agent from a browser.")
-app.command()(web)
+# `web` is the app's callback, not a subcommand, so the lead's `app.add_typer(web_app, name="web")` gives
+# `voxmcp web --port N` (not `voxmcp web web`).
+app = typer.Typer(add_completion=False, help="Talk to the agent from a browser.")
+app.callback(invoke_without_command=True)(web)

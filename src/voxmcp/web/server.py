@@ -175,9 +175,7 @@ def create_app(settings: WebSettings) -> Starlette:
                 await dispatch_agent(room, identity)
             except (aiohttp.ClientError, TimeoutError, api.TwirpError) as exc:
                 logger.warning("agent dispatch failed", extra={"room": room, "error": type(exc).__name__})
-                return _error(
-                    502, f"could not dispatch the agent: LiveKit at {creds.http_url} did not accept it"
-                )
+                return _error(502, f"could not dispatch the agent: LiveKit at {creds.http_url} did not accept it")
         logger.info("web session", extra={"room": room, "identity": identity})
         return secured(
             JSONResponse(
