@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import shutil
 import subprocess
-import time
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +72,8 @@ async def test_spoken_turn_through_a_session(tmp_path: Path) -> None:
     session.input.audio = audio_in
     session.output.audio = audio_out
     events: list[str] = []
+    reply_played = asyncio.Event()
+    audio_out.on("playback_finished", lambda _ev: reply_played.set())
     audio_out.on("playback_started", lambda _ev: events.append("started"))
     audio_out.on("playback_finished", lambda ev: events.append("interrupted" if ev.interrupted else "finished"))
     agent_said: list[str] = []
@@ -83,9 +84,7 @@ async def test_spoken_turn_through_a_session(tmp_path: Path) -> None:
     try:
         await session.start(agent=Agent(instructions="echo"))
         await asyncio.wait_for(audio_in.finished.wait(), 15)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline and not (agent_said and not audio_out.playing):
-            await asyncio.sleep(0.1)
+        await asyncio.wait_for(reply_played.wait(), 20)
     finally:
         audio_in.stop()
         await session.aclose()
