@@ -29,7 +29,7 @@ _CALL_CLOSE = "</tool_call>"
 _NAME_KEYS = ("name", "tool_name", "tool", "function_name")
 _ARGS_KEYS = ("arguments", "parameters", "args", "params", "input", "kwargs")
 _WRAPPER_KEYS = frozenset({"type", "id", "index", "call_id"})
-_CALL_FIRST_KEYS = frozenset({*_NAME_KEYS, "function", "tool_calls", "type", "id"})
+_CALL_FIRST_KEYS = frozenset({*_NAME_KEYS, "function", "tool_calls", "type"})
 
 _NUMBER_WORDS = {
     "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -136,10 +136,7 @@ def _find_bare_json(text: str, taken: list[_Segment]) -> Iterator[_Segment]:
         if ch not in "{[" or _inside(i, taken):
             i += 1
             continue
-        if ch == "[" and not re.match(r"\[\s*\{", text[i:]):
-            i += 1
-            continue
-        if not re.match(r"[\[{]\s*(\"|\}|$)", text[i:]):
+        if not re.match(r"(\[\s*)?\{\s*(\"|'|\}|$)", text[i:]):
             i += 1
             continue
         try:
@@ -400,7 +397,7 @@ def _coerce(value: Any, kind: str) -> tuple[bool, Any]:
         try:
             loaded = json.loads(value)
         except json.JSONDecodeError:
-            return False, value
+            loaded = None
         if _matches_type(loaded, kind):
             return True, loaded
     if kind == "array" and not isinstance(value, list | dict) and value is not None:
@@ -703,7 +700,8 @@ class ToolCallStreamDetector:
         if self.state == "tool_call":
             return ""
         lead = self.held.lstrip()
-        if lead.startswith(("{", "[", "```", "<tool_call")) and not (
+        cut_tag = len(lead) > 1 and _CALL_OPEN.startswith(lead)
+        if (cut_tag or lead.startswith(("{", "[", "```", _CALL_OPEN))) and not (
             lead.startswith("```") and self._classify(lead + "\n") == "text"
         ):
             self.state = "tool_call"  # a call-shaped start that ended early: for the parser, not for speech
