@@ -70,7 +70,8 @@ run_one() {
       --scenario "$scenario" --timeout "$TIMEOUT_MS" -o "$OUT/raw/$tag" >"$log" 2>&1; then
     status=PASS
   else
-    reason="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -m1 -E '\] +FAILURE|[Tt]imed? ?out|OVERALL' | cut -c1-200)"
+    reason="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -m1 -E '\] +FAILURE' | cut -c1-200)"
+    [[ -n "$reason" ]] || reason="$(sed 's/\x1b\[[0-9;]*m//g' "$log" | grep -m1 -E 'timed out|Timeout|OVERALL' | cut -c1-200)"
     [[ -n "$reason" ]] || reason="$(tail -n1 "$log" | cut -c1-200)"
   fi
   echo "$status $version $scenario${reason:+  -- $reason}" | tee "$OUT/results/$tag"

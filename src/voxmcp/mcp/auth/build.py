@@ -87,9 +87,7 @@ class ChainedAuth(httpx2.Auth):
         self.headers = headers
         self.inner = inner
 
-    async def async_auth_flow(
-        self, request: httpx2.Request
-    ) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    async def async_auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         for prepared in self.headers.auth_flow(request):
             request = prepared
         flow = self.inner.async_auth_flow(request)
@@ -160,8 +158,7 @@ def _build_oauth(
     if settings.idp_token_endpoint is not None:
         if not client_id or not client_secret:
             raise AuthConfigError(
-                f"server {name!r}: enterprise-managed authorization needs oauth.client_id and "
-                "oauth.client_secret"
+                f"server {name!r}: enterprise-managed authorization needs oauth.client_id and oauth.client_secret"
             )
         id_token_template = settings.idp_id_token or ""
         return EnterpriseManagedProvider(

@@ -58,6 +58,4 @@ def login_command(
     except KeyboardInterrupt:
         typer.echo("Login cancelled.", err=True)
         raise typer.Exit(130) from None
-    typer.echo(
-        f"Logged in to {result.server}: {result.tool_count} tools; tokens saved to {result.token_file}"
-    )
+    typer.echo(f"Logged in to {result.server}: {result.tool_count} tools; tokens saved to {result.token_file}")

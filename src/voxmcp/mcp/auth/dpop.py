@@ -68,9 +68,7 @@ class DPoPSigner:
         )
         return _b64url(hashlib.sha256(canonical.encode()).digest())
 
-    def proof(
-        self, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None
-    ) -> str:
+    def proof(self, method: str, url: str, *, access_token: str | None = None, nonce: str | None = None) -> str:
         """A fresh proof JWT for one request (new `jti`, current `iat`)."""
         claims: dict[str, Any] = {
             "jti": str(uuid.uuid4()),
@@ -104,9 +102,7 @@ def _needs_body(request: httpx2.Request, response: httpx2.Response, *, token_req
     """Only token, discovery and error responses are read here: an MCP response may be a live SSE stream."""
     if token_request or response.status_code in (400, 401):
         return True
-    return request.method == "GET" and any(
-        marker in request.url.path for marker in (*_METADATA_MARKERS, _PRM_MARKER)
-    )
+    return request.method == "GET" and any(marker in request.url.path for marker in (*_METADATA_MARKERS, _PRM_MARKER))
 
 
 def _json_body(content: bytes) -> dict[str, Any] | None:
@@ -160,9 +156,7 @@ class DPoPState:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() in ("bearer", "dpop") and token in self.bound_tokens:
             request.headers["Authorization"] = f"DPoP {token}"
-            request.headers["DPoP"] = signer.proof(
-                request.method, str(request.url), access_token=token, nonce=nonce
-            )
+            request.headers["DPoP"] = signer.proof(request.method, str(request.url), access_token=token, nonce=nonce)
 
     def nonce_challenge(self, request: httpx2.Request, response: httpx2.Response) -> bool:
         """Record a `use_dpop_nonce` challenge's nonce; True when the request should be re-sent."""
@@ -190,11 +184,7 @@ class DPoPState:
         if isinstance(token, str):
             self.bound_tokens.add(token)
         body["token_type"] = "Bearer"
-        headers = {
-            k: v
-            for k, v in response.headers.items()
-            if k.lower() not in ("content-length", "content-encoding")
-        }
+        headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
         return httpx2.Response(
             response.status_code, headers=headers, content=json.dumps(body).encode(), request=response.request
         )
@@ -214,9 +204,7 @@ async def dpop_flow(
             if _needs_body(outgoing, response, token_request=token_request):
                 await response.aread()
                 if state.nonce_challenge(outgoing, response):
-                    logger.debug(
-                        "DPoP nonce challenge; retrying once", extra={"url": htu_of(str(outgoing.url))}
-                    )
+                    logger.debug("DPoP nonce challenge; retrying once", extra={"url": htu_of(str(outgoing.url))})
                     state.sign(outgoing, token_request=token_request)
                     response = yield outgoing
                     if _needs_body(outgoing, response, token_request=token_request):

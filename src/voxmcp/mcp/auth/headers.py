@@ -91,11 +91,7 @@ def header_auth_from_config(headers: Mapping[str, str]) -> HeaderAuth | None:
 
     Plain headers are sent by the transport itself; only rotating ones need per-request work.
     """
-    rotating = {
-        name: provider
-        for name, value in headers.items()
-        if (provider := template_provider(value)) is not None
-    }
+    rotating = {name: provider for name, value in headers.items() if (provider := template_provider(value)) is not None}
     if not rotating:
         return None
     logger.debug("rotating headers configured", extra={"headers": sorted(rotating)})

@@ -63,9 +63,7 @@ async def login(
     from voxmcp.mcp.connection import MCPConnectError, MCPConnection
 
     if config.auth == "none":
-        raise LoginError(
-            f"The {name} server is configured without auth (auth = 'none'); nothing to log in to."
-        )
+        raise LoginError(f"The {name} server is configured without auth (auth = 'none'); nothing to log in to.")
     settings = config.oauth or OAuthSettings()
     token_store = store if store is not None else FileTokenStore(name)
     # A login is a fresh authorization: old tokens must not short-circuit it.
@@ -90,9 +88,7 @@ async def login(
             try:
                 return await receiver.wait(settings.login_timeout_s)
             except TimeoutError:
-                raise LoginError(
-                    f"No login redirect arrived within {settings.login_timeout_s:.0f} seconds."
-                ) from None
+                raise LoginError(f"No login redirect arrived within {settings.login_timeout_s:.0f} seconds.") from None
 
         try:
             auth = build_auth(

@@ -110,9 +110,7 @@ class LoopbackRedirectReceiver:
     @staticmethod
     async def _respond(writer: asyncio.StreamWriter, status: int, message: str) -> None:
         body = f"<!doctype html><title>voxmcp login</title><p>{html.escape(message)}</p>".encode()
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(
-            status, "Error"
-        )
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed"}.get(status, "Error")
         writer.write(
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/html; charset=utf-8\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\nCache-Control: no-store\r\n\r\n".encode()

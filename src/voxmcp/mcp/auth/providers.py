@@ -32,6 +32,7 @@ from mcp.shared.auth import (
 )
 
 from voxmcp.mcp.auth.dpop import DPoPMode, DPoPState, dpop_flow
+from voxmcp.mcp.auth.legacy import legacy_issuer_flow
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +71,7 @@ class AuthorizationCodeProvider(OAuthClientProvider):
         self.dpop = DPoPState(dpop)
 
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        return dpop_flow(self.dpop, super()._auth_flow(request))
+        return dpop_flow(self.dpop, legacy_issuer_flow(self.context, super()._auth_flow(request)))
 
 
 class ClientSecretProvider(ClientCredentialsOAuthProvider):
@@ -155,9 +156,7 @@ class WorkloadIdentityProvider(_FixedClientProvider):
             grant_types=[JWT_BEARER_GRANT_TYPE],
             token_endpoint_auth_method="none",
         )
-        super().__init__(
-            server_url, storage, client, scope=scope, grant_type=JWT_BEARER_GRANT_TYPE, dpop=dpop
-        )
+        super().__init__(server_url, storage, client, scope=scope, grant_type=JWT_BEARER_GRANT_TYPE, dpop=dpop)
         self._assertion = assertion
 
     async def _perform_authorization(self) -> httpx2.Request:
@@ -190,9 +189,7 @@ class EnterpriseManagedProvider(_FixedClientProvider):
             grant_types=[JWT_BEARER_GRANT_TYPE],
             token_endpoint_auth_method=token_endpoint_auth_method,
         )
-        super().__init__(
-            server_url, storage, client, scope=scope, grant_type=JWT_BEARER_GRANT_TYPE, dpop=dpop
-        )
+        super().__init__(server_url, storage, client, scope=scope, grant_type=JWT_BEARER_GRANT_TYPE, dpop=dpop)
         self._idp_token_endpoint = idp_token_endpoint
         self._id_token = id_token
         self._idp_client_id = idp_client_id
@@ -218,9 +215,7 @@ class EnterpriseManagedProvider(_FixedClientProvider):
         async with httpx2.AsyncClient(timeout=self._timeout_s, follow_redirects=False) as client:
             response = await client.post(self._idp_token_endpoint, data=data, headers=_FORM)
         if response.status_code != 200:
-            raise OAuthTokenError(
-                f"IdP token exchange failed ({response.status_code}): {response.text[:300]}"
-            )
+            raise OAuthTokenError(f"IdP token exchange failed ({response.status_code}): {response.text[:300]}")
         try:
             body = response.json()
         except ValueError as exc:
@@ -228,9 +223,7 @@ class EnterpriseManagedProvider(_FixedClientProvider):
         issued = body.get("issued_token_type") if isinstance(body, dict) else None
         id_jag = body.get("access_token") if isinstance(body, dict) else None
         if issued != ID_JAG_TOKEN_TYPE or not isinstance(id_jag, str):
-            raise OAuthTokenError(
-                f"IdP token exchange did not return an ID-JAG (issued_token_type={issued!r})"
-            )
+            raise OAuthTokenError(f"IdP token exchange did not return an ID-JAG (issued_token_type={issued!r})")
         return id_jag
 
     async def _perform_authorization(self) -> httpx2.Request:

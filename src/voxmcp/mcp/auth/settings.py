@@ -68,9 +68,7 @@ class OAuthSettings(BaseModel):
         if self.assertion is not None and self.assertion_file is not None:
             raise ValueError("give `assertion` or `assertion_file`, not both")
         if (self.idp_token_endpoint is None) != (self.idp_id_token is None):
-            raise ValueError(
-                "enterprise-managed authorization needs both `idp_token_endpoint` and `idp_id_token`"
-            )
+            raise ValueError("enterprise-managed authorization needs both `idp_token_endpoint` and `idp_id_token`")
         if not self.redirect_path.startswith("/"):
             raise ValueError(f"redirect_path must start with '/', got {self.redirect_path!r}")
         return self
