@@ -50,7 +50,11 @@ def test_invalid_structured_content_falls_back_to_text() -> None:
 
 
 def test_json_text_rendered_as_phrases() -> None:
-    payload = {"items": [{"id": 1, "title": "Milk"}, {"id": 2, "title": "Bread"}], "done": False, "tags": ["a", "b", "c"]}
+    payload = {
+        "items": [{"id": 1, "title": "Milk"}, {"id": 2, "title": "Bread"}],
+        "done": False,
+        "tags": ["a", "b", "c"],
+    }
     spoken = to_speakable(text_result(json.dumps(payload)))
     assert spoken.text == "items: 1: id: 1, title: Milk. 2: id: 2, title: Bread; done: no; tags: a, b and c."
     assert_speakable(spoken.text)
@@ -73,7 +77,9 @@ def test_resource_links_and_embedded_resources_summarized() -> None:
     blob = base64.b64encode(b"%PDF" + b"\x00" * 5000).decode()
     result = types.CallToolResult(
         content=[
-            types.ResourceLink(type="resource_link", uri="file:///a/report.txt", name="report.txt", mime_type="text/plain"),
+            types.ResourceLink(
+                type="resource_link", uri="file:///a/report.txt", name="report.txt", mime_type="text/plain"
+            ),
             types.EmbeddedResource(
                 type="resource",
                 resource=types.TextResourceContents(uri="mem://notes/today", mime_type="text/plain", text="Buy milk"),
@@ -138,3 +144,10 @@ def test_helpers() -> None:
         messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text="Be brief"))],
     )
     assert prompt_to_text(prompt) == "Briefing\nuser: Be brief"
+
+
+def test_json_inside_prose_rendered() -> None:
+    text = 'Done.\nRaw result: {\n  "action": "accept",\n  "content": {"name": "Ada"}\n}'
+    spoken = to_speakable(text_result(text))
+    assert spoken.text == "Done. Raw result: action: accept; content: name: Ada."
+    assert_speakable(spoken.text)

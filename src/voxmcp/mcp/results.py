@@ -143,11 +143,41 @@ def _resource_label(uri: str, name: str | None, title: str | None = None) -> str
     return uri.rstrip("/").rsplit("/", 1)[-1] or uri
 
 
+_DECODER = json.JSONDecoder()
+_MAX_EMBEDDED_JSON = 8
+
+
+def _render_embedded_json(text: str) -> str:
+    """Replace JSON objects/arrays inside prose ("Raw result: {...}") with phrases."""
+    pieces: list[str] = []
+    position = 0
+    for _ in range(_MAX_EMBEDDED_JSON):
+        starts = [i for i in (text.find("{", position), text.find("[", position)) if i >= 0]
+        if not starts:
+            break
+        start = min(starts)
+        try:
+            value, end = _DECODER.raw_decode(text, start)
+        except ValueError:
+            pieces.append(text[position : start + 1])
+            position = start + 1
+            continue
+        if not isinstance(value, dict | list):
+            pieces.append(text[position:end])
+        else:
+            pieces.append(text[position:start] + render_value(value) + ".")
+        position = end
+    pieces.append(text[position:])
+    return "".join(pieces)
+
+
 def describe_text_or_json(text: str) -> str:
-    """Text that is really JSON is rendered as phrases; anything else is cleaned."""
+    """Text that is really JSON is rendered as phrases; JSON inside prose too; then cleaned."""
     parsed = _maybe_json(text)
     if parsed is not None and isinstance(parsed, dict | list):
         return render_value(parsed)
+    if "{" in text or "[" in text:
+        text = _render_embedded_json(text)
     return clean_text(text)
 
 
