@@ -32,7 +32,7 @@ async def test_input_paces_in_real_time_then_sends_silence() -> None:
     elapsed = time.monotonic() - t0
     assert len(frames) == 15
     assert all(f.samples_per_channel == 320 and f.sample_rate == 16000 for f in frames)
-    assert 0.25 <= elapsed < 0.6  # 14 frame intervals of 20 ms after the first
+    assert 0.25 <= elapsed < 1.0  # 14 frame intervals of 20 ms after the first
     assert source.speech_ended_at is not None
     tail = [await asyncio.wait_for(source.__anext__(), 1.0) for _ in range(5)]
     assert all(not np.frombuffer(f.data, np.int16).any() for f in tail)
@@ -79,7 +79,7 @@ async def test_output_simulates_playout_and_records_first_audio(tmp_path: Path) 
     assert len(started) == 1 and not finished  # accepted faster than real time, still "playing"
     ev = await asyncio.wait_for(out.wait_for_playout(), 2.0)
     elapsed = time.time() - t0
-    assert 0.28 <= elapsed < 0.6
+    assert 0.28 <= elapsed < 1.0
     assert not ev.interrupted and abs(ev.playback_position - 0.3) < 1e-6
     seg = out.segments[0]
     assert seg.first_frame_at - t0 < 0.05 and seg.played_s == seg.captured_s
@@ -98,7 +98,7 @@ async def test_output_clear_buffer_reports_played_position() -> None:
     out.clear_buffer()
     assert len(finished) == 1
     ev = finished[0]
-    assert ev.interrupted and 0.15 <= ev.playback_position <= 0.4
+    assert ev.interrupted and 0.15 <= ev.playback_position <= 0.7
     ev2 = await asyncio.wait_for(out.wait_for_playout(), 0.5)
     assert ev2 is ev
     await asyncio.sleep(1.0)

@@ -40,6 +40,14 @@ async def test_transcribes_spoken_question(tmp_path: Path) -> None:
     assert elapsed < 30
 
 
+@needs_espeak
+async def test_hotwords_and_prompt_are_accepted(tmp_path: Path) -> None:
+    stt = WhisperSTT(hotwords=["Reykjavik", "weather"], initial_prompt="Questions about cities.")
+    speech = _espeak("What is the weather in Reykjavik?", tmp_path / "r.wav")
+    text = (await stt.recognize(speech.frames(20))).alternatives[0].text.lower()
+    assert "weather" in text, text
+
+
 async def test_silence_gives_empty_transcript_quickly() -> None:
     stt = WhisperSTT()
     silence = MonoAudio(samples=np.zeros(16000 * 2, np.int16), sample_rate=16000)
