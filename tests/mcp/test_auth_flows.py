@@ -1,0 +1,354 @@
+"""OAuth flows end to end against a tiny local authorization server + protected MCP server (127.0.0.1).
+
+The server side is starlette under uvicorn in a thread: protected resource metadata, RFC 8414 metadata,
+dynamic registration, an authorize endpoint that redirects at once, a token endpoint that checks PKCE
+and client authentication and records every grant, and an MCP endpoint behind a bearer check.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import re
+import secrets
+import socket
+import stat
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import httpx2
+import pytest
+import uvicorn
+from mcp.server.mcpserver import MCPServer
+from mcp.shared.auth import AuthorizationCodeResult
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from voxmcp.mcp.auth.build import AuthConfigError, build_auth
+from voxmcp.mcp.auth.login import LoginError, login
+from voxmcp.mcp.auth.settings import OAuthSettings
+from voxmcp.mcp.auth.token_store import FileTokenStore, MemoryTokenStore
+from voxmcp.mcp.config import MCPServerConfig
+from voxmcp.mcp.connection import MCPConnectError, MCPConnection
+
+
+@dataclass
+class AuthServerState:
+    base: str
+    access_expires_in: int = 3600
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)
+    codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    access_tokens: dict[str, float] = field(default_factory=dict)
+    refresh_tokens: set[str] = field(default_factory=set)
+    grants: list[str] = field(default_factory=list)
+    resources: list[str | None] = field(default_factory=list)
+    registered_redirects: list[str] = field(default_factory=list)
+
+
+def _issue(state: AuthServerState) -> dict[str, Any]:
+    access, refresh = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
+    state.access_tokens[access] = time.time() + state.access_expires_in
+    state.refresh_tokens.add(refresh)
+    return {
+        "access_token": access,
+        "token_type": "Bearer",
+        "expires_in": state.access_expires_in,
+        "refresh_token": refresh,
+        "scope": "notes",
+    }
+
+
+def build_app(state: AuthServerState) -> ASGIApp:
+    server = MCPServer("protected-notes")
+
+    @server.tool()
+    async def read_notes() -> str:
+        """Read the notes."""
+        return "two notes"
+
+    async def prm(request: Request) -> Response:
+        return JSONResponse(
+            {"resource": f"{state.base}/mcp", "authorization_servers": [state.base], "scopes_supported": ["notes"]}
+        )
+
+    async def asm(request: Request) -> Response:
+        return JSONResponse(
+            {
+                "issuer": state.base,
+                "authorization_endpoint": f"{state.base}/authorize",
+                "token_endpoint": f"{state.base}/token",
+                "registration_endpoint": f"{state.base}/register",
+                "code_challenge_methods_supported": ["S256"],
+                "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+                "token_endpoint_auth_methods_supported": ["none", "client_secret_basic"],
+                "scopes_supported": ["notes"],
+            }
+        )
+
+    async def register(request: Request) -> Response:
+        body = await request.json()
+        client_id = f"dyn-{len(state.clients)}"
+        state.clients[client_id] = {"secret": None, "redirect_uris": body.get("redirect_uris", [])}
+        state.registered_redirects.extend(body.get("redirect_uris", []))
+        return JSONResponse({"client_id": client_id, "token_endpoint_auth_method": "none", **body}, status_code=201)
+
+    async def authorize(request: Request) -> Response:
+        query = request.query_params
+        client = state.clients.get(query["client_id"])
+        if client is None or query["redirect_uri"] not in client["redirect_uris"]:
+            return JSONResponse({"error": "invalid_request"}, status_code=400)
+        if query.get("code_challenge_method") != "S256":
+            return JSONResponse({"error": "invalid_request", "error_description": "PKCE S256 required"}, 400)
+        code = secrets.token_urlsafe(8)
+        state.codes[code] = {
+            "client_id": query["client_id"],
+            "challenge": query["code_challenge"],
+            "redirect_uri": query["redirect_uri"],
+        }
+        state.resources.append(query.get("resource"))
+        target = f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+        return RedirectResponse(target, status_code=302)
+
+    async def token(request: Request) -> Response:
+        form = await request.form()
+        grant = str(form.get("grant_type"))
+        state.grants.append(grant)
+        state.resources.append(str(form.get("resource")) if form.get("resource") else None)
+        if grant == "authorization_code":
+            pending = state.codes.pop(str(form.get("code")), None)
+            verifier = str(form.get("code_verifier", ""))
+            computed = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            if pending is None or computed != pending["challenge"]:
+                return JSONResponse({"error": "invalid_grant", "error_description": "bad code or PKCE"}, 400)
+            return JSONResponse(_issue(state))
+        if grant == "refresh_token":
+            refresh = str(form.get("refresh_token"))
+            if refresh not in state.refresh_tokens:
+                return JSONResponse({"error": "invalid_grant"}, 400)
+            state.refresh_tokens.discard(refresh)
+            return JSONResponse(_issue(state))
+        if grant == "client_credentials":
+            expected = base64.b64encode(b"machine:s3cret").decode()
+            if request.headers.get("authorization") != f"Basic {expected}":
+                return JSONResponse({"error": "invalid_client"}, 401)
+            return JSONResponse(_issue(state))
+        return JSONResponse({"error": "unsupported_grant_type"}, 400)
+
+    inner = server.streamable_http_app()
+    authorization_server = Starlette(
+        routes=[
+            Route("/.well-known/oauth-protected-resource/mcp", prm, methods=["GET"]),
+            Route("/.well-known/oauth-authorization-server", asm, methods=["GET"]),
+            Route("/register", register, methods=["POST"]),
+            Route("/authorize", authorize, methods=["GET"]),
+            Route("/token", token, methods=["POST"]),
+        ]
+    )
+
+    async def bearer_gate(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith("/mcp"):
+            headers = dict(scope["headers"])
+            presented = headers.get(b"authorization", b"").decode()
+            token = presented.removeprefix("Bearer ")
+            if not presented.startswith("Bearer ") or state.access_tokens.get(token, 0) < time.time():
+                challenge = f'Bearer resource_metadata="{state.base}/.well-known/oauth-protected-resource/mcp"'
+                response = JSONResponse({"error": "invalid_token"}, 401, headers={"WWW-Authenticate": challenge})
+                await response(scope, receive, send)
+                return
+            await inner(scope, receive, send)
+            return
+        if scope["type"] == "http":
+            await authorization_server(scope, receive, send)
+            return
+        await inner(scope, receive, send)  # lifespan belongs to the MCP app
+
+    return bearer_gate
+
+
+@pytest.fixture
+def auth_server() -> Iterator[AuthServerState]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    state = AuthServerState(base=f"http://127.0.0.1:{port}")
+    server = uvicorn.Server(uvicorn.Config(build_app(state), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise TimeoutError("local authorization server did not start")
+        time.sleep(0.02)
+    yield state
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+class Browser:
+    """Follows the authorization redirect like a user's browser and hands back the code."""
+
+    def __init__(self) -> None:
+        self.result: AuthorizationCodeResult | None = None
+        self.visits = 0
+
+    async def open(self, url: str) -> None:
+        self.visits += 1
+        async with httpx2.AsyncClient() as client:
+            response = await client.get(url, follow_redirects=False)
+        query = parse_qs(urlsplit(response.headers["location"]).query)
+        self.result = AuthorizationCodeResult(code=query["code"][0], state=query["state"][0])
+
+    async def callback(self) -> AuthorizationCodeResult:
+        assert self.result is not None
+        return self.result
+
+
+def _config(state: AuthServerState, **extra: Any) -> MCPServerConfig:
+    return MCPServerConfig(url=f"{state.base}/mcp", transport="streamable-http", auth="oauth", **extra)
+
+
+async def test_authorization_code_flow_registers_uses_pkce_and_stores_tokens(
+    auth_server: AuthServerState, tmp_path: Path
+) -> None:
+    browser = Browser()
+    store = FileTokenStore("notes", tmp_path)
+    config = _config(auth_server)
+    auth = build_auth("notes", config, store=store, redirect_handler=browser.open, callback_handler=browser.callback)
+    async with MCPConnection("notes", config, auth=auth) as connection:
+        tools = await connection.list_tools()
+    assert [tool.name for tool in tools] == ["read_notes"]
+    assert browser.visits == 1
+    assert auth_server.grants == ["authorization_code"]
+    assert f"{auth_server.base}/mcp" in auth_server.resources  # RFC 8707 resource parameter
+    assert len(auth_server.clients) == 1  # dynamic registration
+    assert stat.S_IMODE(store.path.stat().st_mode) == 0o600
+    assert store.has_tokens()
+    assert "access_token" in store.path.read_text()
+
+    # A new session reuses the stored token: no browser, no new grant.
+    later = build_auth("notes", config, store=FileTokenStore("notes", tmp_path))
+    async with MCPConnection("notes", config, auth=later) as connection:
+        assert len(await connection.list_tools()) == 1
+    assert auth_server.grants == ["authorization_code"]
+
+
+async def test_expired_access_token_is_refreshed(auth_server: AuthServerState) -> None:
+    auth_server.access_expires_in = 1
+    browser = Browser()
+    config = _config(auth_server)
+    auth = build_auth(
+        "notes", config, store=MemoryTokenStore(), redirect_handler=browser.open, callback_handler=browser.callback
+    )
+    async with MCPConnection("notes", config, auth=auth) as connection:
+        await connection.list_tools()
+        await asyncio.sleep(1.3)
+        assert len(await connection.list_tools(refresh=True)) == 1
+    assert auth_server.grants[:2] == ["authorization_code", "refresh_token"]
+    assert browser.visits == 1
+
+
+async def test_client_credentials_with_secret_basic(
+    auth_server: AuthServerState, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = MCPServerConfig(
+        url=f"{auth_server.base}/mcp",
+        transport="streamable-http",
+        auth="client_credentials",
+        oauth=OAuthSettings(client_id="machine", client_secret="${VOX_TEST_SECRET}", issuer=auth_server.base),
+    )
+    monkeypatch.setenv("VOX_TEST_SECRET", "s3cret")
+    auth = build_auth("machine", config, store=MemoryTokenStore())
+    async with MCPConnection("machine", config, auth=auth) as connection:
+        assert len(await connection.list_tools()) == 1
+    assert auth_server.grants == ["client_credentials"]
+
+
+async def test_without_login_the_error_names_the_login_command(auth_server: AuthServerState) -> None:
+    config = _config(auth_server, connect_timeout_s=5.0)
+    auth = build_auth("notes", config, store=MemoryTokenStore())
+    with pytest.raises(MCPConnectError, match="voxmcp mcp login notes"):
+        async with MCPConnection("notes", config, auth=auth):
+            pass
+
+
+async def test_login_catches_the_redirect_on_a_loopback_port(auth_server: AuthServerState, tmp_path: Path) -> None:
+    announced: list[str] = []
+    browsing: list[asyncio.Task[None]] = []
+
+    async def user_opens(url: str) -> None:
+        async with httpx2.AsyncClient() as client:
+            page = await client.get(url, follow_redirects=True)
+        assert page.status_code == 200 and "logged in" in page.text
+
+    def announce(text: str) -> None:
+        announced.append(text)
+        url = re.search(r"http://\S+/authorize\?\S+", text)
+        assert url is not None
+        browsing.append(asyncio.get_running_loop().create_task(user_opens(url.group(0))))
+
+    store = FileTokenStore("notes", tmp_path)
+    result = await login("notes", _config(auth_server), store=store, announce=announce)
+    await asyncio.gather(*browsing)
+    assert result.tool_count == 1
+    assert result.token_file == str(store.path)
+    assert store.has_tokens()
+    redirect = auth_server.registered_redirects[0]
+    assert re.fullmatch(r"http://127\.0\.0\.1:\d+/callback", redirect)
+    assert "access_token" not in " ".join(announced)
+
+
+async def test_login_times_out_when_nobody_authorizes(auth_server: AuthServerState, tmp_path: Path) -> None:
+    settings = OAuthSettings(login_timeout_s=0.5)
+    with pytest.raises(LoginError, match="No login redirect"):
+        await login(
+            "notes",
+            _config(auth_server, oauth=settings),
+            store=FileTokenStore("n", tmp_path),
+            announce=lambda _text: None,
+        )
+
+
+async def test_login_refuses_servers_without_auth(tmp_path: Path) -> None:
+    config = MCPServerConfig(url="http://127.0.0.1:9/mcp")
+    with pytest.raises(LoginError, match="without auth"):
+        await login("plain", config, store=FileTokenStore("p", tmp_path))
+
+
+@pytest.mark.parametrize(
+    ("auth", "oauth", "message"),
+    [
+        ("client_credentials", None, "needs oauth.client_id"),
+        ("client_credentials", OAuthSettings(client_id="c"), "client_secret"),
+        (
+            "client_credentials",
+            OAuthSettings(client_id="c", client_secret="s", token_endpoint_auth_method="none"),
+            "not 'none'",
+        ),
+        ("oauth", OAuthSettings(idp_token_endpoint="https://idp/token", idp_id_token="t"), "enterprise"),
+    ],
+)
+def test_incomplete_auth_settings_are_named(auth: str, oauth: OAuthSettings | None, message: str) -> None:
+    config = MCPServerConfig(url="http://127.0.0.1:9/mcp", auth=auth, oauth=oauth)  # type: ignore[arg-type]
+    with pytest.raises(AuthConfigError, match=message):
+        build_auth("s", config, store=MemoryTokenStore())
+
+
+def test_settings_reject_contradictions() -> None:
+    with pytest.raises(ValueError, match="idp_token_endpoint"):
+        OAuthSettings(idp_token_endpoint="https://idp/token")
+    with pytest.raises(ValueError, match="assertion"):
+        OAuthSettings(assertion="a", assertion_file="/f")
+
+
+def test_plain_servers_get_no_auth() -> None:
+    assert build_auth("s", MCPServerConfig(url="http://127.0.0.1:9/mcp")) is None
+    assert build_auth("s", MCPServerConfig(command="true")) is None
