@@ -20,7 +20,7 @@ from voxmcp.mcp.interaction import InteractionHandlers
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from servers import ServerEvents, build_server  # noqa: E402
+from servers import ServerEvents, build_server
 
 HERE = Path(__file__).parent
 NODE_DIR = HERE / "node"

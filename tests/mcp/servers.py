@@ -60,8 +60,9 @@ def build_server(name: str = "test", events: ServerEvents | None = None) -> MCPS
     async def links() -> list[types.ContentBlock]:
         """A resource link and an embedded resource."""
         return [
-            types.ResourceLink(type="resource_link", uri="file:///docs/readme.txt", name="readme.txt",
-                               mime_type="text/plain"),
+            types.ResourceLink(
+                type="resource_link", uri="file:///docs/readme.txt", name="readme.txt", mime_type="text/plain"
+            ),
             types.EmbeddedResource(
                 type="resource",
                 resource=types.TextResourceContents(uri="mem://note", mime_type="text/plain", text="Buy milk."),

@@ -63,7 +63,7 @@ def test_load_json_errors_name_file_server_and_key(tmp_path: Path) -> None:
         load_mcp_servers_json(tmp_path / "absent.json")
     both = tmp_path / "both.json"
     both.write_text(json.dumps({"mcpServers": {"x": {"url": "http://a", "command": "b"}}}))
-    with pytest.raises(MCPConfigError, match="server 'x'.*exactly one of"):
+    with pytest.raises(MCPConfigError, match=r"server 'x'.*exactly one of"):
         load_mcp_servers_json(both)
     unknown = tmp_path / "unknown.json"
     unknown.write_text(json.dumps({"mcpServers": {"y": {"type": "websocket", "url": "ws://a"}}}))

@@ -148,7 +148,8 @@ async def test_missing_command_and_env_reasons() -> None:
     with pytest.raises(MCPConnectError, match="the command 'voxmcp-no-such-command-xyz' was not found"):
         await missing.start()
     secret = MCPConnection(
-        "remote", MCPServerConfig(url="http://127.0.0.1:9/mcp", headers={"Authorization": "Bearer ${VOXMCP_TEST_UNSET}"})
+        "remote",
+        MCPServerConfig(url="http://127.0.0.1:9/mcp", headers={"Authorization": "Bearer ${VOXMCP_TEST_UNSET}"}),
     )
     with pytest.raises(MCPConnectError, match="needs the environment variable VOXMCP_TEST_UNSET"):
         await secret.start()
@@ -179,7 +180,7 @@ async def test_http_server_restart_reconnects_and_retries(http_test_server: Serv
         http_test_server.start()  # same port, new process: our session id is unknown there
         assert text_of(await connection.call_tool("echo", {"message": "two"})) == "Echo: two"
         http_test_server.stop()
-        with pytest.raises(MCPCallError, match="connection refused|not reachable|lost the connection"):
+        with pytest.raises(MCPCallError, match=r"connection refused|not reachable|lost the connection"):
             await connection.call_tool("echo", {"message": "down"})
         http_test_server.start()
         assert text_of(await connection.call_tool("echo", {"message": "three"})) == "Echo: three"
@@ -234,7 +235,7 @@ async def test_stdio_oversized_result() -> None:
 async def test_stdio_server_exit_is_reported() -> None:
     async with MCPConnection("fake", stdio_config("exit", connect_timeout_s=5)) as connection:
         began = time.monotonic()
-        with pytest.raises(MCPCallError, match="lost the connection|not reachable") as info:
+        with pytest.raises(MCPCallError, match=r"lost the connection|not reachable") as info:
             await connection.call_tool("answer", {})
         assert info.value.kind == "disconnected"
         assert time.monotonic() - began < 15.0

@@ -85,7 +85,9 @@ def test_sampling_policy() -> None:
 def test_progress_throttle_rate_and_final_update() -> None:
     now = [0.0]
     spoken: list[tuple[float, float | None]] = []
-    throttle = ProgressThrottle(lambda s, t, p, total, m: spoken.append((p, total)), min_interval_s=4.0, clock=lambda: now[0])
+    throttle = ProgressThrottle(
+        lambda s, t, p, total, m: spoken.append((p, total)), min_interval_s=4.0, clock=lambda: now[0]
+    )
     for step in range(1, 10):
         throttle("srv", "tool", step, 10, None)
         now[0] += 1.0

@@ -41,7 +41,7 @@ async def test_tools_are_livekit_raw_tools_returning_speech() -> None:
         assert await tools["echo"]({"message": "hi"}) == "Echo: hi."
         assert await tools["weather"]({"city": "Oslo"}) == "city: Oslo; temperature c: 21.5; conditions: sunny."
         assert await tools["image"]({}) == "An image (image/png, 2 KB)."
-        with pytest.raises(llm.ToolError, match="That didn't work: the database is locked."):
+        with pytest.raises(llm.ToolError, match=r"That didn.t work: the database is locked\."):
             await tools["fail"]({})
 
 
@@ -102,7 +102,7 @@ async def test_start_is_bounded_by_total_wait() -> None:
 
 async def test_timeout_becomes_tool_error() -> None:
     async with memory_hub({"s": memory_config(tool_timeouts={"hang": 0.3})}) as hub:
-        with pytest.raises(llm.ToolError, match="The s server took too long with the hang tool."):
+        with pytest.raises(llm.ToolError, match=r"The s server took too long with the hang tool\."):
             await by_name(hub.function_tools())["hang"]({})
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import jsonschema
 import mcp.types as types
+from referencing.exceptions import Unresolvable
 
 logger = logging.getLogger(__name__)
 
@@ -207,6 +208,24 @@ def describe_block(block: types.ContentBlock) -> str:
     return f"A {type(block).__name__} item."  # pragma: no cover - the ContentBlock union is closed
 
 
+_VALIDATORS: dict[str, Any] = {}
+_MAX_VALIDATORS = 256
+
+
+def _validator_for(schema: Mapping[str, Any]) -> Any:
+    """A compiled validator per distinct schema: compiling costs ~100x validating, and calls repeat."""
+    key = json.dumps(schema, sort_keys=True, default=str)
+    validator = _VALIDATORS.get(key)
+    if validator is None:
+        cls = jsonschema.validators.validator_for(schema)
+        cls.check_schema(schema)
+        validator = cls(schema)
+        if len(_VALIDATORS) >= _MAX_VALIDATORS:
+            _VALIDATORS.clear()
+        _VALIDATORS[key] = validator
+    return validator
+
+
 def structured_if_valid(result: types.CallToolResult, tool: types.Tool | None) -> Any | None:
     """The structured content to prefer: present, and valid against the tool's outputSchema if it has one."""
     structured = result.structured_content
@@ -215,16 +234,17 @@ def structured_if_valid(result: types.CallToolResult, tool: types.Tool | None) -
     schema = tool.output_schema if tool is not None else None
     if schema is None:
         return structured
+    name = tool.name if tool is not None else None
     try:
-        jsonschema.validate(structured, schema)
-    except jsonschema.ValidationError as exc:
+        error = jsonschema.exceptions.best_match(_validator_for(schema).iter_errors(structured))
+    except (jsonschema.SchemaError, Unresolvable, ValueError):
+        logger.warning("tool output schema is unusable; using text content", extra={"tool": name})
+        return None
+    if error is not None:
         logger.warning(
             "structured content does not match the output schema; using text content",
-            extra={"tool": tool.name if tool else None, "error": exc.message[:200]},
+            extra={"tool": name, "error": error.message[:200]},
         )
-        return None
-    except jsonschema.SchemaError:
-        logger.warning("tool output schema is invalid; using text content", extra={"tool": tool.name if tool else None})
         return None
     return structured
 
