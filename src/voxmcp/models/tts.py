@@ -331,6 +331,9 @@ class PiperTTS(_SentenceTTS):
         except (OSError, KeyError, ValueError) as e:
             raise TTSModelError(f"piper voice config {config} is missing or unreadable: {e}") from e
         super().__init__(sample_rate=rate)
+        import onnxruntime as ort
+
+        ort.disable_telemetry_events()
         self._voice: Any = piper.PiperVoice.load(str(path), config_path=str(config))
         self._syn_config: Any = piper.SynthesisConfig(length_scale=length_scale) if length_scale is not None else None
         self._path = path

@@ -33,6 +33,9 @@ def build_silero_vad(
     path = Path(onnx_file_path) if onnx_file_path is not None else weights.resolve("silero-vad", progress=False)
     if not path.is_file():
         raise weights.ModelError(f"silero VAD model {path} does not exist (run `voxmcp models assemble silero-vad`)")
+    import onnxruntime as ort
+
+    ort.disable_telemetry_events()
     logger.info("loading silero vad", extra={"path": str(path), "min_silence_duration": min_silence_duration})
     return silero.VAD.load(
         onnx_file_path=path,
