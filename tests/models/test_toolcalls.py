@@ -433,7 +433,7 @@ def test_qwen_05b_under_the_grammar_makes_valid_calls() -> None:
         messages = [{"role": "system", "content": "You are a voice assistant."}, {"role": "user", "content": request}]
         prompt = template.render(messages=messages, tools=openai_tools, add_generation_prompt=True)
         out = llm.create_completion(prompt, max_tokens=64, temperature=0.0, grammar=grammar, stop=["<|im_end|>"])
-        text = out["choices"][0]["text"]  # type: ignore[index]
+        text = out["choices"][0]["text"]
         assert text.startswith("<tool_call>\n{")
         result = parse_tool_calls(text, TOOLS)
         assert result.errors == [], text

