@@ -5,12 +5,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+from pathlib import Path
 
 import httpx2
 import jwt
 import pytest
 
 from voxmcp.mcp.auth.dpop import DPoPSigner, DPoPState, access_token_hash, htu_of
+from voxmcp.mcp.auth.token_store import FileTokenStore
+
+
+def _read(path: Path) -> str:
+    return path.read_text()
 
 
 def _verify(proof: str) -> tuple[dict[str, object], dict[str, object]]:
@@ -97,3 +103,28 @@ def test_nonce_challenges(status: int, headers: dict[str, str], body: dict[str, 
         retry = httpx2.Request("POST", "https://as.example/token", data={"grant_type": "x"})
         state.sign(retry, token_request=True)
         assert _verify(retry.headers["DPoP"])[1]["nonce"] == "n"
+
+
+def test_key_and_binding_survive_a_restart(tmp_path: Path) -> None:
+    store = FileTokenStore("dpop-server", tmp_path)
+    first = DPoPState("auto", store)
+    first.server_supports = True
+    token_request = httpx2.Request("POST", "https://as.example/token", data={"grant_type": "authorization_code"})
+    first.accept_token_response(
+        httpx2.Response(200, json={"access_token": "tok-7f3a", "token_type": "DPoP"}, request=token_request)
+    )
+    assert first.signer is not None
+    assert "tok-7f3a" not in _read(store.path)  # only a hash of the token is kept with the key
+
+    second = DPoPState("auto", FileTokenStore("dpop-server", tmp_path))
+    assert second.signer is not None and second.signer.thumbprint == first.signer.thumbprint
+    request = httpx2.Request("POST", "https://rs.example/mcp", headers={"Authorization": "Bearer tok-7f3a"})
+    second.sign(request, token_request=False)
+    assert request.headers["Authorization"] == "DPoP tok-7f3a"
+
+
+def test_unusable_stored_key_is_replaced(tmp_path: Path) -> None:
+    store = FileTokenStore("dpop-server", tmp_path)
+    store.save_dpop(b"-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n", [])
+    state = DPoPState("always", store)
+    assert state.signer is not None

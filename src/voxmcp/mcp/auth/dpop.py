@@ -17,11 +17,12 @@ import logging
 import time
 import uuid
 from collections.abc import AsyncGenerator
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, runtime_checkable
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 import httpx2
 import jwt
+from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
 logger = logging.getLogger(__name__)
@@ -47,11 +48,27 @@ def access_token_hash(access_token: str) -> str:
     return _b64url(hashlib.sha256(access_token.encode("ascii")).digest())
 
 
-class DPoPSigner:
-    """An ES256 key pair and the proofs made with it; the private key never leaves this object."""
+@runtime_checkable
+class DPoPKeyStore(Protocol):
+    """Keeps the DPoP key and which access tokens are bound to it, next to the tokens themselves."""
 
-    def __init__(self) -> None:
-        self._key = ec.generate_private_key(ec.SECP256R1())
+    def load_dpop(self) -> tuple[bytes | None, list[str]]:
+        """(PEM private key or None, SHA-256 hashes of bound access tokens)."""
+        ...
+
+    def save_dpop(self, key_pem: bytes, bound_token_hashes: list[str]) -> None: ...
+
+
+class DPoPSigner:
+    """An ES256 key pair and the proofs made with it; the private key leaves only via `private_pem`."""
+
+    def __init__(self, key_pem: bytes | None = None) -> None:
+        key = serialization.load_pem_private_key(key_pem, password=None) if key_pem else None
+        if key is not None and not (
+            isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1)
+        ):
+            raise ValueError("stored DPoP key is not a P-256 key")
+        self._key: ec.EllipticCurvePrivateKey = key if key is not None else ec.generate_private_key(ec.SECP256R1())
         numbers = self._key.public_key().public_numbers()
         self.public_jwk: dict[str, str] = {
             "kty": "EC",
@@ -59,6 +76,12 @@ class DPoPSigner:
             "x": _b64url(numbers.x.to_bytes(32, "big")),
             "y": _b64url(numbers.y.to_bytes(32, "big")),
         }
+
+    def private_pem(self) -> bytes:
+        """The private key for the 0600 token file (so bound tokens survive a restart)."""
+        return self._key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
 
     @property
     def thumbprint(self) -> str:
@@ -116,12 +139,23 @@ def _json_body(content: bytes) -> dict[str, Any] | None:
 class DPoPState:
     """Per-provider DPoP state: whether it is in use, the key, bound tokens, and nonces per origin."""
 
-    def __init__(self, mode: DPoPMode) -> None:
+    def __init__(self, mode: DPoPMode, key_store: DPoPKeyStore | None = None) -> None:
         self.mode = mode
-        self.signer = DPoPSigner() if mode != "never" else None
+        self.key_store = key_store
         self.server_supports = False
-        self.bound_tokens: set[str] = set()
+        self.bound_token_hashes: set[str] = set()
         self.nonces: dict[str, str] = {}
+        self.signer: DPoPSigner | None = None
+        if mode != "never":
+            stored_key, bound = key_store.load_dpop() if key_store is not None else (None, [])
+            try:
+                self.signer = DPoPSigner(stored_key)
+                self.bound_token_hashes = set(bound) if stored_key else set()
+                # A token bound to our stored key means the server wanted DPoP when it was issued.
+                self.server_supports = bool(self.bound_token_hashes)
+            except ValueError:
+                logger.warning("stored DPoP key is unusable; using a fresh one")
+                self.signer = DPoPSigner()
 
     @property
     def active(self) -> bool:
@@ -154,7 +188,7 @@ class DPoPState:
             return
         authorization = request.headers.get("Authorization", "")
         scheme, _, token = authorization.partition(" ")
-        if scheme.lower() in ("bearer", "dpop") and token in self.bound_tokens:
+        if scheme.lower() in ("bearer", "dpop") and access_token_hash(token) in self.bound_token_hashes:
             request.headers["Authorization"] = f"DPoP {token}"
             request.headers["DPoP"] = signer.proof(request.method, str(request.url), access_token=token, nonce=nonce)
 
@@ -182,7 +216,9 @@ class DPoPState:
             return response
         token = body.get("access_token")
         if isinstance(token, str):
-            self.bound_tokens.add(token)
+            self.bound_token_hashes = {access_token_hash(token)}
+            if self.key_store is not None and self.signer is not None:
+                self.key_store.save_dpop(self.signer.private_pem(), sorted(self.bound_token_hashes))
         body["token_type"] = "Bearer"
         headers = {k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-encoding")}
         return httpx2.Response(

@@ -31,7 +31,7 @@ from mcp.shared.auth import (
     OAuthClientMetadata,
 )
 
-from voxmcp.mcp.auth.dpop import DPoPMode, DPoPState, dpop_flow
+from voxmcp.mcp.auth.dpop import DPoPKeyStore, DPoPMode, DPoPState, dpop_flow
 from voxmcp.mcp.auth.legacy import legacy_issuer_flow
 
 logger = logging.getLogger(__name__)
@@ -44,6 +44,12 @@ TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 ID_JAG_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id-jag"
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def dpop_state(mode: DPoPMode, storage: TokenStorage) -> DPoPState:
+    """DPoP state whose key lives next to the tokens when the store can keep it (FileTokenStore)."""
+    inner = getattr(storage, "inner", storage)
+    return DPoPState(mode, inner if isinstance(inner, DPoPKeyStore) else None)
 
 
 class AuthorizationCodeProvider(OAuthClientProvider):
@@ -68,7 +74,7 @@ class AuthorizationCodeProvider(OAuthClientProvider):
             callback_handler=callback_handler,
             client_metadata_url=client_metadata_url,
         )
-        self.dpop = DPoPState(dpop)
+        self.dpop = dpop_state(dpop, storage)
 
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         return dpop_flow(self.dpop, legacy_issuer_flow(self.context, super()._auth_flow(request)))
@@ -79,7 +85,7 @@ class ClientSecretProvider(ClientCredentialsOAuthProvider):
 
     def __init__(self, *args: Any, dpop: DPoPMode = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.dpop = DPoPState(dpop)
+        self.dpop = dpop_state(dpop, self.context.storage)
 
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         return dpop_flow(self.dpop, super()._auth_flow(request))
@@ -90,7 +96,7 @@ class PrivateKeyJWTProvider(PrivateKeyJWTOAuthProvider):
 
     def __init__(self, *args: Any, dpop: DPoPMode = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.dpop = DPoPState(dpop)
+        self.dpop = dpop_state(dpop, self.context.storage)
 
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         return dpop_flow(self.dpop, super()._auth_flow(request))
@@ -116,7 +122,7 @@ class _FixedClientProvider(OAuthClientProvider):
         )
         super().__init__(server_url, metadata, storage, None, None)
         self._client_record = client_info
-        self.dpop = DPoPState(dpop)
+        self.dpop = dpop_state(dpop, storage)
 
     async def _initialize(self) -> None:
         self.context.current_tokens = await self.context.storage.get_tokens()

@@ -75,6 +75,18 @@ class FileTokenStore(TokenStorage):
     async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
         self._update("client_info", client_info.model_dump(mode="json", exclude_none=True))
 
+    # ---- DPoP key (DPoPKeyStore) --------------------------------------------------------------------
+
+    def load_dpop(self) -> tuple[bytes | None, list[str]]:
+        record = self._read().get("dpop")
+        if not isinstance(record, dict) or not isinstance(record.get("key_pem"), str):
+            return None, []
+        bound = record.get("bound_token_sha256")
+        return record["key_pem"].encode(), [str(h) for h in bound] if isinstance(bound, list) else []
+
+    def save_dpop(self, key_pem: bytes, bound_token_hashes: list[str]) -> None:
+        self._update("dpop", {"key_pem": key_pem.decode(), "bound_token_sha256": bound_token_hashes})
+
     # ---- management -----------------------------------------------------------------------------------
 
     def has_tokens(self) -> bool:
