@@ -135,6 +135,12 @@ CALL = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
             "",
         ),
         (CALL + "\n" + CALL, PARIS, ""),
+        (
+            "<tool_call>\n" + CALL + '\n{"name": "get_time", "arguments": {"timezone": "UTC"}}\n</tool_call>',
+            [*PARIS, ("get_time", {"timezone": "UTC"})],
+            "",
+        ),
+        (CALL + "}", PARIS, ""),
         ("It is sunny in Paris today.", [], "It is sunny in Paris today."),
         ("Use {curly braces}, and [1] for lists.", [], "Use {curly braces}, and [1] for lists."),
     ],

@@ -141,6 +141,8 @@ def _find_bare_json(text: str, taken: list[_Segment]) -> Iterator[_Segment]:
             continue
         try:
             _, end = decoder.raw_decode(text, i)
+            while end < len(text) and text[end] in "}]":
+                end += 1  # a stray closer the model added: part of the JSON, not speech
         except json.JSONDecodeError:
             end = _balanced_end(text, i)
         yield _Segment(i, end, text[i:end], "bare")
@@ -219,6 +221,22 @@ def _call_name(value: Any, tools: Mapping[str, JsonSchema]) -> str | None:
     return None
 
 
+def _decode_sequence(text: str) -> list[Any]:
+    """Complete JSON values at the start of text, one after another (separated by whitespace or commas)."""
+    decoder = json.JSONDecoder()
+    values: list[Any] = []
+    pos = 0
+    while pos < len(text):
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError:
+            break
+        values.append(value)
+        while pos < len(text) and text[pos] in " \t\r\n,":
+            pos += 1
+    return values
+
+
 def _load_json(body: str) -> tuple[Any, bool]:
     """(value, repaired): strict JSON first, then json_repair for truncated or sloppy output."""
     stripped = _strip_fence(body)
@@ -228,11 +246,11 @@ def _load_json(body: str) -> tuple[Any, bool]:
         return json.loads(stripped), False
     except json.JSONDecodeError:
         pass
-    try:
-        value, _ = json.JSONDecoder().raw_decode(stripped)
-        return value, True  # trailing garbage after a complete value
-    except json.JSONDecodeError:
-        pass
+    values = _decode_sequence(stripped)
+    if values:
+        if len(values) > 1 and all(isinstance(v, dict) for v in values):
+            return values, False  # several objects in one block: several calls
+        return values[0], True  # trailing garbage after a complete value
     import json_repair
 
     try:
