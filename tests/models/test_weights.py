@@ -204,10 +204,13 @@ def test_split_model_is_assembled_once_and_verified(split: ModelSpec, cache: Pat
     assert not list((cache / split.id).glob("*.partial")), "temp files must not be left behind"
     mtime = path.stat().st_mtime_ns
 
+    stamp = cache / split.id / weights.STAMP_NAME
+    stamp_mtime = stamp.stat().st_mtime_ns
     hash_calls.clear()
     again = weights.resolve(split.id, cache_dir=cache, progress=False)
     assert again == path
     assert hash_calls == [], "a stamped file must not be re-hashed"
+    assert stamp.stat().st_mtime_ns == stamp_mtime, "nothing changed, nothing rewritten"
     assert path.stat().st_mtime_ns == mtime, "a good file must not be rebuilt"
 
 

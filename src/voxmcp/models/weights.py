@@ -441,6 +441,7 @@ class _Stamps:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.dirty = False
         self.entries: dict[str, dict[str, int | str]] = {}
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(path.read_text(encoding="utf-8"))
@@ -464,12 +465,16 @@ class _Stamps:
     def record(self, file: Path, sha256: str) -> None:
         st = file.stat()
         self.entries[str(file)] = {"size": st.st_size, "mtime_ns": st.st_mtime_ns, "sha256": sha256}
+        self.dirty = True
 
     def forget(self, file: Path) -> None:
-        self.entries.pop(str(file), None)
+        if self.entries.pop(str(file), None) is not None:
+            self.dirty = True
 
     def save(self) -> None:
-        """Atomic write; a read-only cache only costs re-hashing next time."""
+        """Atomic write when something changed; a read-only cache only costs re-hashing next time."""
+        if not self.dirty:
+            return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             _atomic_write_text(self.path, json.dumps(self.entries, indent=1, sort_keys=True))
