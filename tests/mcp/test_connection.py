@@ -239,3 +239,62 @@ async def test_stdio_server_exit_is_reported() -> None:
             await connection.call_tool("answer", {})
         assert info.value.kind == "disconnected"
         assert time.monotonic() - began < 15.0
+
+
+class InProcessHTTP:
+    """An ASGI app served by uvicorn inside the test's event loop, recording each request's method."""
+
+    def __init__(self, app: Any) -> None:
+        self.methods: list[str] = []
+        self.port = free_port()
+
+        async def recording(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "http":
+                self.methods.append(scope["method"])
+            await app(scope, receive, send)
+
+        import uvicorn
+
+        self.server = uvicorn.Server(uvicorn.Config(recording, host="127.0.0.1", port=self.port, log_level="error"))
+        self.task: asyncio.Task[None] | None = None
+
+    async def __aenter__(self) -> InProcessHTTP:
+        self.task = asyncio.create_task(self.server.serve())
+        for _ in range(500):  # bounded: 10 s
+            if self.server.started:
+                return self
+            await asyncio.sleep(0.02)
+        raise TimeoutError("uvicorn did not start")
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.server.should_exit = True
+        assert self.task is not None
+        await asyncio.wait_for(self.task, 10)
+
+
+async def test_session_deleted_on_close() -> None:
+    from servers import build_server
+
+    async with InProcessHTTP(build_server("http").streamable_http_app()) as http:
+        config = MCPServerConfig(url=f"http://127.0.0.1:{http.port}/mcp", protocol="legacy")
+        async with MCPConnection("s", config) as connection:
+            assert text_of(await connection.call_tool("echo", {"message": "x"})) == "Echo: x"
+        assert http.methods[-1] == "DELETE"  # the session is terminated, not left to expire
+
+
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(401, "refused access (401); log in with: voxmcp mcp login s"), (500, "answered with HTTP error 500")],
+)
+async def test_http_error_status_is_named(status: int, reason: str) -> None:
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": status, "headers": [(b"content-type", b"text/plain")]})
+        await send({"type": "http.response.body", "body": b"no"})
+
+    async with InProcessHTTP(app) as http:
+        connection = MCPConnection("s", MCPServerConfig(url=f"http://127.0.0.1:{http.port}/mcp"))
+        with pytest.raises(MCPConnectError) as info:
+            await connection.start()
+    assert reason in str(info.value)

@@ -127,11 +127,31 @@ async def probe_tcp(config: MCPServerConfig, timeout_s: float = 1.0) -> str | No
     return None
 
 
+async def probe_http_status(url: str, headers: dict[str, str], timeout_s: float = 3.0) -> int | None:
+    """The HTTP status an MCP POST gets, when the SDK reported only "Server returned an error response"."""
+    body = {"jsonrpc": "2.0", "id": 0, "method": "ping"}
+    try:
+        async with httpx2.AsyncClient(timeout=timeout_s) as client:
+            response = await client.post(
+                url, json=body, headers={"accept": "application/json, text/event-stream", **headers}
+            )
+    except httpx2.HTTPError:
+        return None
+    return response.status_code
+
+
 def describe_connect_error(
-    name: str, config: MCPServerConfig, exc: BaseException, *, tcp_reason: str | None = None
+    name: str,
+    config: MCPServerConfig,
+    exc: BaseException,
+    *,
+    tcp_reason: str | None = None,
+    http_status: int | None = None,
 ) -> str:
     """Turn whatever the transport raised into one short speakable reason."""
     target = _target_of(config)
+    if http_status in (401, 403):
+        return f"The {name} server at {target} refused access ({http_status}); log in with: voxmcp mcp login {name}."
     leaves = _iter_leaf_exceptions(exc)
     for leaf in leaves:
         if isinstance(leaf, MissingEnvironmentVariable):
@@ -164,6 +184,8 @@ def describe_connect_error(
                 if config.command is not None:
                     return f"The {name} server ({config.command}) exited before it was ready."
                 return f"The {name} server at {target} closed the connection during the handshake."
+            if http_status is not None and http_status >= 400:
+                return f"The {name} server at {target} answered with HTTP error {http_status}."
             return f"The {name} server at {target} rejected the MCP handshake: {leaf.message}."
         if isinstance(leaf, httpx2.TransportError):
             return f"I can't reach the {name} server at {target}."
@@ -246,6 +268,7 @@ class MCPConnection:
         self._closing = asyncio.Event()
         self._drop_current = asyncio.Event()
         self._wake_reconnect = asyncio.Event()
+        self._connect_failed = asyncio.Event()
         self._first_attempt: asyncio.Future[None] | None = None
         self._generation = 0
         self.tools_ttl_ms: int | None = None
@@ -316,6 +339,11 @@ class MCPConnection:
         self._closing.set()
         self._wake_reconnect.set()
         owner = self._owner
+        if owner is not None and not owner.done() and self._client is None:
+            # Still connecting (or backing off): nothing to close politely, so don't wait for a handshake.
+            owner.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await asyncio.wait_for(owner, _CLOSE_GRACE_S)
         if owner is not None and not owner.done():
             try:
                 await asyncio.wait_for(asyncio.shield(owner), _CLOSE_GRACE_S)
@@ -379,11 +407,22 @@ class MCPConnection:
                 tcp_reason = None
                 if any(isinstance(leaf, httpx2.ConnectError) for leaf in _iter_leaf_exceptions(exc)):
                     tcp_reason = await probe_tcp(self.config)
-                reason = describe_connect_error(self.name, self.config, exc, tcp_reason=tcp_reason)
+                http_status = None
+                if self.config.url is not None and any(
+                    isinstance(leaf, MCPError) and leaf.code == types.INTERNAL_ERROR
+                    for leaf in _iter_leaf_exceptions(exc)
+                ):
+                    with contextlib.suppress(MissingEnvironmentVariable):
+                        url = interpolate_env(self.config.url)
+                        http_status = await probe_http_status(url, self._resolved_headers())
+                reason = describe_connect_error(
+                    self.name, self.config, exc, tcp_reason=tcp_reason, http_status=http_status
+                )
                 if opened:
                     logger.warning("MCP connection dropped", extra={"mcp_server": self.name, "error": repr(exc)[:300]})
                 else:
                     self._last_error = reason
+                    self._connect_failed.set()  # wakes callers waiting for this attempt: fail fast
                     logger.warning("MCP connect failed: %s", reason, extra={"mcp_server": self.name})
                     if self._first_attempt is not None and not self._first_attempt.done():
                         self._first_attempt.set_exception(MCPConnectError(reason))
@@ -541,14 +580,20 @@ class MCPConnection:
         if self._owner.done() and not self._connected.is_set():
             raise MCPCallError(self._last_error or f"The {self.name} server is not connected.", kind="disconnected")
         if not self._connected.is_set():
+            self._connect_failed.clear()
             self._wake_reconnect.set()
+            connected = asyncio.ensure_future(self._connected.wait())
+            failed = asyncio.ensure_future(self._connect_failed.wait())
             try:
-                await asyncio.wait_for(self._connected.wait(), wait_s)
-            except TimeoutError:
+                await asyncio.wait({connected, failed}, timeout=wait_s, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                connected.cancel()
+                failed.cancel()
+            if not self._connected.is_set():
                 raise MCPCallError(
                     self._last_error or f"The {self.name} server is not reachable right now.",
                     kind="disconnected",
-                ) from None
+                )
         client = self._client
         if client is None:
             raise MCPCallError(f"The {self.name} server is not reachable right now.", kind="disconnected")
