@@ -26,20 +26,34 @@ from voxmcp.web.server import WebSettings
 pytestmark = [pytest.mark.livekit, pytest.mark.e2e]
 
 QUESTION = "What is the weather in Paris?"
-NUMBER_WORDS = {
-    "0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six", "7": "seven",
-    "8": "eight", "9": "nine", "10": "ten", "11": "eleven", "12": "twelve", "13": "thirteen", "14": "fourteen",
-    "15": "fifteen", "16": "sixteen", "17": "seventeen", "18": "eighteen", "19": "nineteen", "20": "twenty",
-    "21": "twenty-one", "22": "twenty-two", "23": "twenty-three", "24": "twenty-four", "25": "twenty-five",
-}  # fmt: skip
+ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+        "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]  # fmt: skip
+TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+
+
+def number_words(n: int) -> str:
+    """0..99 in words, as a TTS/whisper round trip may spell it ('fifty-five')."""
+    n = abs(n)
+    if n < 20:
+        return ONES[n]
+    if n < 100:
+        return TENS[n // 10] + ("" if n % 10 == 0 else "-" + ONES[n % 10])
+    return str(n)
 
 
 def weather_facts(result_text: str) -> list[str]:
-    """Spoken forms of the temperature in a demo weather result ('13 degrees' -> ['13', 'thirteen'])."""
-    match = re.search(r"(-?\d+) degrees", result_text)
-    assert match, f"demo weather result has no temperature: {result_text!r}"
-    number = match.group(1)
-    return [number, NUMBER_WORDS.get(number.lstrip("-"), number)]
+    """What only the tool could have told: the condition and the temperature (C or F, digits or words).
+
+    From a demo result like 'The weather in Paris is cloudy, 13 degrees Celsius, ...'.
+    """
+    match = re.search(r" is ([a-z ]+), (-?\d+) degrees", result_text)
+    assert match, f"unexpected demo weather result: {result_text!r}"
+    condition, celsius = match.group(1), int(match.group(2))
+    fahrenheit = round(celsius * 9 / 5 + 32)
+    facts = [condition]
+    for value in (celsius, fahrenheit):
+        facts += [str(value), number_words(value)]
+    return facts
 
 
 def mentions_any(text: str, facts: list[str]) -> bool:
