@@ -298,3 +298,19 @@ async def test_http_error_status_is_named(status: int, reason: str) -> None:
         with pytest.raises(MCPConnectError) as info:
             await connection.start()
     assert reason in str(info.value)
+
+
+async def test_stdio_process_stopped_on_close() -> None:
+    import psutil
+
+    def fake_servers() -> list[psutil.Process]:
+        return [
+            child
+            for child in psutil.Process().children(recursive=True)
+            if any("fake_stdio_server.py" in part for part in child.cmdline())
+        ]
+
+    async with MCPConnection("fake", stdio_config("garbage")) as connection:
+        assert text_of(await connection.call_tool("answer", {})) == "All good here."
+        assert len(fake_servers()) == 1
+    assert fake_servers() == []

@@ -170,9 +170,7 @@ class MCPHub:
         began = time.monotonic()
         for entry in self._servers.values():
             if entry.config.enabled:
-                entry.start_task = asyncio.create_task(
-                    self._start_server(entry), name=f"mcp-start-{entry.name}"
-                )
+                entry.start_task = asyncio.create_task(self._start_server(entry), name=f"mcp-start-{entry.name}")
         pending = [entry.start_task for entry in self._servers.values() if entry.start_task is not None]
         if pending:
             await asyncio.wait(pending, timeout=self.connect_timeout_s)
@@ -203,8 +201,13 @@ class MCPHub:
         try:
             await connection.start()
             entry.tools = await connection.list_tools()
-        except (MCPConnectError, MCPCallError) as exc:
-            entry.state, entry.error = "failed", str(exc)
+        except Exception as exc:  # boundary: one server never stops the others; the reason is kept for speech
+            if isinstance(exc, MCPConnectError | MCPCallError):
+                entry.error = str(exc)
+            else:
+                logger.exception("unexpected failure starting an MCP server", extra={"mcp_server": entry.name})
+                entry.error = f"The {entry.name} server failed to start ({type(exc).__name__})."
+            entry.state = "failed"
             with contextlib.suppress(Exception):
                 await connection.aclose()
             entry.connection = None
@@ -237,9 +240,7 @@ class MCPHub:
                 if task is not None and not task.done():
                     task.cancel()
                     tasks.append(task)
-        closers = [
-            entry.connection.aclose() for entry in self._servers.values() if entry.connection is not None
-        ]
+        closers = [entry.connection.aclose() for entry in self._servers.values() if entry.connection is not None]
         await asyncio.gather(*tasks, *closers, return_exceptions=True)
 
     async def __aenter__(self) -> MCPHub:
@@ -255,11 +256,7 @@ class MCPHub:
         result = []
         for entry in self._servers.values():
             state = entry.state
-            if (
-                state == "connected"
-                and entry.connection is not None
-                and entry.connection.state == "reconnecting"
-            ):
+            if state == "connected" and entry.connection is not None and entry.connection.state == "reconnecting":
                 state = "connecting"
             count = sum(1 for info in self._tools_by_exposed.values() if info.server == entry.name)
             result.append(ServerStatus(name=entry.name, state=state, error=entry.error, tool_count=count))
@@ -429,9 +426,7 @@ class MCPHub:
         words = [word for word in re.findall(r"[a-z0-9]+", query.lower()) if len(word) > 1]
         scored = []
         for info in self._tools_by_exposed.values():
-            haystack = (
-                f"{info.exposed_name.replace('_', ' ').replace('-', ' ')} {info.description or ''}".lower()
-            )
+            haystack = f"{info.exposed_name.replace('_', ' ').replace('-', ' ')} {info.description or ''}".lower()
             score = sum(3 if word in info.exposed_name.lower() else 1 for word in words if word in haystack)
             if score or not words:
                 scored.append((score, info.exposed_name, info))
@@ -559,13 +554,9 @@ class MCPHub:
             try:
                 if not name:
                     listed = await connection.list_prompts()
-                    names = (
-                        "; ".join(f"{p.name}: {p.description or ''}".strip() for p in listed[:20]) or "none"
-                    )
+                    names = "; ".join(f"{p.name}: {p.description or ''}".strip() for p in listed[:20]) or "none"
                     return f"Available prompts: {names}."
-                result = await connection.get_prompt(
-                    name, {str(k): str(v) for k, v in dict(arguments).items()}
-                )
+                result = await connection.get_prompt(name, {str(k): str(v) for k, v in dict(arguments).items()})
             except MCPCallError as exc:
                 raise ToolError(str(exc)) from exc
             return prompt_to_text(result)
