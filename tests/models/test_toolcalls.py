@@ -141,6 +141,7 @@ CALL = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
             "",
         ),
         (CALL + "}", PARIS, ""),
+        ("{" + CALL + "}", PARIS, ""),
         ("It is sunny in Paris today.", [], "It is sunny in Paris today."),
         ("Use {curly braces}, and [1] for lists.", [], "Use {curly braces}, and [1] for lists."),
     ],
@@ -343,6 +344,12 @@ def test_json_with_a_non_call_first_key_is_released_early() -> None:
     assert detector.state == "text"
     other = ToolCallStreamDetector(TOOLS)
     assert other.feed('{"ci') == '{"ci', "no call key starts with ci"
+
+
+def test_doubled_brace_call_is_held() -> None:
+    detector, out = _stream("{" + CALL + "}", size=1)
+    assert detector.is_tool_call and "".join(out) == ""
+    assert _calls(parse_tool_calls(detector.held, TOOLS)) == PARIS
 
 
 def test_tool_name_as_first_key_counts_as_a_call() -> None:

@@ -136,16 +136,18 @@ def _find_bare_json(text: str, taken: list[_Segment]) -> Iterator[_Segment]:
         if ch not in "{[" or _inside(i, taken):
             i += 1
             continue
-        if not re.match(r"(\[\s*)?\{\s*(\"|'|\}|$)", text[i:]):
+        doubled = re.match(r"\{\s*(?=\{\s*[\"'])", text[i:])  # {{"name": ...}} as some models write it
+        if doubled is None and not re.match(r"(\[\s*)?\{\s*(\"|'|\}|$)", text[i:]):
             i += 1
             continue
+        body_start = i + (doubled.end() if doubled else 0)
         try:
-            _, end = decoder.raw_decode(text, i)
+            _, end = decoder.raw_decode(text, body_start)
             while end < len(text) and text[end] in "}]":
                 end += 1  # a stray closer the model added: part of the JSON, not speech
         except json.JSONDecodeError:
-            end = _balanced_end(text, i)
-        yield _Segment(i, end, text[i:end], "bare")
+            end = _balanced_end(text, body_start)
+        yield _Segment(i, end, text[body_start:end], "bare")
         i = end
 
 
@@ -778,6 +780,9 @@ class ToolCallStreamDetector:
 
     def _classify_json(self, lead: str) -> StreamState:
         """Look at the first key of a JSON object (inside an optional list) to tell a call from other JSON."""
+        doubled = re.match(r"\{\s*(?=\{)", lead)
+        if doubled is not None:
+            return self._classify_json(lead[doubled.end() :])  # {{"name": ...}}
         match = re.match(r'\[?\s*(\{?)\s*("?)((?:[^"\\]|\\.)*)("?)', lead)
         if match is None:
             return "text"
