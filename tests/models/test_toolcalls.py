@@ -88,6 +88,9 @@ def test_stream_detector_on_real_output(record: dict[str, Any]) -> None:
         return
     if expected["stray_json"]:
         assert detector.state == "text", "JSON that is no call is released once its first key is known"
+        holding = ToolCallStreamDetector(TOOLS, hold_json=True)
+        spoken_json = "".join(holding.feed(output[i : i + 4]) for i in range(0, len(output), 4)) + holding.finish()
+        assert holding.state == "json" and "{" not in spoken_json
         return
     assert detector.is_tool_call
     assert "{" not in spoken, f"call JSON leaked into speech: {spoken!r}"
@@ -350,6 +353,17 @@ def test_doubled_brace_call_is_held() -> None:
     detector, out = _stream("{" + CALL + "}", size=1)
     assert detector.is_tool_call and "".join(out) == ""
     assert _calls(parse_tool_calls(detector.held, TOOLS)) == PARIS
+
+
+def test_hold_json_keeps_echoed_results_out_of_speech() -> None:
+    detector = ToolCallStreamDetector(TOOLS, hold_json=True)
+    assert detector.feed('{"type": "text", "text": "18 C"}') == "", "MCP content imitation: held, as a call"
+    detector = ToolCallStreamDetector(TOOLS, hold_json=True)
+    assert detector.feed('{"temp_c": 18') == ""
+    assert detector.state == "json" and detector.finish() == ""
+    assert parse_tool_calls(detector.held + "}", TOOLS).stray_json == ['{"temp_c": 18}']
+    prose = ToolCallStreamDetector(TOOLS, hold_json=True)
+    assert prose.feed("It is 18 degrees.") == "It is 18 degrees."
 
 
 def test_tool_name_as_first_key_counts_as_a_call() -> None:

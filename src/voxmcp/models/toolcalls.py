@@ -646,7 +646,7 @@ def _remaining_text(text: str, removed: list[tuple[int, int]]) -> str:
 
 # --- streaming detection ------------------------------------------------------------------------------------
 
-StreamState = Literal["undecided", "text", "tool_call"]
+StreamState = Literal["undecided", "text", "tool_call", "json"]
 
 
 class ToolCallStreamDetector:
@@ -658,10 +658,13 @@ class ToolCallStreamDetector:
     complete. Text already flowing is still watched: a later `<tool_call>`, ```json fence or a line starting
     with `{`/`[` is held the same way (the 0.5B model likes to explain, then call). Once a call is seen the
     rest is held in `held`; run parse_tool_calls(held) on it, whose .text is what is left to say.
+    hold_json: JSON that is clearly no call (an echoed tool result) is held too, in state "json", instead of
+    being released as text: nothing a voice should read aloud, and a sign to stop generating early.
     """
 
-    def __init__(self, tool_names: Mapping[str, Any] | list[str] | None = None) -> None:
+    def __init__(self, tool_names: Mapping[str, Any] | list[str] | None = None, *, hold_json: bool = False) -> None:
         self._tool_names = set(tool_names or [])
+        self._hold_json = hold_json
         self.state: StreamState = "undecided"
         self.held = ""  # tool_call: the call text so far; undecided: what is being held
         self._at_line_start = True
@@ -671,7 +674,7 @@ class ToolCallStreamDetector:
         return self.state == "tool_call"
 
     def feed(self, chunk: str) -> str:
-        if self.state == "tool_call":
+        if self.state in ("tool_call", "json"):
             self.held += chunk
             return ""
         buffer = self.held + chunk
@@ -690,8 +693,8 @@ class ToolCallStreamDetector:
             verdict = self._classify(buffer)
             if verdict == "undecided":
                 break
-            if verdict == "tool_call":
-                self.state = "tool_call"
+            if verdict == "tool_call" or (verdict == "json" and self._hold_json):
+                self.state = verdict
                 break
             self.state = "text"  # release the trigger character itself, then keep scanning
             out.append(buffer[0])
@@ -703,8 +706,8 @@ class ToolCallStreamDetector:
         return released
 
     def finish(self) -> str:
-        """End of stream: release what was held unless it is (the start of) a call."""
-        if self.state == "tool_call":
+        """End of stream: release what was held unless it is (the start of) a call, or JSON held back."""
+        if self.state in ("tool_call", "json"):
             return ""
         lead = self.held.lstrip()
         cut_tag = len(lead) > 1 and _CALL_OPEN.startswith(lead)
@@ -798,8 +801,8 @@ class ToolCallStreamDetector:
         if not close_quote:
             # key still streaming: undecided while it can still become a call key or tool name
             candidates = _CALL_FIRST_KEYS | self._tool_names
-            return "undecided" if any(c.startswith(key) for c in candidates) else "text"
-        return "tool_call" if key in _CALL_FIRST_KEYS or key in self._tool_names else "text"
+            return "undecided" if any(c.startswith(key) for c in candidates) else "json"
+        return "tool_call" if key in _CALL_FIRST_KEYS or key in self._tool_names else "json"
 
 
 # --- constrained decoding -----------------------------------------------------------------------------------
