@@ -80,11 +80,11 @@ def build_server(name: str = "test", events: ServerEvents | None = None) -> MCPS
         return "This is a long sentence about nothing. " * (kilobytes * 1024 // 40)
 
     @server.tool()
-    async def slow_progress(steps: int, ctx: Context) -> str:
+    async def slow_progress(steps: int, ctx: Context, delay: float = 0.01) -> str:
         """Reports progress."""
         for step in range(1, steps + 1):
             await ctx.report_progress(step, steps, f"step {step} of {steps}")
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(delay)
         return f"done after {steps} steps"
 
     @server.tool()

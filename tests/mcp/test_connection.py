@@ -109,6 +109,18 @@ async def test_sampling_follows_per_server_policy(make_memory_connection: MakeCo
     assert info.value.kind == "server"
 
 
+async def test_progress_restarts_timeout_up_to_cap(make_memory_connection: MakeConnection) -> None:
+    async with make_memory_connection(tool_timeouts={"slow_progress": 0.5}) as connection:
+        # 1.2 s in total, but progress every 0.2 s: never idle for the 0.5 s timeout.
+        result = await connection.call_tool("slow_progress", {"steps": 6, "delay": 0.2})
+        assert text_of(result) == "done after 6 steps"
+        began = time.monotonic()
+        with pytest.raises(MCPCallError) as info:  # 4 s of steady progress passes the 4 x 0.3 s cap
+            await connection.call_tool("slow_progress", {"steps": 20, "delay": 0.2}, timeout_s=0.3)
+        assert info.value.kind == "timeout"
+        assert 1.0 < time.monotonic() - began < 2.5
+
+
 async def test_timeout_cancels_at_server(make_memory_connection: MakeConnection, server_events: ServerEvents) -> None:
     async with make_memory_connection(tool_timeouts={"hang": 0.3}) as connection:
         began = time.monotonic()

@@ -55,6 +55,8 @@ CLIENT_INFO = types.Implementation(name="voxmcp", version="0.1.0")
 _MAX_PAGES = 50
 """Bound on list pagination, so a server whose cursor never ends cannot hang a listing."""
 _CLOSE_GRACE_S = 5.0
+PROGRESS_TIMEOUT_CAP = 4.0
+"""Progress restarts a call's timeout, but never past this many times the timeout in total."""
 _BACKOFF_START_S = 0.25
 _BACKOFF_MAX_S = 15.0
 
@@ -653,12 +655,20 @@ class MCPConnection:
     ) -> types.CallToolResult:
         """Call a tool within its timeout; a timeout or cancellation sends `notifications/cancelled`.
 
+        The timeout is an idle bound: each progress notification restarts it (a long operation that keeps
+        reporting is not killed), up to `PROGRESS_TIMEOUT_CAP` times the timeout in total.
         Raises MCPCallError (speakable) on timeouts, drops that a retry could not fix, and protocol errors.
         """
         timeout = timeout_s if timeout_s is not None else self.config.timeout_for(name)
         handlers = self.handlers
+        deadline: list[asyncio.Timeout] = []
+        deadline_started: list[float] = []
+        loop = asyncio.get_running_loop()
 
         async def forward_progress(progress: float, total: float | None, message: str | None) -> None:
+            if deadline:
+                started, current = deadline_started[0], deadline[0]
+                current.reschedule(min(loop.time() + timeout, started + timeout * PROGRESS_TIMEOUT_CAP))
             await report_progress(handlers, self.name, name, progress, total, message)
             if on_progress is not None:
                 maybe = on_progress(progress, total, message)
@@ -666,10 +676,17 @@ class MCPConnection:
                     await maybe
 
         async def send(client: Client) -> types.CallToolResult:
-            # The SDK's own timeout sends notifications/cancelled; the outer one is a backstop.
-            async with asyncio.timeout(timeout + 2.0):
+            deadline.clear()
+            deadline_started[:] = [loop.time()]
+            # Our deadline cancels the request (the SDK then sends notifications/cancelled); the SDK's own
+            # read timeout is only a backstop past the cap.
+            async with asyncio.timeout(timeout) as current:
+                deadline.append(current)
                 return await client.call_tool(
-                    name, arguments or {}, read_timeout_seconds=timeout, progress_callback=forward_progress
+                    name,
+                    arguments or {},
+                    read_timeout_seconds=timeout * PROGRESS_TIMEOUT_CAP + 1.0,
+                    progress_callback=forward_progress,
                 )
 
         async def op(client: Client) -> types.CallToolResult:
