@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from mcp.shared.auth import AuthorizationCodeResult
 
 from voxmcp.mcp.auth.build import AuthConfigError, build_auth
-from voxmcp.mcp.auth.loopback import LoopbackRedirectReceiver
+from voxmcp.mcp.auth.loopback import AuthorizationDenied, LoopbackRedirectReceiver
 from voxmcp.mcp.auth.settings import OAuthSettings
 from voxmcp.mcp.auth.token_store import FileTokenStore
 
@@ -84,11 +84,19 @@ async def login(
             if open_browser:
                 webbrowser.open(authorization_url)
 
+        gave_up: list[Exception] = []
+
         async def wait_for_redirect() -> AuthorizationCodeResult:
+            # A transport fallback may run the flow again: a user who timed out must not wait twice.
+            if gave_up:
+                raise gave_up[0]
             try:
                 return await receiver.wait(settings.login_timeout_s)
             except TimeoutError:
-                raise LoginError(f"No login redirect arrived within {settings.login_timeout_s:.0f} seconds.") from None
+                gave_up.append(LoginError(f"No login redirect arrived within {settings.login_timeout_s:.0f} seconds."))
+            except AuthorizationDenied as exc:
+                gave_up.append(LoginError(str(exc)))
+            raise gave_up[0]
 
         try:
             auth = build_auth(
