@@ -30,10 +30,10 @@ class ServerEvents:
         self.calls: list[str] = []
 
 
-def build_server(name: str = "test", events: ServerEvents | None = None) -> MCPServer:
-    """A server with one tool per behaviour the client layer must handle."""
+def build_server(name: str = "test", events: ServerEvents | None = None, **options: Any) -> MCPServer:
+    """A server with one tool per behaviour the client layer must handle (`options` go to MCPServer)."""
     seen = events or ServerEvents()
-    server = MCPServer(name)
+    server = MCPServer(name, **options)
 
     @server.tool(annotations=types.ToolAnnotations(read_only_hint=True))
     async def echo(message: str) -> str:

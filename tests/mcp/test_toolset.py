@@ -152,3 +152,21 @@ async def test_resources_and_prompts_as_tools() -> None:
         assert await tools["read_resource"]({"uri": "mem://note"}) == "note (text/plain): Buy milk and bread."
         prompt = await tools["get_prompt"]({"name": "briefing", "arguments": {"topic": "rain"}})
         assert "Give a two sentence briefing about rain." in prompt
+
+
+async def test_tool_list_ttl_is_honoured() -> None:
+    from mcp.server.caching import CacheHint
+
+    server = build_server("ttl", cache_hints={"tools/list": CacheHint(ttl_ms=200)})  # 2026-07-28 ttlMs
+    hub = MCPHub({"s": memory_config(protocol="auto")}, transport_factories={"s": lambda: InMemoryTransport(server)})
+    async with hub:
+        connection = hub.connection("s")
+        assert connection is not None and connection.tools_ttl_ms == 200
+        changed = asyncio.Event()
+        hub.on_tools_changed = lambda tools: changed.set()
+        hub.function_tools()  # still fresh: no refresh
+        await asyncio.sleep(0.05)
+        assert not changed.is_set()
+        await asyncio.sleep(0.25)
+        hub.function_tools()  # stale now: re-listed in the background
+        await asyncio.wait_for(changed.wait(), 5)

@@ -303,9 +303,12 @@ class MCPHub:
     def _schedule_refresh(self, entry: _ServerEntry) -> None:
         if self._closed or (entry.refresh_task is not None and not entry.refresh_task.done()):
             return
-        entry.refresh_task = asyncio.get_running_loop().create_task(
-            self._refresh_server_tools(entry), name=f"mcp-refresh-{entry.name}"
-        )
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # called outside the event loop: the next in-loop call refreshes
+            entry.tools_expire_at = time.monotonic()
+            return
+        entry.refresh_task = loop.create_task(self._refresh_server_tools(entry), name=f"mcp-refresh-{entry.name}")
 
     async def _refresh_server_tools(self, entry: _ServerEntry) -> None:
         connection = entry.connection
