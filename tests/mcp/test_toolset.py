@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from conftest import free_port
 from livekit.agents import llm
+from livekit.agents.llm.utils import prepare_function_arguments
 from mcp.client._memory import InMemoryTransport
 from servers import ServerEvents, build_server
 
@@ -43,6 +44,9 @@ async def test_tools_are_livekit_raw_tools_returning_speech() -> None:
         assert await tools["image"]({}) == "An image (image/png, 2 KB)."
         with pytest.raises(llm.ToolError, match=r"That didn.t work: the database is locked\."):
             await tools["fail"]({})
+        # The way LiveKit's tool executor calls it: JSON arguments from the LLM -> (args, kwargs).
+        args, kwargs = prepare_function_arguments(fnc=tools["echo"], json_arguments='{"message": "from llm"}')
+        assert await tools["echo"](*args, **kwargs) == "Echo: from llm."
 
 
 async def test_collisions_namespaced_and_filters_applied() -> None:
