@@ -146,9 +146,7 @@ def _server_from_desktop_entry(name: str, entry: dict[str, Any]) -> MCPServerCon
     try:
         return MCPServerConfig.model_validate(data)
     except ValidationError as exc:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}" for err in exc.errors()
-        )
+        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}" for err in exc.errors())
         raise MCPConfigError(f"server {name!r}: {problems}") from exc
 
 
@@ -182,7 +180,5 @@ def load_mcp_servers_json(path: str | Path) -> dict[str, MCPServerConfig]:
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise MCPConfigError(
-            f"{file}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
-        ) from exc
+        raise MCPConfigError(f"{file}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
     return parse_mcp_servers(document, source=str(file))
