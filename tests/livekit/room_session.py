@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shlex
+import sys
 import time
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,6 +32,14 @@ def agent_command(mode: str, config: Path | None) -> list[str]:
     if override:
         return [*shlex.split(override), mode]
     return voxmcp_command(mode, config)
+
+
+def multi_worker_command(mode: str, config: Path | None) -> list[str]:
+    """Like agent_command, for several workers on one host (see worker_shim.py: a free health port each)."""
+    if os.environ.get("VOXMCP_LIVEKIT_AGENT_CMD"):
+        return agent_command(mode, config)
+    shim = Path(__file__).with_name("worker_shim.py")
+    return [sys.executable, str(shim), mode, *(["--config", str(config)] if config else [])]
 
 
 def write_agent_config(
@@ -94,6 +103,53 @@ class Exchange:
     error: str | None = None
 
 
+async def wait_greeting(p: TestParticipant, result: Exchange, *, joined: float, timeout_s: float) -> None:
+    """Until the greeting has been heard and the agent listens again; fills the greeting fields."""
+    deadline = time.monotonic() + timeout_s
+
+    def left() -> float:
+        return max(1.0, deadline - time.monotonic())
+
+    await p.wait_until(lambda: p.first_sound_after(joined) is not None, timeout_s=left(), what="the greeting")
+    sound = p.first_sound_after(joined)
+    assert sound is not None
+    result.join_to_greeting_s = sound - joined
+    spoke = await p.wait_for_agent_state("speaking", after=joined, timeout_s=left())
+    await p.wait_for_agent_state("listening", after=spoke, timeout_s=left())
+    result.greeting_text = p.agent_text(after=joined)
+
+
+async def ask(p: TestParticipant, result: Exchange, question_wav: Path, *, timeout_s: float) -> None:
+    """Speak the question and collect the spoken answer until the agent has finished talking."""
+    deadline = time.monotonic() + timeout_s
+
+    def left() -> float:
+        return max(1.0, deadline - time.monotonic())
+
+    await p.speak_wav(question_wav)
+    asked = p.timeline.question_ended_at
+    assert asked is not None
+    await p.wait_until(lambda: p.first_sound_after(asked) is not None, timeout_s=left(), what="the answer's audio")
+    first = p.first_sound_after(asked)
+    assert first is not None
+    result.voice_to_voice_s = first - asked
+    spoke = await p.wait_for_agent_state("speaking", after=asked, timeout_s=left())
+    # the answer is over when the agent listens again and does not start speaking again for a moment
+    while True:
+        done = await p.wait_for_agent_state("listening", after=spoke, timeout_s=left())
+        await asyncio.sleep(1.5)
+        later = [t for t, s in p.timeline.states if s == "speaking" and t > done]
+        if not later:
+            break
+        spoke = later[-1]
+    await asyncio.sleep(0.5)  # let the final transcript segment close
+    result.answer_text = p.agent_text(after=asked)
+    result.answer_audio = p.recording(after=asked)
+    result.tool_calls = [
+        {"name": c.name, "arguments": c.arguments, "output": c.output, "is_error": c.is_error} for c in p.tool_calls
+    ]
+
+
 async def ask_in_room(
     *,
     url: str,
@@ -102,7 +158,7 @@ async def ask_in_room(
     api_secret: str,
     room: str,
     question_wav: Path,
-    wait_greeting: bool = True,
+    wait_for_greeting: bool = True,
     timeout_s: float = 180.0,
 ) -> Exchange:
     """Dispatch, join, (greeting), speak, and collect the spoken answer, within `timeout_s` overall."""
@@ -118,40 +174,11 @@ async def ask_in_room(
         joined = time.monotonic()
         await p.publish_microphone()
         await p.wait_for_agent(timeout_s=left())
-        if wait_greeting:
-            await p.wait_until(
-                lambda: p.first_sound_after(joined) is not None, timeout_s=left(), what="the greeting's audio"
-            )
-            sound = p.first_sound_after(joined)
-            assert sound is not None
-            result.join_to_greeting_s = sound - joined
-            spoke = await p.wait_for_agent_state("speaking", after=joined, timeout_s=left())
-            await p.wait_for_agent_state("listening", after=spoke, timeout_s=left())
-            result.greeting_text = p.agent_text(after=joined)
+        if wait_for_greeting:
+            await wait_greeting(p, result, joined=joined, timeout_s=left())
         else:
             await p.wait_for_agent_state("listening", timeout_s=left())
-        await p.speak_wav(question_wav)
-        asked = p.timeline.question_ended_at
-        assert asked is not None
-        await p.wait_until(lambda: p.first_sound_after(asked) is not None, timeout_s=left(), what="the answer's audio")
-        first = p.first_sound_after(asked)
-        assert first is not None
-        result.voice_to_voice_s = first - asked
-        spoke = await p.wait_for_agent_state("speaking", after=asked, timeout_s=left())
-        # the answer is over when the agent listens again and nothing more arrives for a moment
-        while True:
-            done = await p.wait_for_agent_state("listening", after=spoke, timeout_s=left())
-            await asyncio.sleep(1.5)
-            later = [t for t, s in p.timeline.states if s == "speaking" and t > done]
-            if not later:
-                break
-            spoke = later[-1]
-        await asyncio.sleep(0.5)  # let the final transcript segment close
-        result.answer_text = p.agent_text(after=asked)
-        result.answer_audio = p.recording(after=asked)
-        result.tool_calls = [
-            {"name": c.name, "arguments": c.arguments, "output": c.output, "is_error": c.is_error} for c in p.tool_calls
-        ]
+        await ask(p, result, question_wav, timeout_s=left())
     return result
 
 
