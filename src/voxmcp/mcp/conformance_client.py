@@ -79,7 +79,9 @@ async def accept_with_defaults(server: str, message: str, schema: dict[str, Any]
 
 def server_config(url: str, scenario: str, context: dict[str, Any]) -> MCPServerConfig:
     """The voxmcp server configuration a user would write for this scenario's server."""
-    base: dict[str, Any] = {"url": url, "transport": "streamable-http", "connect_timeout_s": 20.0}
+    # The defaults a user gets (transport "auto": Streamable HTTP, SSE fallback), with a roomier
+    # connect bound because the suite's auth scenarios run whole OAuth flows inside the handshake.
+    base: dict[str, Any] = {"url": url, "connect_timeout_s": 20.0}
     if not scenario.startswith("auth/"):
         return MCPServerConfig(**base)
     if scenario in ("auth/client-credentials-jwt", "auth/client-credentials-basic", "auth/wif-jwt-bearer"):
