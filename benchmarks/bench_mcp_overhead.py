@@ -27,7 +27,7 @@ from voxmcp.mcp.config import MCPServerConfig
 from voxmcp.mcp.toolset import MCPHub
 
 ROOT = Path(__file__).resolve().parent.parent
-TEST_SERVER = ROOT / "tests" / "mcp" / "servers.py"
+TEST_SERVER = ROOT / "tests" / "mcp" / "mcp_test_servers.py"
 FAKE_STDIO = ROOT / "tests" / "mcp" / "fake_stdio_server.py"
 BLOCK = 25
 

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from mcp_test_support import free_port
 from typer.testing import CliRunner
 
 from voxmcp.mcp.cli import app

@@ -12,8 +12,8 @@ from typing import Any
 
 import mcp.types as types
 import pytest
-from conftest import ServerProcess, free_port
-from servers import ServerEvents
+from mcp_test_servers import ServerEvents
+from mcp_test_support import ServerProcess, free_port
 
 from voxmcp.mcp.config import MCPServerConfig
 from voxmcp.mcp.connection import MCPCallError, MCPConnectError, MCPConnection
@@ -200,7 +200,7 @@ async def test_http_server_restart_reconnects_and_retries(http_test_server: Serv
 
 async def test_auto_falls_back_to_legacy_sse() -> None:
     port = free_port()
-    server = ServerProcess([sys.executable, str(HERE / "servers.py"), str(port), "sse-at-mcp"], port)
+    server = ServerProcess([sys.executable, str(HERE / "mcp_test_servers.py"), str(port), "sse-at-mcp"], port)
     server.start()
     try:
         async with MCPConnection("old", MCPServerConfig(url=f"http://127.0.0.1:{port}/mcp")) as connection:
@@ -285,7 +285,7 @@ class InProcessHTTP:
 
 
 async def test_session_deleted_on_close() -> None:
-    from servers import build_server
+    from mcp_test_servers import build_server
 
     async with InProcessHTTP(build_server("http").streamable_http_app()) as http:
         config = MCPServerConfig(url=f"http://127.0.0.1:{http.port}/mcp", protocol="legacy")

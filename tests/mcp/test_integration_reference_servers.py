@@ -10,7 +10,7 @@ from typing import Any
 
 import mcp.types as types
 import pytest
-from conftest import ServerProcess
+from mcp_test_support import ServerProcess
 
 from voxmcp.mcp.config import MCPServerConfig
 from voxmcp.mcp.interaction import InteractionHandlers

@@ -7,11 +7,11 @@ import time
 from typing import Any
 
 import pytest
-from conftest import free_port
 from livekit.agents import llm
 from livekit.agents.llm.utils import prepare_function_arguments
 from mcp.client._memory import InMemoryTransport
-from servers import ServerEvents, build_server
+from mcp_test_servers import ServerEvents, build_server
+from mcp_test_support import free_port
 
 from voxmcp.mcp.config import MCPServerConfig
 from voxmcp.mcp.toolset import MCPHub, MCPTool

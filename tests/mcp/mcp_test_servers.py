@@ -165,7 +165,7 @@ def build_server(name: str = "test", events: ServerEvents | None = None, **optio
 
 
 def main() -> None:
-    """`python tests/mcp/servers.py PORT [streamable-http|sse|sse-at-mcp]`: serve `build_server` on 127.0.0.1."""
+    """`python tests/mcp/mcp_test_servers.py PORT [streamable-http|sse|sse-at-mcp]`: serve `build_server` locally."""
     import sys
 
     import uvicorn
