@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from pathlib import Path
 
 import jwt
 import pytest
 from livekit_servers import free_port
 from starlette.testclient import TestClient
+from typer.testing import CliRunner
 
 from voxmcp.livekit_tokens import (
     LiveKitCredentials,
@@ -17,6 +19,8 @@ from voxmcp.livekit_tokens import (
     mint_participant_token,
     verify_participant_token,
 )
+from voxmcp.web.cli import app as web_app
+from voxmcp.web.cli import web_settings_from_config
 from voxmcp.web.server import WebSettings, create_app
 
 SECRET = "s3cret-" + "k" * 40
@@ -203,3 +207,27 @@ def test_unreachable_livekit_gives_clear_dispatch_error() -> None:
     resp = TestClient(create_app(settings)).post("/api/session", json={})
     assert resp.status_code == 502
     assert "could not dispatch the agent" in resp.json()["error"]
+
+
+def test_web_settings_from_config_use_dev_keys_only_on_loopback(tmp_path: Path) -> None:
+    config = tmp_path / "voxmcp.toml"
+    config.write_text('[livekit]\nurl = "ws://127.0.0.1:7880"\nagent_name = "voxmcp"\n')
+    settings = web_settings_from_config(config, env={})
+    assert (settings.credentials.api_key, settings.agent_name) == ("devkey", "voxmcp")
+    remote = tmp_path / "remote.toml"
+    remote.write_text('[livekit]\nurl = "wss://lk.example.com"\n')
+    with pytest.raises(TokenError, match="api_secret"):
+        web_settings_from_config(remote, env={})
+    keyed = tmp_path / "keyed.toml"
+    keyed.write_text('[livekit]\nurl = "wss://lk.example.com"\napi_key = "k"\napi_secret = "' + SECRET + '"\n')
+    assert web_settings_from_config(keyed, env={}).credentials.api_secret == SECRET
+
+
+def test_web_command_refuses_missing_keys_for_a_remote_server(tmp_path: Path) -> None:
+    remote = tmp_path / "remote.toml"
+    remote.write_text('[livekit]\nurl = "wss://lk.example.com"\n')
+    result = CliRunner().invoke(
+        web_app, ["--config", str(remote)], env={"LIVEKIT_API_KEY": "", "LIVEKIT_API_SECRET": ""}
+    )
+    assert result.exit_code == 2
+    assert "api_secret" in result.output

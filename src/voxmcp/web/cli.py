@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +23,7 @@ DEV_KEY, DEV_SECRET = "devkey", "secret"
 def web_settings_from_config(
     config: Path | None,
     *,
+    env: Mapping[str, str] | None = None,
     token_ttl_s: int = 300,
     allowed_rooms: list[str] | None = None,
     allow_any_room: bool = False,
@@ -29,9 +31,9 @@ def web_settings_from_config(
     """WebSettings from voxmcp's [livekit] table; a loopback dev server falls back to devkey/secret."""
     from voxmcp.config import load_settings
 
-    lk = load_settings(config).livekit
-    key = lk.api_key.get_secret_value() if lk.api_key else None
-    secret = lk.api_secret.get_secret_value() if lk.api_secret else None
+    lk = load_settings(config, env=env, dotenv=env is None).livekit
+    key = (lk.api_key.get_secret_value() if lk.api_key else None) or None
+    secret = (lk.api_secret.get_secret_value() if lk.api_secret else None) or None
     if key is None or secret is None:
         if urlsplit(lk.url).hostname not in LOOPBACK_HOSTS:
             raise TokenError(
