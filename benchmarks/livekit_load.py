@@ -173,7 +173,8 @@ def run_backend(
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
             )
-            stack.callback(lambda: (fake.terminate(), fake.wait(10)))
+            stack.callback(fake.wait, 10)
+            stack.callback(fake.terminate)
             wait_http_ok(f"http://127.0.0.1:{port}/v1/models", timeout_s=20, proc=fake)
             llm_url = f"http://127.0.0.1:{port}/v1"
         idle = max(levels)
