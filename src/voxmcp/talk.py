@@ -141,7 +141,10 @@ async def run_talk(
     def _on_metrics(ev: MetricsCollectedEvent) -> None:
         m = ev.metrics
         if isinstance(m, LLMMetrics) and m.ttft >= 0 and "final_transcript" in marks:
-            marks.setdefault("first_llm_token", m.timestamp - m.duration + m.ttft)
+            if "first_llm_token" not in marks:
+                marks["first_llm_token"] = m.timestamp - m.duration + m.ttft
+                result.timings["llm_prompt_tokens"] = m.prompt_tokens
+                result.timings["llm_cached_tokens"] = m.prompt_cached_tokens
 
     @session.on("agent_state_changed")
     def _on_state(ev: AgentStateChangedEvent) -> None:
@@ -160,7 +163,7 @@ async def run_talk(
         await asyncio.wait_for(audio_in.finished.wait(), timeout=mono.duration + 10)
         while time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-            quiet_for = time.time() - float(state["last_change"])
+            quiet_for = time.time() - float(state["last_change"])  # type: ignore[arg-type]
             if state["replied"] and state["agent"] == "listening" and quiet_for > settle_s:
                 break
         else:

@@ -295,6 +295,15 @@ def _join_parts(parts: Iterable[str]) -> str:
     return " ".join(sentences)
 
 
+def _has_prose(result: types.CallToolResult) -> bool:
+    """Whether the text content is a sentence for people rather than serialized data (JSON, key=value)."""
+    texts = [b.text.strip() for b in result.content if isinstance(b, types.TextContent) and b.text.strip()]
+    if not texts:
+        return False
+    first = texts[0]
+    return first[0] not in "{[" and " " in first and not first.endswith(("}", "]"))
+
+
 def to_speakable(result: types.CallToolResult, tool: types.Tool | None = None, max_chars: int = 400) -> SpeakableResult:
     """Turn a tool result into speech-ready text (see module doc); `tool` supplies the outputSchema."""
     if max_chars < 40:
@@ -308,7 +317,11 @@ def to_speakable(result: types.CallToolResult, tool: types.Tool | None = None, m
 
     structured = _unwrap(structured_if_valid(result, tool))
     parts: list[str] = []
-    if structured is not None:
+    if structured is not None and _has_prose(result):
+        # The server already wrote a sentence for people ("10 kilometers is 6.214 miles."): a voice (and a small
+        # model answering from it) does better with that than with the structured fields read as "key: value".
+        parts.extend(describe_block(block) for block in result.content)
+    elif structured is not None:
         rendered = render_value(structured)
         parts.append(rendered if rendered.endswith((".", "!", "?")) else rendered + ".")
         # Text blocks usually repeat the structured data; keep only what it lacks (links, media).

@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from livekit.agents import APIConnectionError, llm
 from livekit.agents.llm import ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
@@ -32,15 +32,15 @@ from livekit.agents.utils import shortuuid
 from voxmcp.models import toolcalls
 
 if TYPE_CHECKING:
-    from llama_cpp import Llama, LlamaGrammar
+    from llama_cpp import Llama
+    from llama_cpp.llama_grammar import LlamaGrammar
 
 logger = logging.getLogger(__name__)
 
 Mode = Literal["tools", "answer"]
 
 ANSWER_NUDGE = (
-    "Now answer the user's last question in one or two short spoken sentences, using the tool result above. "
-    "If the tool reported a failure, say briefly what went wrong. Do not call a tool and do not write JSON."
+    'Tool result: {result}\nUsing only this result, answer my question "{question}" in one short spoken sentence.'
 )
 # Plain speech: no braces, brackets, tags or markdown markers; must start with a word character or quote.
 SPEECH_GRAMMAR = r"""
@@ -74,7 +74,7 @@ class _Request:
 class LlamaRuntime:
     """One loaded GGUF shared by every session in the process; generation is serialized by a lock."""
 
-    _instances: dict[tuple[str, int, int], LlamaRuntime] = {}
+    _instances: ClassVar[dict[tuple[str, int, int], LlamaRuntime]] = {}
     _instances_lock = threading.Lock()
 
     def __init__(self, model_path: Path, *, n_ctx: int, threads: int, seed: int = 7) -> None:
@@ -109,7 +109,7 @@ class LlamaRuntime:
         return str(self.template.render(messages=messages, tools=tools or None, add_generation_prompt=True))
 
     def grammar(self, gbnf: str) -> LlamaGrammar:
-        from llama_cpp import LlamaGrammar
+        from llama_cpp.llama_grammar import LlamaGrammar
 
         g = self._grammar_cache.get(gbnf)
         if g is None:
@@ -245,12 +245,38 @@ def to_template_messages(
     elif not any(m["role"] == "user" for m in messages):
         mode = "answer"
     if messages and messages[-1]["role"] == "tool":
-        messages.append({"role": "system", "content": ANSWER_NUDGE})
+        # restate the question next to the result, on the user's side: a 0.5B answers that reliably, while after a
+        # bare <tool_response> it echoes, re-calls or drifts to another topic
+        results = []
+        while messages and messages[-1]["role"] == "tool":
+            results.insert(0, messages.pop()["content"])
+        question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+        messages.append({"role": "user", "content": ANSWER_NUDGE.format(result=" ".join(results), question=question)})
     elif not messages:
         messages.append(
             {"role": "user", "content": "(The user just joined. Greet them in one short sentence.)"}
         )
     return [{"role": "system", "content": system}, *messages], mode
+
+
+def trailing_tool_errors(chat_ctx: ChatContext) -> list[str]:
+    """The outputs of the last tool step when every one of them failed (else [])."""
+    outputs: list[FunctionCallOutput] = []
+    for item in reversed(chat_ctx.items):
+        if isinstance(item, FunctionCallOutput):
+            outputs.append(item)
+        elif isinstance(item, FunctionCall):
+            continue
+        else:
+            break
+    if outputs and all(o.is_error for o in outputs):
+        return [o.output.strip() for o in reversed(outputs)]
+    return []
+
+
+def spoken_failure(errors: Sequence[str]) -> str:
+    reasons = " ".join(e if e.endswith((".", "!", "?")) else e + "." for e in errors if e) or "The tool failed."
+    return f"Sorry, that didn't work. {reasons}"
 
 
 def _looks_like_tool_call(text: str) -> bool | None:
@@ -261,7 +287,7 @@ def _looks_like_tool_call(text: str) -> bool | None:
     return s[0] in "{[<`"
 
 
-class LocalLLM(llm.LLM):
+class LocalLLM(llm.LLM[Any]):
     """Qwen2.5 (or any GGUF with a chat template) on llama.cpp, for LiveKit's AgentSession."""
 
     def __init__(
@@ -351,6 +377,11 @@ class LocalLLMStream(llm.LLMStream):
         stats = GenerationStats(mode=mode)
         self._local.last_stats = stats
         try:
+            failures = trailing_tool_errors(self._chat_ctx)
+            if failures:
+                # a small model asked to "answer from" an error invents data; the failure itself is the answer
+                self._emit_text(spoken_failure(failures))
+                return
             if mode == "answer":
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
