@@ -56,11 +56,14 @@ class LevelResult:
     cpu_peak_pct: float = 0.0
     rss_peak_mb: float = 0.0
     rss_idle_mb: float = 0.0
+    rss_process_mb: float = 0.0  # median RSS of one job process (each session runs in its own)
+    processes_peak: int = 0
     wall_s: float = 0.0
     errors: list[str] = field(default_factory=list)
 
     @property
-    def rss_per_session_mb(self) -> float:
+    def rss_growth_per_session_mb(self) -> float:
+        """Peak RSS over the idle worker's, per session (includes processes the pool refills meanwhile)."""
         return (self.rss_peak_mb - self.rss_idle_mb) / self.sessions if self.sessions else 0.0
 
     def p(self, values: list[float], q: float) -> float | None:
@@ -79,20 +82,25 @@ class TreeSampler:
         self.worker, self.interval_s = worker, interval_s
         self.cpu: list[float] = []
         self.rss: list[int] = []
+        self.child_rss: list[list[int]] = []  # per sample: RSS of each process under the worker
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._procs: dict[int, psutil.Process] = {}
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            total_cpu, total_rss = 0.0, 0
+            total_cpu, total_rss, children = 0.0, 0, []
             for proc in self.worker.tree():
                 cached = self._procs.setdefault(proc.pid, proc)
                 with contextlib.suppress(psutil.Error):
                     total_cpu += cached.cpu_percent(None)
-                    total_rss += cached.memory_info().rss
+                    rss = cached.memory_info().rss
+                    total_rss += rss
+                    if proc.pid != self.worker.process.pid:
+                        children.append(rss)
             self.cpu.append(total_cpu)
             self.rss.append(total_rss)
+            self.child_rss.append(children)
             self._stop.wait(self.interval_s)
 
     def __enter__(self) -> TreeSampler:
@@ -152,7 +160,12 @@ async def run_level(
     busy = sampler.cpu[2:] or sampler.cpu
     result.cpu_mean_pct = round(statistics.fmean(busy), 1) if busy else 0.0
     result.cpu_peak_pct = round(max(busy), 1) if busy else 0.0
-    result.rss_peak_mb = round(max(sampler.rss) / 2**20, 1) if sampler.rss else 0.0
+    if sampler.rss:
+        peak = int(np.argmax(sampler.rss))
+        result.rss_peak_mb = round(sampler.rss[peak] / 2**20, 1)
+        children = sampler.child_rss[peak]
+        result.processes_peak = len(children)
+        result.rss_process_mb = round(float(np.median(children)) / 2**20, 1) if children else 0.0
     return result
 
 
@@ -231,13 +244,15 @@ def format_row(r: LevelResult) -> str:
     return (
         f"| {r.backend} | {r.sessions} | {r.answered}/{r.sessions} | {_fmt(r.p(r.join_to_greeting_s, 50))} | "
         f"{_fmt(r.p(r.voice_to_voice_s, 50))} | {_fmt(r.p(r.voice_to_voice_s, 95))} | {r.cpu_mean_pct:.0f} | "
-        f"{r.cpu_peak_pct:.0f} | {r.rss_peak_mb:.0f} | {r.rss_per_session_mb:.0f} | {'yes' if r.holds else 'no'} |"
+        f"{r.cpu_peak_pct:.0f} | {r.rss_peak_mb:.0f} ({r.processes_peak} procs) | {r.rss_process_mb:.0f} | "
+        f"{r.rss_growth_per_session_mb:.0f} | {'yes' if r.holds else 'no'} |"
     )
 
 
 TABLE_HEAD = (
     "| LLM | sessions | answered | join→greeting p50 s | voice→voice p50 s | voice→voice p95 s | CPU mean % | "
-    "CPU peak % | RSS peak MB | RSS/session MB | holds |\n|---|---|---|---|---|---|---|---|---|---|---|"
+    "CPU peak % | RSS peak MB | RSS/session MB (its job process) | RSS growth/session MB | holds |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -247,7 +262,8 @@ def write_report(results: list[LevelResult], in_process: float | None, out: Path
         json.dumps(
             {
                 "levels": [
-                    {**asdict(r), "rss_per_session_mb": r.rss_per_session_mb, "holds": r.holds} for r in results
+                    {**asdict(r), "rss_growth_per_session_mb": r.rss_growth_per_session_mb, "holds": r.holds}
+                    for r in results
                 ],
                 "in_process_voice_to_voice_s": in_process,
                 "hold_rule": f"all answered and p95 <= {HOLD_P95_S}s",
@@ -282,7 +298,7 @@ def plot(results: list[LevelResult], path: Path) -> None:
         axes[1].plot(xs, [r.cpu_mean_pct for r in rs], "o-", label=f"{backend} mean")
         axes[1].plot(xs, [r.cpu_peak_pct for r in rs], "x--", label=f"{backend} peak")
         axes[2].plot(xs, [r.rss_peak_mb for r in rs], "o-", label=f"{backend} total")
-        axes[2].plot(xs, [r.rss_per_session_mb for r in rs], "x--", label=f"{backend} per session")
+        axes[2].plot(xs, [r.rss_process_mb for r in rs], "x--", label=f"{backend} per session (process)")
     axes[0].axhline(HOLD_P95_S, color="grey", lw=0.8, ls=":")
     for ax, title, unit in zip(
         axes, ["voice-to-voice latency", "worker CPU", "worker RSS"], ["seconds", "% of one core", "MB"], strict=True
