@@ -80,8 +80,15 @@ export -f run_one
 export OUT CONF_DIR NODE PYTHON TIMEOUT_MS CLIENT
 
 cd "$ROOT"
+started=$SECONDS
 xargs -P "$JOBS" -L 1 bash -c 'run_one "$0" "$1"' <"$JOBLIST" || true
 
+for version in $VERSIONS; do
+  v_total="$(grep -c "^$version " "$JOBLIST" || true)"
+  v_passed="$(cat "$OUT"/results/"$version"-* 2>/dev/null | grep -c '^PASS' || true)"
+  echo "suite ${PINNED[conformance-$version]}: $v_passed passed, $((v_total - v_passed)) failed"
+done
+echo "conformance: $(wc -l <"$JOBLIST") scenarios in $((SECONDS - started)) s, logs in $OUT" >&2
 total="$(wc -l <"$JOBLIST")"
 passed="$(cat "$OUT"/results/* 2>/dev/null | grep -c '^PASS' || true)"
 failed=$((total - passed))
