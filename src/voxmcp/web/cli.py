@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Annotated
 from urllib.parse import urlsplit
 
 import typer
+from jwt.warnings import InsecureKeyLengthWarning
 
 from voxmcp.livekit_tokens import LiveKitCredentials, TokenError
 from voxmcp.web.server import WebSettings
@@ -42,6 +44,9 @@ def web_settings_from_config(
             )
         logger.info("using LiveKit dev-mode keys for a loopback server", extra={"url": lk.url})
         key, secret = key or DEV_KEY, secret or DEV_SECRET
+        if secret == DEV_SECRET:
+            # LiveKit's well-known dev secret is short by design; don't warn on every token for it
+            warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     return WebSettings(
         credentials=LiveKitCredentials(lk.url, key, secret),
         agent_name=lk.agent_name,
