@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from mcp.client.auth.oauth2 import OAuthContext
 from mcp.shared.auth import OAuthClientMetadata, ProtectedResourceMetadata
-from pydantic import AnyHttpUrl, AnyUrl
+from pydantic import AnyHttpUrl, AnyUrl, SecretStr
 from typer.testing import CliRunner
 
 from voxmcp.mcp.auth.build import ChainedAuth, PreRegisteredClientStore, build_auth
@@ -42,15 +42,20 @@ def _pem() -> str:
     ("auth", "oauth", "expected"),
     [
         ("oauth", None, AuthorizationCodeProvider),
-        ("oauth", OAuthSettings(client_id="pre", client_secret="s"), AuthorizationCodeProvider),
+        ("oauth", OAuthSettings(client_id="pre", client_secret=SecretStr("s")), AuthorizationCodeProvider),
         (
             "oauth",
-            OAuthSettings(client_id="c", client_secret="s", idp_token_endpoint="https://idp/t", idp_id_token="t"),
+            OAuthSettings(
+                client_id="c",
+                client_secret=SecretStr("s"),
+                idp_token_endpoint="https://idp/t",
+                idp_id_token=SecretStr("t"),
+            ),
             EnterpriseManagedProvider,
         ),
-        ("client_credentials", OAuthSettings(client_id="c", client_secret="s"), ClientSecretProvider),
-        ("client_credentials", OAuthSettings(client_id="c", private_key_pem=_pem()), PrivateKeyJWTProvider),
-        ("client_credentials", OAuthSettings(client_id="c", assertion="jwt"), WorkloadIdentityProvider),
+        ("client_credentials", OAuthSettings(client_id="c", client_secret=SecretStr("s")), ClientSecretProvider),
+        ("client_credentials", OAuthSettings(client_id="c", private_key_pem=SecretStr(_pem())), PrivateKeyJWTProvider),
+        ("client_credentials", OAuthSettings(client_id="c", assertion=SecretStr("jwt")), WorkloadIdentityProvider),
     ],
 )
 def test_flow_follows_configuration(auth: str, oauth: OAuthSettings | None, expected: type) -> None:
@@ -59,7 +64,9 @@ def test_flow_follows_configuration(auth: str, oauth: OAuthSettings | None, expe
 
 
 async def test_pre_registered_client_skips_registration() -> None:
-    config = MCPServerConfig(url=URL, auth="oauth", oauth=OAuthSettings(client_id="pre", client_secret="sec"))
+    config = MCPServerConfig(
+        url=URL, auth="oauth", oauth=OAuthSettings(client_id="pre", client_secret=SecretStr("sec"))
+    )
     provider = build_auth("s", config, store=MemoryTokenStore())
     assert isinstance(provider, AuthorizationCodeProvider)
     storage = provider.context.storage
@@ -141,3 +148,11 @@ def test_login_command_names_unknown_servers(tmp_path: Path) -> None:
 def test_login_command_refuses_servers_without_auth(tmp_path: Path) -> None:
     code, output = _cli(tmp_path, {"notes": {"url": URL}}, "notes")
     assert code == 1 and "without auth" in output
+
+
+def test_secrets_are_masked_in_reprs_and_dumps() -> None:
+    config = MCPServerConfig.model_validate(
+        {"url": URL, "auth": "oauth", "oauth": {"client_id": "c", "client_secret": "hunter2-secret"}}
+    )
+    assert "hunter2-secret" not in repr(config)
+    assert "hunter2-secret" not in config.model_dump_json()

@@ -27,6 +27,7 @@ import pytest
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 from mcp.shared.auth import AuthorizationCodeResult
+from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -263,7 +264,9 @@ async def test_client_credentials_with_secret_basic(
         url=f"{auth_server.base}/mcp",
         transport="streamable-http",
         auth="client_credentials",
-        oauth=OAuthSettings(client_id="machine", client_secret="${VOX_TEST_SECRET}", issuer=auth_server.base),
+        oauth=OAuthSettings(
+            client_id="machine", client_secret=SecretStr("${VOX_TEST_SECRET}"), issuer=auth_server.base
+        ),
     )
     monkeypatch.setenv("VOX_TEST_SECRET", "s3cret")
     auth = build_auth("machine", config, store=MemoryTokenStore())
@@ -330,10 +333,10 @@ async def test_login_refuses_servers_without_auth(tmp_path: Path) -> None:
         ("client_credentials", OAuthSettings(client_id="c"), "client_secret"),
         (
             "client_credentials",
-            OAuthSettings(client_id="c", client_secret="s", token_endpoint_auth_method="none"),
+            OAuthSettings(client_id="c", client_secret=SecretStr("s"), token_endpoint_auth_method="none"),
             "not 'none'",
         ),
-        ("oauth", OAuthSettings(idp_token_endpoint="https://idp/token", idp_id_token="t"), "enterprise"),
+        ("oauth", OAuthSettings(idp_token_endpoint="https://idp/token", idp_id_token=SecretStr("t")), "enterprise"),
     ],
 )
 def test_incomplete_auth_settings_are_named(auth: str, oauth: OAuthSettings | None, message: str) -> None:
@@ -346,7 +349,7 @@ def test_settings_reject_contradictions() -> None:
     with pytest.raises(ValueError, match="idp_token_endpoint"):
         OAuthSettings(idp_token_endpoint="https://idp/token")
     with pytest.raises(ValueError, match="assertion"):
-        OAuthSettings(assertion="a", assertion_file="/f")
+        OAuthSettings(assertion=SecretStr("a"), assertion_file="/f")
 
 
 def test_plain_servers_get_no_auth() -> None:

@@ -17,7 +17,7 @@ from mcp.shared.auth import (
     OAuthClientMetadata,
     OAuthToken,
 )
-from pydantic import AnyUrl
+from pydantic import AnyUrl, SecretStr
 
 from voxmcp.mcp.auth.headers import HeaderAuth, header_auth_from_config
 from voxmcp.mcp.auth.providers import (
@@ -46,9 +46,11 @@ class LoginRequired(Exception):
     """The server needs an interactive login first; the message says which command does it."""
 
 
-def _resolve(value: str | None) -> str | None:
+def _resolve(value: str | SecretStr | None) -> str | None:
     from voxmcp.mcp.config import interpolate_env
 
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
     return interpolate_env(value) if value is not None else None
 
 
@@ -160,7 +162,7 @@ def _build_oauth(
             raise AuthConfigError(
                 f"server {name!r}: enterprise-managed authorization needs oauth.client_id and oauth.client_secret"
             )
-        id_token_template = settings.idp_id_token or ""
+        id_token_template = settings.idp_id_token
         return EnterpriseManagedProvider(
             url,
             storage,

@@ -9,14 +9,15 @@ Which flow runs is chosen by the server's `auth` field plus what is configured h
   `private_key_pem`/`private_key_file` (private_key_jwt), or `assertion`/`assertion_file`
   (workload identity federation: RFC 7523 jwt-bearer grant with a workload JWT).
 
-Secret-bearing strings accept `${ENV}` references; they are resolved when the auth is built, never logged.
+Secret-bearing fields are `SecretStr` (masked in reprs and dumps) and accept `${ENV}` references, resolved
+when the auth is built; they are never logged.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 TokenEndpointAuthMethod = Literal["none", "client_secret_basic", "client_secret_post", "private_key_jwt"]
 
@@ -28,15 +29,15 @@ class OAuthSettings(BaseModel):
 
     client_id: str | None = None
     """A pre-registered client id (skips CIMD and dynamic registration)."""
-    client_secret: str | None = None
+    client_secret: SecretStr | None = None
     """Secret of a confidential pre-registered client; use `${ENV}`."""
     token_endpoint_auth_method: TokenEndpointAuthMethod | None = None
     """How the client authenticates at the token endpoint; inferred from the credentials when unset."""
-    private_key_pem: str | None = None
+    private_key_pem: SecretStr | None = None
     """PEM private key for private_key_jwt client authentication; use `${ENV}` or `private_key_file`."""
     private_key_file: str | None = None
     signing_algorithm: Literal["ES256", "ES384", "ES512", "RS256", "RS384", "RS512", "PS256"] = "ES256"
-    assertion: str | None = None
+    assertion: SecretStr | None = None
     """A workload identity JWT for the jwt-bearer grant; use `${ENV}` or `assertion_file`."""
     assertion_file: str | None = None
     """File holding the workload JWT; re-read on every token request (rotated by the platform)."""
@@ -55,7 +56,7 @@ class OAuthSettings(BaseModel):
     """DPoP-bound tokens (RFC 9449): `auto` uses them when the authorization server supports ES256."""
     idp_token_endpoint: str | None = None
     """Enterprise IdP token endpoint for the RFC 8693 exchange of `idp_id_token` into an ID-JAG."""
-    idp_id_token: str | None = None
+    idp_id_token: SecretStr | None = None
     """The user's OIDC ID token from the enterprise IdP; use `${ENV}`."""
     idp_client_id: str | None = None
     login_timeout_s: float = Field(default=300.0, gt=0)
