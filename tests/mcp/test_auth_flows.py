@@ -257,6 +257,31 @@ async def test_expired_access_token_is_refreshed(auth_server: AuthServerState) -
     assert browser.visits == 1
 
 
+async def test_next_session_refreshes_an_expired_stored_token_without_a_browser(
+    auth_server: AuthServerState, tmp_path: Path
+) -> None:
+    auth_server.access_expires_in = 1
+    browser = Browser()
+    config = _config(auth_server)
+    first = build_auth(
+        "notes",
+        config,
+        store=FileTokenStore("notes", tmp_path),
+        redirect_handler=browser.open,
+        callback_handler=browser.callback,
+    )
+    async with MCPConnection("notes", config, auth=first) as connection:
+        await connection.list_tools()
+    await asyncio.sleep(1.3)
+
+    # A later voice session: no browser handlers at all, only the token file.
+    later = build_auth("notes", config, store=FileTokenStore("notes", tmp_path))
+    async with MCPConnection("notes", config, auth=later) as connection:
+        assert len(await connection.list_tools()) == 1
+    assert auth_server.grants == ["authorization_code", "refresh_token"]
+    assert browser.visits == 1
+
+
 async def test_client_credentials_with_secret_basic(
     auth_server: AuthServerState, monkeypatch: pytest.MonkeyPatch
 ) -> None:

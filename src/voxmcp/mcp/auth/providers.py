@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncGenerator, Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import httpx2
 from mcp.client.auth import OAuthClientProvider, OAuthFlowError, OAuthTokenError, TokenStorage
@@ -24,6 +24,7 @@ from mcp.client.auth.extensions.client_credentials import (
     ClientCredentialsOAuthProvider,
     PrivateKeyJWTOAuthProvider,
 )
+from mcp.client.auth.oauth2 import OAuthContext
 from mcp.shared.auth import (
     JWT_BEARER_GRANT_TYPE,
     AuthorizationCodeResult,
@@ -44,6 +45,24 @@ TOKEN_EXCHANGE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:token-exchange"
 ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token"
 ID_JAG_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id-jag"
 _FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@runtime_checkable
+class ExpiryAwareStore(Protocol):
+    """A token store that remembers when its access token expires (FileTokenStore)."""
+
+    def token_expires_at(self) -> float | None: ...
+
+
+async def restore_token_expiry(context: OAuthContext) -> None:
+    """Give tokens loaded from disk their real expiry, so an expired one is refreshed, not sent.
+
+    The SDK loads stored tokens without an expiry time and would present a long-dead access token,
+    get a 401 and start a full (browser) authorization although a refresh token was at hand.
+    """
+    store = getattr(context.storage, "inner", context.storage)
+    if context.current_tokens is not None and isinstance(store, ExpiryAwareStore):
+        context.token_expiry_time = store.token_expires_at()
 
 
 def dpop_state(mode: DPoPMode, storage: TokenStorage) -> DPoPState:
@@ -76,6 +95,10 @@ class AuthorizationCodeProvider(OAuthClientProvider):
         )
         self.dpop = dpop_state(dpop, storage)
 
+    async def _initialize(self) -> None:
+        await super()._initialize()
+        await restore_token_expiry(self.context)
+
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         return dpop_flow(self.dpop, legacy_issuer_flow(self.context, super()._auth_flow(request)))
 
@@ -87,6 +110,10 @@ class ClientSecretProvider(ClientCredentialsOAuthProvider):
         super().__init__(*args, **kwargs)
         self.dpop = dpop_state(dpop, self.context.storage)
 
+    async def _initialize(self) -> None:
+        await super()._initialize()
+        await restore_token_expiry(self.context)
+
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         return dpop_flow(self.dpop, super()._auth_flow(request))
 
@@ -97,6 +124,10 @@ class PrivateKeyJWTProvider(PrivateKeyJWTOAuthProvider):
     def __init__(self, *args: Any, dpop: DPoPMode = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.dpop = dpop_state(dpop, self.context.storage)
+
+    async def _initialize(self) -> None:
+        await super()._initialize()
+        await restore_token_expiry(self.context)
 
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         return dpop_flow(self.dpop, super()._auth_flow(request))
@@ -128,6 +159,7 @@ class _FixedClientProvider(OAuthClientProvider):
         self.context.current_tokens = await self.context.storage.get_tokens()
         self.context.client_info = self._client_record
         self._initialized = True
+        await restore_token_expiry(self.context)
 
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         return dpop_flow(self.dpop, super()._auth_flow(request))

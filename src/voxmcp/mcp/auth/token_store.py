@@ -14,6 +14,7 @@ import os
 import re
 import stat
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -66,7 +67,16 @@ class FileTokenStore(TokenStorage):
         return None if raw is None else _validated(OAuthToken, raw, "tokens", self.path)
 
     async def set_tokens(self, tokens: OAuthToken) -> None:
-        self._update("tokens", tokens.model_dump(mode="json", exclude_none=True))
+        data = self._read()
+        data["tokens"] = tokens.model_dump(mode="json", exclude_none=True)
+        # `expires_in` is relative; keep the absolute time so a later session knows the token expired.
+        data["tokens_expire_at"] = time.time() + tokens.expires_in if tokens.expires_in is not None else None
+        self._write(data)
+
+    def token_expires_at(self) -> float | None:
+        """When the stored access token expires (Unix time), or None if unknown / no expiry."""
+        value = self._read().get("tokens_expire_at")
+        return float(value) if isinstance(value, int | float) else None
 
     async def get_client_info(self) -> OAuthClientInformationFull | None:
         raw = self._load_raw("client_info")
