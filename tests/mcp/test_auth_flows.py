@@ -282,6 +282,20 @@ async def test_next_session_refreshes_an_expired_stored_token_without_a_browser(
     assert browser.visits == 1
 
 
+async def test_revoked_access_token_is_refreshed_before_asking_for_a_login(auth_server: AuthServerState) -> None:
+    browser = Browser()
+    config = _config(auth_server)
+    auth = build_auth(
+        "notes", config, store=MemoryTokenStore(), redirect_handler=browser.open, callback_handler=browser.callback
+    )
+    async with MCPConnection("notes", config, auth=auth) as connection:
+        await connection.list_tools()
+        auth_server.access_tokens.clear()  # the server forgets every access token (e.g. it restarted)
+        assert len(await connection.list_tools(refresh=True)) == 1
+    assert auth_server.grants == ["authorization_code", "refresh_token"]
+    assert browser.visits == 1
+
+
 async def test_client_credentials_with_secret_basic(
     auth_server: AuthServerState, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -65,6 +65,38 @@ async def restore_token_expiry(context: OAuthContext) -> None:
         context.token_expiry_time = store.token_expires_at()
 
 
+async def refresh_before_reauthorizing(
+    provider: OAuthClientProvider,
+    request: httpx2.Request,
+    inner: AsyncGenerator[httpx2.Request, httpx2.Response],
+) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    """On a 401 while holding a refresh token, try the refresh grant before a full re-authorization.
+
+    The SDK answers every 401 with discovery and a new authorization (a browser, for the code flow),
+    even when the server merely forgot or revoked the access token. A voice session cannot open a
+    browser, so one refresh attempt comes first; if it fails, the 401 goes to the SDK flow as before.
+    """
+    context = provider.context
+    try:
+        outgoing = await inner.__anext__()
+        while True:
+            response = yield outgoing
+            if outgoing is request and response.status_code == 401 and context.can_refresh_token():
+                refresh_response = yield await provider._refresh_token()
+                await refresh_response.aread()
+                if await provider._handle_refresh_response(refresh_response):
+                    logger.info("access token refreshed after a 401", extra={"url": str(request.url)})
+                    provider._add_auth_header(request)
+                    retried = yield request
+                    if retried.status_code != 401:
+                        response = retried
+            outgoing = await inner.asend(response)
+    except StopAsyncIteration:
+        return
+    finally:
+        await inner.aclose()
+
+
 def dpop_state(mode: DPoPMode, storage: TokenStorage) -> DPoPState:
     """DPoP state whose key lives next to the tokens when the store can keep it (FileTokenStore)."""
     inner = getattr(storage, "inner", storage)
@@ -100,7 +132,8 @@ class AuthorizationCodeProvider(OAuthClientProvider):
         await restore_token_expiry(self.context)
 
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        return dpop_flow(self.dpop, legacy_issuer_flow(self.context, super()._auth_flow(request)))
+        sdk_flow = legacy_issuer_flow(self.context, super()._auth_flow(request))
+        return dpop_flow(self.dpop, refresh_before_reauthorizing(self, request, sdk_flow))
 
 
 class ClientSecretProvider(ClientCredentialsOAuthProvider):
