@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import os
 import re
 import secrets
 import socket
@@ -294,6 +295,28 @@ async def test_revoked_access_token_is_refreshed_before_asking_for_a_login(auth_
         assert len(await connection.list_tools(refresh=True)) == 1
     assert auth_server.grants == ["authorization_code", "refresh_token"]
     assert browser.visits == 1
+
+
+def _write_token(path: Path, token: str) -> None:
+    path.write_text(token + "\n")
+    stat_result = path.stat()
+    os.utime(path, ns=(stat_result.st_atime_ns, stat_result.st_mtime_ns + 1_000_000))
+
+
+async def test_rotating_header_from_a_file_follows_rotation(auth_server: AuthServerState, tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    auth_server.access_tokens["first-token"] = time.time() + 60
+    _write_token(token_file, "first-token")
+    config = MCPServerConfig(
+        url=f"{auth_server.base}/mcp", headers={"Authorization": "Bearer ${file:" + str(token_file) + "}"}
+    )
+    auth = build_auth("rotating", config)
+    async with MCPConnection("rotating", config, auth=auth) as connection:
+        await connection.list_tools()
+        # The platform rotates the token: the old one stops working, the file holds the new one.
+        auth_server.access_tokens = {"second-token": time.time() + 60}
+        _write_token(token_file, "second-token")
+        assert len(await connection.list_tools(refresh=True)) == 1
 
 
 async def test_client_credentials_with_secret_basic(
