@@ -60,6 +60,8 @@ class LevelResult:
     processes_peak: int = 0
     wall_s: float = 0.0
     errors: list[str] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)  # what each caller's transcript stream said
+    tool_calls: int = 0
 
     @property
     def rss_growth_per_session_mb(self) -> float:
@@ -149,6 +151,8 @@ async def run_level(
             return
         if ex.answer_text.strip():
             result.answered += 1
+        result.answers.append(ex.answer_text[:200])
+        result.tool_calls += len(ex.tool_calls)
         if ex.join_to_greeting_s is not None:
             result.join_to_greeting_s.append(round(ex.join_to_greeting_s, 3))
         if ex.voice_to_voice_s is not None:
