@@ -42,7 +42,8 @@ class OAuthSettings(BaseModel):
     assertion_file: str | None = None
     """File holding the workload JWT; re-read on every token request (rotated by the platform)."""
     issuer: str | None = None
-    """The authorization server these credentials belong to; flows stop if discovery leads elsewhere."""
+    """Client credentials only: the authorization server the credentials belong to; the flow stops if
+    the MCP server points anywhere else (recommended: without it the server decides where they go)."""
     scope: str | None = None
     """Scopes to request; by default the server's challenge or metadata decides."""
     client_name: str = "voxmcp"
