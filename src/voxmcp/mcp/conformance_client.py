@@ -52,9 +52,7 @@ class HeadlessBrowser:
             response = await client.get(authorization_url)
         location = response.headers.get("location")
         if response.status_code not in (301, 302, 303, 307, 308) or not location:
-            raise ConformanceError(
-                f"authorization endpoint answered {response.status_code} without a redirect"
-            )
+            raise ConformanceError(f"authorization endpoint answered {response.status_code} without a redirect")
         query = parse_qs(urlsplit(location).query)
         if "code" not in query:
             raise ConformanceError(f"authorization redirect carries no code: {query.get('error', ['?'])[0]}")
@@ -112,9 +110,7 @@ def server_config(url: str, scenario: str, context: dict[str, Any]) -> MCPServer
     return MCPServerConfig(**base, auth="oauth", oauth=oauth)
 
 
-async def _call(
-    connection: MCPConnection, name: str, arguments: dict[str, Any]
-) -> types.CallToolResult | None:
+async def _call(connection: MCPConnection, name: str, arguments: dict[str, Any]) -> types.CallToolResult | None:
     try:
         result = await connection.call_tool(name, arguments)
     except MCPCallError as exc:
@@ -217,9 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args:
         print("usage: python -m voxmcp.mcp.conformance_client <server-url>", file=sys.stderr)
         return 2
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s"
-    )
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")
     try:
         asyncio.run(run_scenario(args[-1], scenario, _context()))
