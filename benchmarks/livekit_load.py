@@ -127,7 +127,7 @@ def wait_idle_processes(worker: WorkerProcess, count: int, timeout_s: float) -> 
 
 
 async def run_level(
-    backend: str, n: int, node: Any, worker: WorkerProcess, question: Path, level_timeout_s: float
+    backend: str, n: int, node: Any, worker: WorkerProcess, question: Path, level_timeout_s: float, greeting: bool
 ) -> LevelResult:
     result = LevelResult(backend=backend, sessions=n, answered=0)
     result.rss_idle_mb = worker.rss_bytes() / 2**20
@@ -144,6 +144,7 @@ async def run_level(
                 api_secret=node.api_secret,
                 room=room,
                 question_wav=question,
+                wait_for_greeting=greeting,
                 timeout_s=level_timeout_s - 5,
             )
         except Exception as exc:  # a session that fails is a data point, not a crash
@@ -174,7 +175,7 @@ async def run_level(
 
 
 def run_backend(
-    backend: str, levels: list[int], workdir: Path, question: Path, level_timeout_s: float
+    backend: str, levels: list[int], workdir: Path, question: Path, level_timeout_s: float, greeting: bool
 ) -> list[LevelResult]:
     from voxmcp.demo.runner import DemoServerProcess
 
@@ -196,7 +197,11 @@ def run_backend(
             llm_url = f"http://127.0.0.1:{port}/v1"
         idle = max(levels)
         config = write_agent_config(
-            workdir / f"voxmcp-{backend}.toml", mcp_url=demo.url, llm_base_url=llm_url, idle_processes=idle
+            workdir / f"voxmcp-{backend}.toml",
+            mcp_url=demo.url,
+            llm_base_url=llm_url,
+            idle_processes=idle,
+            greeting=greeting,
         )
         worker = stack.enter_context(
             run_worker(
@@ -217,7 +222,7 @@ def run_backend(
             # let the pool refill its prewarmed processes before each level
             with contextlib.suppress(TimeoutError):
                 wait_idle_processes(worker, worker.log().count("initializing process"), timeout_s=90)
-            res = asyncio.run(run_level(backend, n, node, worker, question, level_timeout_s))
+            res = asyncio.run(run_level(backend, n, node, worker, question, level_timeout_s, greeting))
             results.append(res)
             print(format_row(res), flush=True)
             if res.answered == 0:
@@ -246,7 +251,7 @@ def _fmt(v: float | None) -> str:
 
 def format_row(r: LevelResult) -> str:
     return (
-        f"| {r.backend} | {r.sessions} | {r.answered}/{r.sessions} | {_fmt(r.p(r.join_to_greeting_s, 50))} | "
+        f"| {r.backend} | {r.sessions} | {r.answered}/{r.sessions} | {r.tool_calls} | {_fmt(r.p(r.join_to_greeting_s, 50))} | "
         f"{_fmt(r.p(r.voice_to_voice_s, 50))} | {_fmt(r.p(r.voice_to_voice_s, 95))} | {r.cpu_mean_pct:.0f} | "
         f"{r.cpu_peak_pct:.0f} | {r.rss_peak_mb:.0f} ({r.processes_peak} procs) | {r.rss_process_mb:.0f} | "
         f"{r.rss_growth_per_session_mb:.0f} | {'yes' if r.holds else 'no'} |"
@@ -254,9 +259,9 @@ def format_row(r: LevelResult) -> str:
 
 
 TABLE_HEAD = (
-    "| LLM | sessions | answered | join→greeting p50 s | voice→voice p50 s | voice→voice p95 s | CPU mean % | "
+    "| LLM | sessions | answered | tool calls | join→greeting p50 s | voice→voice p50 s | voice→voice p95 s | CPU mean % | "
     "CPU peak % | RSS peak MB | RSS/session MB (its job process) | RSS growth/session MB | holds |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 )
 
 
@@ -324,6 +329,7 @@ def main() -> None:
     parser.add_argument("--remote-levels", default="1,2,4,6")
     parser.add_argument("--level-timeout", type=float, default=240.0, help="seconds per level")
     parser.add_argument("--in-process", action="store_true", help="also time `voxmcp talk` on the same WAV")
+    parser.add_argument("--no-greeting", action="store_true", help="agent.greeting = false (as `voxmcp talk`)")
     parser.add_argument("--out", type=Path, default=REPO / "reports" / "livekit_load")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -342,7 +348,7 @@ def main() -> None:
             levels = [int(x) for x in spec.split(",") if x.strip()]
             workdir = tmp / backend
             workdir.mkdir()
-            results += run_backend(backend, levels, workdir, question, args.level_timeout)
+            results += run_backend(backend, levels, workdir, question, args.level_timeout, not args.no_greeting)
         if args.in_process:
             in_process = in_process_voice_to_voice(question, tmp)
     write_report(results, in_process, args.out)
