@@ -67,6 +67,7 @@ def drive_page(
         "userDataDir": str(workdir / "chromium-profile"),
         "waitGreeting": wait_greeting,
         "micOnJoin": mic_on_join,
+        "screenshot": str(workdir / "page.png"),
     }
     cfg_path = workdir / "drive.json"
     cfg_path.write_text(json.dumps(cfg))

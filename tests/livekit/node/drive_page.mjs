@@ -67,6 +67,7 @@ try {
       states: window.__states || [], statusText: document.getElementById("status").textContent,
       transcriptText: document.getElementById("transcript").innerText,
     })));
+    if (cfg.screenshot) await page.screenshot({ path: cfg.screenshot, fullPage: true });
   } catch (_) { /* page gone */ }
   await context.close().catch(() => {});
 }
