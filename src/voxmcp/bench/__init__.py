@@ -1,0 +1,1 @@
+"""`voxmcp bench`: voice-to-voice latency of voxmcp against the plain recipe on the same local models."""

@@ -1,0 +1,121 @@
+"""`voxmcp eval SUITE.yaml`: run spoken scenarios through the whole pipeline and write a JSON + HTML report."""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import os
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from voxmcp.config import ConfigError, load_settings
+from voxmcp.evals.schema import Scenario, SuiteError, load_suite
+
+app = typer.Typer(add_completion=False, help="Spoken-task evals of the whole voice pipeline.")
+console = Console(stderr=True)
+
+
+def select(scenarios: list[Scenario], only: list[str], limit: int | None) -> list[Scenario]:
+    """Scenarios whose name or category matches any `only` pattern (glob), at most `limit` of them."""
+    chosen = [
+        s
+        for s in scenarios
+        if not only or any(fnmatch.fnmatch(s.name, p) or fnmatch.fnmatch(s.category, p) for p in only)
+    ]
+    return chosen[:limit] if limit is not None else chosen
+
+
+@app.callback(invoke_without_command=True)
+def eval_(
+    suite_path: Annotated[Path, typer.Argument(metavar="SUITE.yaml", help="the eval suite, e.g. evals/public.yaml")],
+    only: Annotated[
+        list[str] | None, typer.Option("--only", help="scenario name or category (glob); repeatable")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="run at most N scenarios")] = None,
+    out: Annotated[Path, typer.Option("--out", help="folder for report.json, report.html, audio")] = Path("eval-out"),
+    config: Annotated[Path | None, typer.Option("--config", "-c", help="voxmcp.toml (models, settings)")] = None,
+) -> None:
+    """Run the suite's scenarios (models loaded once) and report task success, tool-call precision/recall,
+    user-side WER and per-stage latency."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        suite = load_suite(suite_path)
+        settings = load_settings(config)
+    except (SuiteError, ConfigError) as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
+    scenarios = select(list(suite.scenarios), only or [], limit)
+    if not scenarios:
+        console.print(f"[red]error:[/red] no scenario in {suite_path} matches {only}")
+        raise typer.Exit(2)
+
+    from voxmcp.app import load_models
+    from voxmcp.evals.report import summarize_results, write_html, write_json
+    from voxmcp.evals.runner import AnswerTranscriber, EvalRunner, ScenarioResult
+
+    t0 = time.perf_counter()
+    with console.status("loading models"):
+        models = load_models(settings)
+        transcriber = AnswerTranscriber()
+    load_s = time.perf_counter() - t0
+    out.mkdir(parents=True, exist_ok=True)
+    runner = EvalRunner(suite, settings, models, out, transcriber)
+    progress = Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[passed]} passed"),
+        TimeElapsedColumn(),
+        console=console,
+    )
+    passed = 0
+
+    def done(result: ScenarioResult) -> None:
+        nonlocal passed
+        passed += result.success
+        mark = "[green]pass[/green]" if result.success else "[red]FAIL[/red]"
+        detail = "" if result.success else f" — {'; '.join(result.failures)[:200]}"
+        progress.console.print(f"{mark} {result.name} ({result.duration_s:.0f} s){detail}")
+        progress.update(task, advance=1, passed=passed, description=_next_name(result.name))
+
+    def _next_name(finished: str) -> str:
+        names = [s.name for s in scenarios]
+        i = names.index(finished) + 1
+        return names[i] if i < len(names) else "done"
+
+    with progress:
+        task = progress.add_task(scenarios[0].name, total=len(scenarios), passed=0)
+        results = asyncio.run(runner.run(scenarios, on_done=done))
+    meta = {
+        "suite": str(suite_path),
+        "llm": str(settings.models.llm),
+        "stt": str(settings.models.stt),
+        "tts": str(settings.models.tts),
+        "models_load_s": round(load_s, 2),
+        "total_s": round(time.perf_counter() - t0, 1),
+    }
+    summary = summarize_results(results, meta)
+    json_path = write_json(summary, out / "report.json")
+    html_path = write_html(summary, out / "report.html")
+    _print_headline(summary)
+    console.print(f"report: {json_path} and {html_path}")
+
+
+def _print_headline(summary: dict[str, object]) -> None:
+    table = Table(title="eval headline")
+    table.add_column("metric")
+    table.add_column("value")
+    for key in ("task_success", "tool_call_precision", "tool_call_recall", "user_wer"):
+        table.add_row(key, str(summary[key]))
+    latency = summary["latency_s"]
+    assert isinstance(latency, dict)
+    for key, s in latency.items():
+        if s["n"]:
+            table.add_row(f"{key} p50 / p95", f"{s['p50']} / {s['p95']} (n={s['n']})")
+    console.print(table)

@@ -1,0 +1,189 @@
+"""The eval report: headline numbers (task success, tool-call precision/recall, WER, stage latencies) as JSON,
+and the same as an HTML page with matplotlib plots embedded as PNG."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from voxmcp.bench.stats import summarize
+from voxmcp.evals.runner import ScenarioResult
+from voxmcp.evals.scoring import ScenarioScore, precision_recall, word_errors
+
+STAGES = (
+    ("final_transcript_s", "final transcript"),
+    ("first_llm_token_s", "first LLM token"),
+    ("tool_result_s", "tool result"),
+    ("first_audio_s", "first audio frame"),
+    ("first_audible_s", "first audible sample"),
+    ("answer_audible_s", "answer audible"),
+)
+
+
+def summarize_results(results: Sequence[ScenarioResult], meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Headline numbers over every scenario; latencies over every turn that has the stage."""
+    scores = [
+        ScenarioScore(
+            success=r.success,
+            true_positives=r.true_positives,
+            false_positives=r.false_positives,
+            false_negatives=r.false_negatives,
+        )
+        for r in results
+    ]
+    precision, recall = precision_recall(scores)
+    categories: dict[str, dict[str, Any]] = {}
+    for r in results:
+        c = categories.setdefault(r.category, {"n": 0, "passed": 0})
+        c["n"] += 1
+        c["passed"] += int(r.success)
+    for c in categories.values():
+        c["success_rate"] = round(c["passed"] / c["n"], 4)
+    turns = [t for r in results for t in r.turns]
+    errors = [word_errors(t.said, t.heard_by_agent) for t in turns]
+    ref_words = sum(n for _, n in errors)
+    latency = {key: summarize([t.timings[key] for t in turns if key in t.timings]) for key, _ in STAGES}
+    v2v_plain = [t.timings["first_audible_s"] for t in turns if "first_audible_s" in t.timings and not t.tool_calls]
+    v2v_tool = [t.timings["first_audible_s"] for t in turns if "first_audible_s" in t.timings and t.tool_calls]
+    passed = sum(r.success for r in results)
+    return {
+        "meta": meta or {},
+        "scenarios": len(results),
+        "passed": passed,
+        "task_success": round(passed / len(results), 4) if results else None,
+        "tool_call_precision": None if precision is None else round(precision, 4),
+        "tool_call_recall": None if recall is None else round(recall, 4),
+        "tool_calls": {
+            "true_positives": sum(s.true_positives for s in scores),
+            "false_positives": sum(s.false_positives for s in scores),
+            "false_negatives": sum(s.false_negatives for s in scores),
+        },
+        "user_wer": round(sum(e for e, _ in errors) / ref_words, 4) if ref_words else None,
+        "facts": {"checked": sum(r.facts_checked for r in results), "held": sum(r.facts_held for r in results)},
+        "latency_s": latency,
+        "voice_to_voice_s": {"no_tool_turns": summarize(v2v_plain), "tool_turns": summarize(v2v_tool)},
+        "by_category": dict(sorted(categories.items())),
+        "results": [r.to_dict() for r in results],
+    }
+
+
+def write_json(summary: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def _png(fig: Any) -> str:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
+    return base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+def plots(summary: dict[str, Any]) -> dict[str, str]:
+    """Base64 PNGs: stage latencies per turn, success by category."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out: dict[str, str] = {}
+    turns = [t for r in summary["results"] for t in r["turns"]]
+    data = [[t["timings"][k] for t in turns if k in t["timings"]] for k, _ in STAGES]
+    labels = [label for (k, label), d in zip(STAGES, data, strict=True) if d]
+    fig, ax = plt.subplots(figsize=(8, 3.6))
+    if labels:
+        ax.boxplot([d for d in data if d], vert=False, tick_labels=labels, showfliers=True)
+    ax.set_xlabel("seconds after the end of the user's speech")
+    ax.set_title("Per-stage latency (every turn)")
+    ax.grid(axis="x", alpha=0.3)
+    out["latency"] = _png(fig)
+    plt.close(fig)
+
+    cats = summary["by_category"]
+    fig, ax = plt.subplots(figsize=(8, 0.35 * max(len(cats), 3) + 1))
+    names = list(cats)
+    rates = [100 * cats[n]["success_rate"] for n in names]
+    ax.barh(names, rates, color=["#3a7" if r >= 85 else "#d84" for r in rates])
+    for i, n in enumerate(names):
+        ax.text(min(rates[i], 92) + 1, i, f"{cats[n]['passed']}/{cats[n]['n']}", va="center", fontsize=8)
+    ax.set_xlim(0, 105)
+    ax.set_xlabel("task success (%)")
+    ax.set_title("Task success by category")
+    out["categories"] = _png(fig)
+    plt.close(fig)
+    return out
+
+
+def _fmt(v: Any) -> str:
+    if v is None:
+        return "–"
+    if isinstance(v, float):
+        return f"{v:.3f}" if v < 10 else f"{v:.1f}"
+    return html.escape(str(v))
+
+
+def render_html(summary: dict[str, Any]) -> str:
+    images = plots(summary)
+    e = html.escape
+    head = [
+        ("task success", f"{summary['passed']}/{summary['scenarios']} ({_fmt(summary['task_success'])})"),
+        ("tool-call precision", _fmt(summary["tool_call_precision"])),
+        ("tool-call recall", _fmt(summary["tool_call_recall"])),
+        ("user-side WER", _fmt(summary["user_wer"])),
+        ("facts held", f"{summary['facts']['held']}/{summary['facts']['checked']}"),
+    ]
+    rows = "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in head)
+    lat_rows = "".join(
+        f"<tr><td>{e(label)}</td><td>{s['n']}</td><td>{_fmt(s['p50'])}</td><td>{_fmt(s['p95'])}</td></tr>"
+        for key, label in STAGES
+        if (s := summary["latency_s"][key])["n"]
+    )
+    sc_rows = []
+    for r in summary["results"]:
+        calls = "; ".join(
+            f"{c['name']}({c['arguments']})" + (" [error]" if c["is_error"] else "")
+            for t in r["turns"]
+            for c in t["tool_calls"]
+        )
+        said = " / ".join(t["said"] for t in r["turns"])
+        v2v = next((t["timings"].get("first_audible_s") for t in r["turns"] if "first_audible_s" in t["timings"]), None)
+        status = "pass" if r["success"] else "FAIL"
+        sc_rows.append(
+            f"<tr class='{status.lower()}'><td>{e(r['name'])}</td><td>{e(r['category'])}</td><td>{status}</td>"
+            f"<td>{e(said)}</td><td>{e(calls)}</td><td>{e(r['heard_answer'])}</td><td>{_fmt(v2v)}</td>"
+            f"<td>{e('; '.join(r['failures']))}</td></tr>"
+        )
+    meta = " · ".join(f"{e(str(k))}: {e(str(v))}" for k, v in summary.get("meta", {}).items())
+    return f"""<!doctype html>
+<html><head><meta charset="utf-8"><title>voxmcp eval report</title>
+<style>
+body {{ font: 14px system-ui, sans-serif; margin: 2em; color: #222; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-align: top; }}
+ tr.fail td {{ background: #fde8e4; }} tr.pass td:nth-child(3) {{ color: #275; }}
+.small {{ font-size: 12px; }}
+</style></head><body>
+<h1>voxmcp eval report</h1><p class="small">{meta}</p>
+<table>{rows}</table>
+<h2>Latency (seconds from the end of the user's speech)</h2>
+<table><tr><th>stage</th><th>turns</th><th>p50</th><th>p95</th></tr>{lat_rows}</table>
+<img src="data:image/png;base64,{images["latency"]}" alt="stage latency">
+<h2>By category</h2><img src="data:image/png;base64,{images["categories"]}" alt="success by category">
+<h2>Scenarios</h2>
+<table class="small"><tr><th>scenario</th><th>category</th><th>result</th><th>user said</th><th>tool calls</th>
+<th>agent heard saying</th><th>voice-to-voice s</th><th>why it failed</th></tr>{"".join(sc_rows)}</table>
+<p class="small">Generated {datetime.now(UTC).isoformat(timespec="seconds")}</p>
+</body></html>
+"""
+
+
+def write_html(summary: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_html(summary), encoding="utf-8")
+    return path

@@ -1,0 +1,238 @@
+"""Runs a suite's scenarios through voxmcp's whole audio pipeline in-process and scores each one.
+
+Models are loaded once by the caller and shared; each scenario gets its own MCP connections and AgentSession
+(a TalkSession), its user turns spoken by espeak-ng, and the agent's last answer transcribed back by a separate
+Whisper instance to check the facts it must carry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voxmcp.app import Models
+from voxmcp.audio.wav import MonoAudio, resample
+from voxmcp.config import Settings
+from voxmcp.evals.schema import Elicitation, Scenario, Suite
+from voxmcp.evals.scoring import ActualCall, score_scenario, wer
+from voxmcp.evals.servers import ServerPool
+from voxmcp.evals.voice import add_noise, synthesize
+from voxmcp.mcp.interaction import ElicitFn, ElicitReply
+from voxmcp.talk import TalkSession, TurnResult, speech_bounds
+
+logger = logging.getLogger(__name__)
+
+NOISE_PAD_S = 0.3
+
+
+class AnswerTranscriber:
+    """Whisper tiny.en, separate from the agent's STT instance: what a listener would hear the agent say."""
+
+    def __init__(self, model_id: str = "whisper-tiny.en") -> None:
+        from faster_whisper import WhisperModel
+
+        from voxmcp.models.weights import resolve
+
+        path = resolve(model_id, progress=False)
+        self._model = WhisperModel(str(path), device="cpu", compute_type="int8", cpu_threads=2)
+
+    def transcribe(self, audio: MonoAudio) -> str:
+        if audio.duration < 0.1:
+            return ""
+        samples = resample(audio, 16000).to_float()
+        segments, _ = self._model.transcribe(samples, language="en", beam_size=5)
+        return " ".join(s.text.strip() for s in segments).strip()
+
+
+@dataclass
+class TurnRecord:
+    said: str
+    heard_by_agent: str
+    wer: float | None
+    agent_text: list[str]
+    tool_calls: list[dict[str, Any]]
+    timings: dict[str, float]
+    interrupted: bool
+    barge_in: bool = False
+    noise_snr_db: float | None = None
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ScenarioResult:
+    name: str
+    category: str
+    success: bool
+    failures: list[str]
+    turns: list[TurnRecord]
+    heard_answer: str
+    duration_s: float
+    true_positives: int = 0
+    false_positives: int = 0
+    false_negatives: int = 0
+    facts_checked: int = 0
+    facts_held: int = 0
+    elicitations: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def scenario_settings(base: Settings, servers: Mapping[str, Any]) -> Settings:
+    """`base` with exactly these MCP servers (no demo fallback, no mcp.json)."""
+    mcp = base.mcp.model_copy(update={"servers": dict(servers), "use_demo_server": False, "mcp_json": None})
+    return base.model_copy(update={"mcp": mcp})
+
+
+def _elicit_handler(script: Elicitation, log: list[str]) -> ElicitFn:
+    async def elicit(server: str, message: str, schema: dict[str, Any]) -> ElicitReply:
+        log.append(f"{server}: {message}")
+        return (
+            {"action": script.action, "content": dict(script.content)} if script.action == "accept" else script.action
+        )
+
+    return elicit
+
+
+def _record(turn: TurnResult, said: str, *, barge_in: bool, snr: float | None) -> TurnRecord:
+    heard = " ".join(turn.user_text_heard)
+    return TurnRecord(
+        said=said,
+        heard_by_agent=heard,
+        wer=round(wer(said, heard), 4),
+        agent_text=list(turn.agent_text),
+        tool_calls=[
+            {"name": c.name, "arguments": c.arguments, "output": c.output[:500], "is_error": c.is_error}
+            for c in turn.tool_calls
+        ],
+        timings=dict(turn.timings),
+        interrupted=turn.interrupted,
+        barge_in=barge_in,
+        noise_snr_db=snr,
+        errors=[e for e in turn.errors if e.startswith("no complete") or e.startswith("the agent said")],
+    )
+
+
+class EvalRunner:
+    def __init__(
+        self, suite: Suite, settings: Settings, models: Models, workdir: Path, transcriber: AnswerTranscriber
+    ) -> None:
+        self.suite = suite
+        self.settings = settings
+        self.models = models
+        self.workdir = workdir
+        self.transcriber = transcriber
+        self.pool = ServerPool(dict(suite.servers), workdir)
+        self.voice_cache = workdir / "voices"
+
+    def _speak(self, text: str, voice: str | None) -> MonoAudio:
+        d = self.suite.defaults
+        return synthesize(text, self.voice_cache, voice=voice or d.voice, words_per_minute=d.words_per_minute)
+
+    async def run(
+        self, scenarios: list[Scenario], on_done: Callable[[ScenarioResult], None] | None = None
+    ) -> list[ScenarioResult]:
+        results: list[ScenarioResult] = []
+        try:
+            for sc in scenarios:
+                result = await self.run_scenario(sc)
+                results.append(result)
+                if on_done is not None:
+                    on_done(result)
+        finally:
+            await self.pool.aclose()
+        return results
+
+    async def run_scenario(self, sc: Scenario) -> ScenarioResult:
+        t0 = time.perf_counter()
+        records: list[TurnRecord] = []
+        turn_results: list[TurnResult] = []
+        elicitations: list[str] = []
+        failures: list[str] = []
+        timings: dict[str, float] = {}
+        limit = self.suite.defaults.scenario_timeout_s
+        try:
+            await asyncio.wait_for(self._converse(sc, records, turn_results, elicitations, timings), timeout=limit)
+        except TimeoutError:
+            failures.append(f"scenario timed out after {limit:.0f} s")
+        except Exception as e:  # a broken scenario is a failed scenario, not a failed run
+            logger.exception("scenario failed to run", extra={"scenario": sc.name})
+            failures.append(f"could not run: {type(e).__name__}: {e}")
+        heard = ""
+        last = turn_results[-1] if turn_results else None
+        if last is not None and last.agent_audio is not None:
+            heard = await asyncio.to_thread(self.transcriber.transcribe, last.agent_audio)
+        calls = [
+            ActualCall.from_json(c.name, c.arguments, c.output, c.is_error) for t in turn_results for c in t.tool_calls
+        ]
+        for r in records:
+            failures.extend(r.errors)
+        score = score_scenario(
+            sc.expect,
+            calls,
+            heard,
+            agent_replies=sum(len(t.agent_text) for t in turn_results),
+            interrupted=any(t.interrupted for t in turn_results[:-1]) if len(turn_results) > 1 else None,
+            errors=failures,
+        )
+        return ScenarioResult(
+            name=sc.name,
+            category=sc.category,
+            success=score.success,
+            failures=score.failures,
+            turns=records,
+            heard_answer=heard,
+            duration_s=round(time.perf_counter() - t0, 2),
+            true_positives=score.true_positives,
+            false_positives=score.false_positives,
+            false_negatives=score.false_negatives,
+            facts_checked=score.facts_checked,
+            facts_held=score.facts_held,
+            elicitations=elicitations,
+            timings=timings,
+        )
+
+    async def _converse(
+        self,
+        sc: Scenario,
+        records: list[TurnRecord],
+        turn_results: list[TurnResult],
+        elicitations: list[str],
+        timings: dict[str, float],
+    ) -> None:
+        configs = await self.pool.configs(sc.servers)
+        settings = scenario_settings(self.settings, configs)
+        elicit = _elicit_handler(sc.elicitation, elicitations) if sc.elicitation is not None else None
+        barge = any(t.barge_in is not None for t in sc.turns)
+        d = self.suite.defaults
+        timeout = sc.timeout_s or d.timeout_s
+        talk = TalkSession(settings, self.models, greet=sc.greet, interruptions=barge, elicit=elicit)
+        async with talk as driver:
+            timings.update(talk.timings)
+            for turn in sc.turns:
+                audio = self._speak(turn.say, turn.voice)
+                speech_end: float | None = None
+                if turn.noise_snr_db is not None:
+                    speech_end = NOISE_PAD_S + float(speech_bounds(audio)[1])
+                    audio = add_noise(audio, turn.noise_snr_db, pad_s=NOISE_PAD_S)
+                barge_audio = self._speak(turn.barge_in.say, turn.voice) if turn.barge_in is not None else None
+                results = await driver.turn(
+                    audio,
+                    barge_in=barge_audio,
+                    barge_in_after_s=turn.barge_in.after_s if turn.barge_in is not None else 1.0,
+                    settle_s=d.settle_s,
+                    timeout_s=timeout,
+                    speech_end_s=speech_end,
+                )
+                turn_results.extend(results)
+                records.append(_record(results[0], turn.say, barge_in=False, snr=turn.noise_snr_db))
+                if turn.barge_in is not None and len(results) > 1:
+                    records.append(_record(results[1], turn.barge_in.say, barge_in=True, snr=None))
+                if any(not r.completed for r in results):
+                    break

@@ -1,0 +1,341 @@
+"""The eval suite file: servers, spoken scenarios and their expectations, validated strictly.
+
+A suite is YAML. Every table forbids unknown keys, and errors name the file, the scenario and the bad key, so a
+typo in an expectation can't silently make a scenario pass.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+
+class SuiteError(ValueError):
+    """The suite file is unreadable or invalid; the message names the file, scenario and key."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# ---- servers ---------------------------------------------------------------------------------------------------
+
+
+class DemoServer(_Strict):
+    """voxmcp's bundled demo server (weather, time, units, notes, parcels), with a call audit log."""
+
+    kind: Literal["demo"]
+    faults: bool = False
+    """Also offer fail_tool / hang_tool."""
+    slow_step_s: float | None = Field(default=None, gt=0, le=10)
+    """Seconds per progress step of the slow tool (check_package_status)."""
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+
+class EverythingServer(_Strict):
+    """`@modelcontextprotocol/server-everything` over Streamable HTTP (needs tests/mcp/node/install.sh)."""
+
+    kind: Literal["everything"]
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+
+class StdioServer(_Strict):
+    """Any stdio MCP server, e.g. `python -m mcp_server_time`."""
+
+    kind: Literal["stdio"]
+    command: str = Field(min_length=1)
+    args: list[str] = Field(default_factory=list)
+    env: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+
+class DownServer(_Strict):
+    """A server that is configured but unreachable (nothing listens on its loopback port)."""
+
+    kind: Literal["down"]
+
+
+ServerSpec = Annotated[DemoServer | EverythingServer | StdioServer | DownServer, Field(discriminator="kind")]
+
+
+# ---- argument matchers -------------------------------------------------------------------------------------------
+
+
+class ArgMatcher(_Strict):
+    """How one argument must look. Exactly one of the fields; strings compare case-insensitively."""
+
+    equals: str | float | bool | None = None
+    contains: str | None = None
+    regex: str | None = None
+    number: float | None = None
+    """The value (or a number inside a string) must be within `tolerance` of this."""
+    tolerance: float = Field(default=0.01, ge=0)
+    one_of: list[str | float] | None = None
+    present: bool | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> ArgMatcher:
+        given = [
+            k for k in ("equals", "contains", "regex", "number", "one_of", "present") if getattr(self, k) is not None
+        ]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of equals, contains, regex, number, one_of, present"
+                + (f" (got {', '.join(given)})" if given else "")
+            )
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as e:
+                raise ValueError(f"regex {self.regex!r} does not compile: {e}") from None
+        return self
+
+
+def _matcher(value: Any) -> Any:
+    """A bare scalar is shorthand for `equals`."""
+    if isinstance(value, str | int | float | bool):
+        return {"equals": value}
+    return value
+
+
+class ExpectedCall(_Strict):
+    """A tool call the agent must make (or, under `no_calls`, must not make)."""
+
+    tool: str = Field(min_length=1)
+    """The MCP tool's name (matched against the name the agent exposed, with or without a server prefix)."""
+    args: dict[str, ArgMatcher] = Field(default_factory=dict)
+    error: bool | None = None
+    """When set, the call's result must (True) or must not (False) be an error."""
+
+    @field_validator("args", mode="before")
+    @classmethod
+    def _shorthand(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            return {k: _matcher(x) for k, x in v.items()}
+        return v
+
+
+def _call(value: Any) -> Any:
+    return {"tool": value} if isinstance(value, str) else value
+
+
+# ---- facts -----------------------------------------------------------------------------------------------------
+
+
+class FromTool(_Strict):
+    tool: str = Field(min_length=1)
+    pattern: str = Field(min_length=1)
+    """Regex with one group: the value the tool returned that the spoken answer must carry."""
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, v: str) -> str:
+        try:
+            if re.compile(v).groups < 1:
+                raise ValueError(f"pattern {v!r} needs a capture group: the value to look for")
+        except re.error as e:
+            raise ValueError(f"pattern {v!r} does not compile: {e}") from None
+        return v
+
+
+class Fact(_Strict):
+    """Something the spoken answer (the agent's audio transcribed back) must carry. Exactly one field."""
+
+    any: list[str] | None = Field(default=None, min_length=1)
+    """At least one of these phrases (normalized: case, punctuation, number words)."""
+    regex: str | None = None
+    from_tool: FromTool | None = None
+    none: list[str] | None = Field(default=None, min_length=1)
+    """None of these phrases may be said (e.g. an invented value)."""
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Fact:
+        given = [k for k in ("any", "regex", "from_tool", "none") if getattr(self, k) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of any, regex, from_tool, none")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as e:
+                raise ValueError(f"regex {self.regex!r} does not compile: {e}") from None
+        return self
+
+
+def _fact(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"any": [value]}
+    if isinstance(value, list):
+        return {"any": value}
+    return value
+
+
+class Expectations(_Strict):
+    calls: list[ExpectedCall] = Field(default_factory=list)
+    """Every one must be matched by a distinct actual call (any order)."""
+    no_calls: list[ExpectedCall] = Field(default_factory=list)
+    """None of these may be called; `no_tools: true` forbids every call."""
+    allow_calls: list[str] = Field(default_factory=list)
+    """Extra tools the agent may call without counting as a wrong call (for precision)."""
+    no_tools: bool = False
+    facts: list[Fact] = Field(default_factory=list)
+    spoken: bool = True
+    """The agent must say something audible in the last turn."""
+    max_tool_calls: int | None = Field(default=None, ge=0)
+    max_agent_turns: int | None = Field(default=None, ge=1)
+    """Turn limit: at most this many spoken agent replies across the scenario."""
+    interrupted: bool | None = None
+    """With a barge-in: the agent's first answer must (True) have been cut off."""
+
+    @field_validator("calls", "no_calls", mode="before")
+    @classmethod
+    def _calls(cls, v: Any) -> Any:
+        return [_call(x) for x in v] if isinstance(v, list) else v
+
+    @field_validator("facts", mode="before")
+    @classmethod
+    def _facts(cls, v: Any) -> Any:
+        return [_fact(x) for x in v] if isinstance(v, list) else v
+
+
+# ---- turns and scenarios ------------------------------------------------------------------------------------------
+
+
+class BargeIn(_Strict):
+    say: str = Field(min_length=1)
+    after_s: float = Field(default=1.0, ge=0, le=30)
+    """Seconds into the agent's spoken answer at which the user starts talking again."""
+
+
+class Turn(_Strict):
+    say: str = Field(min_length=1)
+    """What the user says: synthesized with espeak-ng, a voice that is not the agent's."""
+    noise_snr_db: float | None = Field(default=None, ge=-10, le=60)
+    """White noise mixed in at this signal-to-noise ratio."""
+    barge_in: BargeIn | None = None
+    voice: str | None = None
+    """espeak-ng voice (default: the suite's)."""
+
+
+class Elicitation(_Strict):
+    """How the scripted user answers an MCP elicitation request."""
+
+    action: Literal["accept", "decline", "cancel"] = "accept"
+    content: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+
+def _turn(value: Any) -> Any:
+    return {"say": value} if isinstance(value, str) else value
+
+
+class Scenario(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=80)
+    category: str = "general"
+    description: str = ""
+    servers: list[str] = Field(min_length=1)
+    turns: list[Turn] = Field(min_length=1, max_length=10)
+    expect: Expectations = Field(default_factory=Expectations)
+    elicitation: Elicitation | None = None
+    timeout_s: float | None = Field(default=None, gt=0, le=900)
+    greet: bool = False
+
+    @field_validator("turns", mode="before")
+    @classmethod
+    def _turns(cls, v: Any) -> Any:
+        return [_turn(x) for x in v] if isinstance(v, list) else v
+
+
+class SuiteDefaults(_Strict):
+    timeout_s: float = Field(default=120.0, gt=0, le=900)
+    """Per turn: how long to wait for a complete answer."""
+    scenario_timeout_s: float = Field(default=300.0, gt=0, le=1800)
+    """Hard bound on one scenario, start to finish."""
+    settle_s: float = Field(default=1.5, ge=0.2, le=10)
+    voice: str = "en-us"
+    words_per_minute: int = Field(default=150, ge=80, le=300)
+
+
+class Suite(_Strict):
+    name: str = "suite"
+    defaults: SuiteDefaults = Field(default_factory=SuiteDefaults)
+    servers: dict[str, ServerSpec] = Field(min_length=1)
+    scenarios: list[Scenario] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _references(self) -> Suite:
+        seen: set[str] = set()
+        for i, sc in enumerate(self.scenarios):
+            if sc.name in seen:
+                raise ValueError(f"scenarios[{i}]: duplicate scenario name {sc.name!r}")
+            seen.add(sc.name)
+            unknown = [s for s in sc.servers if s not in self.servers]
+            if unknown:
+                known = ", ".join(sorted(self.servers))
+                raise ValueError(f"scenarios[{i}] ({sc.name}): unknown server {unknown[0]!r} (defined: {known})")
+            if (
+                sc.elicitation is None
+                and any(isinstance(self.servers[s], EverythingServer) for s in sc.servers)
+                and any(c.tool.startswith("trigger-elicitation") for c in sc.expect.calls)
+            ):
+                raise ValueError(f"scenarios[{i}] ({sc.name}): expects an elicitation tool but has no `elicitation`")
+        return self
+
+
+def _location(loc: tuple[Any, ...], data: Any) -> str:
+    """`scenarios[3] (weather-tokyo).expect.calls[0]` from a pydantic error location."""
+    parts: list[str] = []
+    node = data
+    for p in loc:
+        if isinstance(p, int):
+            label = f"[{p}]"
+            if isinstance(node, list) and p < len(node):
+                node = node[p]
+                if isinstance(node, dict) and isinstance(node.get("name"), str) and parts and parts[-1] == "scenarios":
+                    label += f" ({node['name']})"
+            parts[-1] = parts[-1] + label if parts else label
+            continue
+        name = str(p)
+        if name in ("demo", "everything", "stdio", "down") and isinstance(node, dict) and node.get("kind") == name:
+            continue  # the discriminator's tag, not a key
+        if name.startswith("function-"):
+            continue
+        node = node.get(name) if isinstance(node, dict) else None
+        parts.append(name)
+    return ".".join(parts) or "suite"
+
+
+def format_suite_error(err: ValidationError, source: str, data: Any) -> str:
+    lines = [f"invalid eval suite {source}:"]
+    for e in err.errors():
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        msg = msg.removeprefix("Value error, ")
+        lines.append(f"  {_location(tuple(e['loc']), data)}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_suite(data: Any, *, source: str = "suite") -> Suite:
+    """Validate an already-loaded suite document; SuiteError names what is wrong."""
+    if not isinstance(data, dict):
+        raise SuiteError(f"{source}: the suite must be a mapping with `servers` and `scenarios`")
+    try:
+        return Suite.model_validate(data)
+    except ValidationError as e:
+        raise SuiteError(format_suite_error(e, source, data)) from None
+
+
+def load_suite(path: str | Path) -> Suite:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SuiteError(f"eval suite {p} does not exist") from None
+    except OSError as e:
+        raise SuiteError(f"eval suite {p}: cannot read ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise SuiteError(f"eval suite {p} is not valid YAML: {e}") from None
+    return parse_suite(data, source=str(p))
