@@ -26,6 +26,8 @@ from livekit.agents import (
     vad,
 )
 from livekit.agents.llm import ToolError, function_tool
+from livekit.plugins import openai as _openai_plugin  # noqa: F401  LiveKit plugins must register on the main thread
+from livekit.plugins import silero as _silero_plugin  # noqa: F401
 
 from voxmcp.config import Settings, load_settings
 from voxmcp.mcp.interaction import InteractionHandlers
@@ -41,7 +43,7 @@ class Models:
 
     vad: vad.VAD
     stt: stt.STT[Any]
-    llm: llm.LLM
+    llm: llm.LLM[Any]
     tts: tts.TTS[Any]
     load_s: dict[str, float] = field(default_factory=dict)
 
@@ -68,9 +70,7 @@ def load_models(settings: Settings) -> Models:
         s = settings.llm
         llm_opts = {"n_ctx": s.n_ctx, "threads": s.threads, "temperature": s.temperature,
                     "max_tokens": s.max_tokens, "seed": s.seed, "instructions": settings.agent.instructions}  # fmt: skip
-    vad_ = timed(
-        "vad", lambda: providers.build_vad("silero", min_silence_duration=settings.voice.min_silence_s)
-    )
+    vad_ = timed("vad", lambda: providers.build_vad("silero", min_silence_duration=settings.voice.min_silence_s))
     stt_ = timed("stt", lambda: providers.build_stt(m.stt.provider, m.stt.model, base_url=m.stt.base_url,
                                                     api_key=secret(m.stt), **stt_opts))  # fmt: skip
     llm_ = timed("llm", lambda: providers.build_llm(m.llm.provider, m.llm.model, base_url=m.llm.base_url,
@@ -83,7 +83,7 @@ def load_models(settings: Settings) -> Models:
     return Models(vad=vad_, stt=stt_, llm=llm_, tts=tts_, load_s=timings)
 
 
-def unreachable_server_tool(status: ServerStatus, hub: MCPHub) -> llm.RawFunctionTool:
+def unreachable_server_tool(status: ServerStatus, hub: MCPHub) -> llm.RawFunctionTool[..., Any]:
     """A stand-in tool for a server that is down, so a request for it is answered with the real reason.
 
     Without it the model sees no tool and invents an answer (BASELINE failure 4). Calling it retries the
@@ -128,16 +128,17 @@ def greeting_text(settings: Settings, statuses: list[ServerStatus]) -> str:
 class VoxAgent(Agent):
     """The seed recipe's agent: instructions, MCP tools, and a greeting on entry."""
 
-    def __init__(self, *, instructions: str, tools: list[llm.Tool], greeting: str | None) -> None:
+    def __init__(self, *, instructions: str, tools: list[llm.Tool | llm.Toolset], greeting: str | None) -> None:
         super().__init__(instructions=instructions, tools=tools)
         self._greeting = greeting
 
     async def on_enter(self) -> None:
         if self._greeting:
-            self.session.say(self._greeting, allow_interruptions=True, add_to_chat_ctx=True)
+            # not added to the chat context: a small model that sees its own chat turn stops calling tools
+            self.session.say(self._greeting, allow_interruptions=True, add_to_chat_ctx=False)
 
 
-def build_session(models: Models, settings: Settings, *, interruptions: bool = True) -> AgentSession:
+def build_session(models: Models, settings: Settings, *, interruptions: bool = True) -> AgentSession[Any]:
     return AgentSession(
         vad=models.vad,
         stt=models.stt,
@@ -169,13 +170,13 @@ class VoiceAgentRuntime:
             connect_timeout_s=settings.mcp.connect_timeout_s,
         )
         self.statuses: list[ServerStatus] = []
-        self.session: AgentSession | None = None
+        self.session: AgentSession[Any] | None = None
         self.agent: VoxAgent | None = None
         self.timings: dict[str, float] = {}
         self._last_progress = 0.0
 
-    def tools(self) -> list[llm.Tool]:
-        tools: list[llm.Tool] = list(self.hub.function_tools())
+    def tools(self) -> list[llm.Tool | llm.Toolset]:
+        tools: list[llm.Tool | llm.Toolset] = list(self.hub.function_tools())
         tools += [unreachable_server_tool(s, self.hub) for s in self.hub.statuses() if s.state == "failed"]
         return tools
 
@@ -195,11 +196,9 @@ class VoiceAgentRuntime:
             self.timings["llm_prefill_tokens"] = n
         self.hub.on_tools_changed = self._tools_changed
 
-    def new_session(self, *, interruptions: bool = True) -> tuple[AgentSession, VoxAgent]:
+    def new_session(self, *, interruptions: bool = True) -> tuple[AgentSession[Any], VoxAgent]:
         greeting = greeting_text(self.settings, self.statuses) if self.greet else None
-        self.agent = VoxAgent(
-            instructions=self.settings.agent.instructions, tools=self.tools(), greeting=greeting
-        )
+        self.agent = VoxAgent(instructions=self.settings.agent.instructions, tools=self.tools(), greeting=greeting)
         self.session = build_session(self.models, self.settings, interruptions=interruptions)
         return self.session, self.agent
 
@@ -208,9 +207,7 @@ class VoiceAgentRuntime:
             return
         asyncio.get_running_loop().create_task(self.agent.update_tools(self.tools()))
 
-    def _on_progress(
-        self, server: str, tool: str, progress: float, total: float | None, message: str | None
-    ) -> None:
+    def _on_progress(self, server: str, tool: str, progress: float, total: float | None, message: str | None) -> None:
         """Spoken progress, at most one update per `voice.progress_interval_s`."""
         now = time.monotonic()
         if self.session is None or now - self._last_progress < self.settings.voice.progress_interval_s:

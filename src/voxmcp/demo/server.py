@@ -59,7 +59,7 @@ def build_server(
     server.middleware.append(ToolCallMiddleware(server, AuditLog(Path(audit_log)) if audit_log else None))
 
     @server.tool(
-        description="Save a short note for the user.",
+        description="Save a short note for the user (when they say remember, note or write down).",
         annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False),
     )
     def add_note(

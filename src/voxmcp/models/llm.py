@@ -6,9 +6,10 @@ Why it is shaped this way (see shared/BASELINE.md for the failures of the plain 
   evaluates that prefix once when a session starts, so later turns only pay for the new tokens.
 - After a tool result the model must answer, not call again: that turn is generated under a grammar that admits plain
   speech only, after a short instruction to answer from the result. The greeting is generated the same way.
-- Plain text streams from the first token; output that starts like a tool call is held, parsed (every format these
-  models emit), validated against the tool's schema and repaired; a call that can't be repaired is retried once under
-  a grammar that admits only valid calls, and a hallucinated tool name falls back to a spoken answer.
+- A decision step picks call or speech from the probability of the call's first token (a 0.5B stops *starting*
+  calls after a few turns of chat, but keeps giving them weight). Speech streams from the first token under a grammar
+  that admits no JSON; a call is generated under a grammar built from the tools' JSON schemas, parsed, and checked
+  against the user's words (a call whose values the user never said is chosen again without that tool).
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class GenerationStats:
     total_s: float = 0.0
     mode: str = ""
     retries: int = 0
+    tool_probability: float | None = None
 
 
 @dataclass
@@ -94,6 +96,8 @@ class LlamaRuntime:
         env.filters["tojson"] = lambda v: json.dumps(v, ensure_ascii=False)
         self.template = env.from_string(template)
         self._grammar_cache: dict[str, LlamaGrammar] = {}
+        starts = ("{", '{"', "{\n", "<tool_call>", "```", "```json", "[", '[{"')
+        self._tool_start_ids = sorted({self.llama.tokenize(t.encode(), add_bos=False, special=True)[0] for t in starts})
 
     @classmethod
     def shared(cls, model_path: Path, *, n_ctx: int, threads: int, seed: int = 7) -> LlamaRuntime:
@@ -133,9 +137,7 @@ class LlamaRuntime:
             stats.prompt_tokens = len(tokens)
             stats.cached_tokens = self.cached_prefix_len(tokens)
             if len(tokens) + req.max_tokens > self.llama.n_ctx():
-                raise ValueError(
-                    f"prompt of {len(tokens)} tokens does not fit the context ({self.llama.n_ctx()})"
-                )
+                raise ValueError(f"prompt of {len(tokens)} tokens does not fit the context ({self.llama.n_ctx()})")
             stream = self.llama.create_completion(
                 tokens,
                 max_tokens=req.max_tokens,
@@ -156,6 +158,23 @@ class LlamaRuntime:
             finally:
                 stream.close()  # type: ignore[union-attr]
                 stats.total_s = time.perf_counter() - t0
+
+    def tool_start_probability(self, prompt: str) -> float:
+        """Probability that the model's next token starts a tool call (`{`, `<tool_call>`, a fence), read from the
+        logits after evaluating `prompt` (which leaves it in the KV cache for the generation that follows)."""
+        import numpy as np
+
+        with self.lock:
+            tokens = self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
+            if len(tokens) >= self.llama.n_ctx():
+                raise ValueError(f"prompt of {len(tokens)} tokens does not fit the context ({self.llama.n_ctx()})")
+            reuse = min(self.cached_prefix_len(tokens), len(tokens) - 1)
+            self.llama.n_tokens = reuse
+            self.llama.eval(tokens[reuse:])
+            logits = np.ctypeslib.as_array(self.llama._ctx.get_logits(), shape=(self.llama.n_vocab(),))
+            z = logits.astype(np.float64)
+            z = np.exp(z - z.max())
+            return float(z[self._tool_start_ids].sum() / z.sum())
 
     def prefill(self, prompt: str) -> int:
         """Evaluate `prompt` so its tokens sit in the KV cache; returns how many tokens were new."""
@@ -204,9 +223,7 @@ def prompt_tools(schemas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def to_template_messages(
-    chat_ctx: ChatContext, *, default_instructions: str
-) -> tuple[list[dict[str, Any]], Mode]:
+def to_template_messages(chat_ctx: ChatContext, *, default_instructions: str) -> tuple[list[dict[str, Any]], Mode]:
     """ChatContext -> messages for the chat template, and whether this turn may call tools.
 
     The turn is an `answer` turn when the conversation ends with tool results or has no user message yet (greeting).
@@ -253,9 +270,7 @@ def to_template_messages(
         question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
         messages.append({"role": "user", "content": ANSWER_NUDGE.format(result=" ".join(results), question=question)})
     elif not messages:
-        messages.append(
-            {"role": "user", "content": "(The user just joined. Greet them in one short sentence.)"}
-        )
+        messages.append({"role": "user", "content": "(The user just joined. Greet them in one short sentence.)"})
     return [{"role": "system", "content": system}, *messages], mode
 
 
@@ -279,14 +294,6 @@ def spoken_failure(errors: Sequence[str]) -> str:
     return f"Sorry, that didn't work. {reasons}"
 
 
-def _looks_like_tool_call(text: str) -> bool | None:
-    """True/False once the first visible characters decide it; None while undecided (whitespace only)."""
-    s = text.lstrip()
-    if not s:
-        return None
-    return s[0] in "{[<`"
-
-
 class LocalLLM(llm.LLM[Any]):
     """Qwen2.5 (or any GGUF with a chat template) on llama.cpp, for LiveKit's AgentSession."""
 
@@ -301,6 +308,7 @@ class LocalLLM(llm.LLM[Any]):
         max_tokens: int = 160,
         seed: int = 7,
         instructions: str = "You are a helpful voice assistant.",
+        tool_threshold: float = 0.03,
     ) -> None:
         super().__init__()
         self._model_name = model_name
@@ -308,6 +316,7 @@ class LocalLLM(llm.LLM[Any]):
         self.temperature = temperature
         self.max_tokens = max_tokens
         self.default_instructions = instructions
+        self.tool_threshold = tool_threshold
         self.last_stats: GenerationStats | None = None
 
     @property
@@ -367,9 +376,7 @@ class LocalLLMStream(llm.LLMStream):
 
     async def _run(self) -> None:
         rt = self._local.runtime
-        messages, mode = to_template_messages(
-            self._chat_ctx, default_instructions=self._local.default_instructions
-        )
+        messages, mode = to_template_messages(self._chat_ctx, default_instructions=self._local.default_instructions)
         schemas = tool_schemas(self._tools)
         if self._tool_choice == "none" or not schemas:
             mode = "answer"
@@ -385,10 +392,19 @@ class LocalLLMStream(llm.LLMStream):
             if mode == "answer":
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
-            held = await self._generate_tools_turn(prompt, stats)
-            if held is None:
+            # the decision step: a 0.5B rarely *starts* a needed call after a few turns of chat, but it still gives
+            # the call's first token some probability; above the threshold the call is generated under a grammar
+            p_tool = await asyncio.to_thread(rt.tool_start_probability, prompt)
+            stats.tool_probability = p_tool
+            if p_tool < self._local.tool_threshold:
+                await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
             by_name = {s["function"]["name"]: s["function"].get("parameters") or {} for s in schemas}
+            # the grammar only fixes names, keys and types: length bounds and patterns would explode llama.cpp's
+            # grammar (maxLength 2000 -> 2000 repetitions); the parser checks the full schema afterwards
+            compact = {name: compact_schema(schema) for name, schema in by_name.items()}
+            call_grammar = rt.grammar(toolcalls.tool_call_grammar(compact, forms=("bare", "tagged")))
+            held = "".join(await self._collect(prompt, call_grammar, stats))
             parsed = toolcalls.parse_tool_calls(held, by_name)
             user_text = _last_user_text(messages)
             ungrounded = [c.name for c in parsed.calls if not is_grounded(c.arguments, user_text)]
@@ -400,7 +416,7 @@ class LocalLLMStream(llm.LLMStream):
                 # without that tool, or answer in speech
                 logger.info("tool call not grounded in the user's words", extra={"tools": ungrounded})
                 stats.retries += 1
-                others = {k: v for k, v in by_name.items() if k not in ungrounded}
+                others = {k: compact_schema(v) for k, v in by_name.items() if k not in ungrounded}
                 if others:
                     grammar = rt.grammar(toolcalls.tool_call_grammar(others, allow_text=True))
                     again = "".join(await self._collect(prompt, grammar, stats))
@@ -423,7 +439,7 @@ class LocalLLMStream(llm.LLMStream):
             known = [n for n in names_seen if n in by_name]
             if known:
                 # the model meant a real tool but produced unusable arguments: retry under that tool's grammar
-                only = {k: v for k, v in by_name.items() if k in known}
+                only = {k: compact_schema(v) for k, v in by_name.items() if k in known}
                 grammar = rt.grammar(toolcalls.tool_call_grammar(only, allow_text=False))
                 retry_text = "".join(await self._collect(prompt, grammar, stats))
                 retry = toolcalls.parse_tool_calls(retry_text, by_name)
@@ -447,23 +463,6 @@ class LocalLLMStream(llm.LLMStream):
                 )
             )
 
-    async def _generate_tools_turn(self, prompt: str, stats: GenerationStats) -> str | None:
-        """Stream plain text as it comes; return the whole output instead when it looks like a tool call."""
-        decided: bool | None = None
-        buf = ""
-        async for piece in self._tokens(prompt, None, stats):
-            if decided is None:
-                buf += piece
-                decided = _looks_like_tool_call(buf)
-                if decided is False:
-                    self._emit_text(buf.lstrip())
-                continue
-            if decided:
-                buf += piece
-            else:
-                self._emit_text(piece)
-        return buf if decided else None
-
     async def _stream_text(self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats) -> None:
         started = False
         async for piece in self._tokens(prompt, grammar, stats):
@@ -477,9 +476,7 @@ class LocalLLMStream(llm.LLMStream):
     async def _collect(self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats) -> list[str]:
         return [p async for p in self._tokens(prompt, grammar, stats)]
 
-    async def _tokens(
-        self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats
-    ) -> AsyncIterator[str]:
+    async def _tokens(self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats) -> AsyncIterator[str]:
         """Async iterator over tokens produced by the worker thread; cancelling it stops generation."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
@@ -520,9 +517,7 @@ class LocalLLMStream(llm.LLMStream):
                 delta=llm.ChoiceDelta(
                     role="assistant",
                     tool_calls=[
-                        llm.FunctionToolCall(
-                            name=c.name, arguments=json.dumps(c.arguments), call_id=shortuuid("call_")
-                        )
+                        llm.FunctionToolCall(name=c.name, arguments=json.dumps(c.arguments), call_id=shortuuid("call_"))
                         for c in calls
                     ],
                 ),
@@ -552,23 +547,21 @@ def _last_user_text(messages: Sequence[dict[str, Any]]) -> str:
 
 
 def _words(text: str) -> set[str]:
-    words = set(_WORD.findall(text.lower()))
+    words = {w.rstrip("s") if len(w) > 3 else w for w in _WORD.findall(text.lower())}
     return words | {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
 
 
 def is_grounded(arguments: dict[str, Any], user_text: str) -> bool:
-    """Whether the call's values come from what the user said: every number appears in it, and every free-text
-    value shares at least one word with it. Unit names and enum-like short strings are not checked (models
-    normalise "km" to "kilometers"); a call with no arguments is grounded."""
+    """Whether the call's values come from what the user said: every number appears in it, and every string value
+    shares a word with it. Abbreviations of four characters or fewer ("km", "°F") are not checked, since models
+    normalise units; a call with no arguments is grounded."""
     said = _words(user_text)
     for value in arguments.values():
         if isinstance(value, bool) or value is None:
             continue
         if isinstance(value, int | float):
-            num = f"{value:g}"
-            if num not in said and str(value) not in said:
+            if f"{value:g}" not in said and str(value) not in said:
                 return False
-        elif (isinstance(value, str) and len(value) > 12) or (isinstance(value, str) and " " in value):
-            if not (_words(value) & said):
-                return False
+        elif isinstance(value, str) and len(value.strip()) > 4 and not (_words(value) & said):
+            return False
     return True
