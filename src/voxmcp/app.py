@@ -68,8 +68,8 @@ def load_models(settings: Settings) -> Models:
     llm_opts: dict[str, Any] = {}
     if m.llm.provider == "local":
         s = settings.llm
-        llm_opts = {"n_ctx": s.n_ctx, "threads": s.threads, "temperature": s.temperature,
-                    "max_tokens": s.max_tokens, "seed": s.seed, "instructions": settings.agent.instructions}  # fmt: skip
+        llm_opts = {"n_ctx": s.n_ctx, "threads": s.threads, "temperature": s.temperature, "max_tokens": s.max_tokens,
+                    "seed": s.seed, "instructions": settings.agent.instructions}  # fmt: skip
     vad_ = timed("vad", lambda: providers.build_vad("silero", min_silence_duration=settings.voice.min_silence_s))
     stt_ = timed("stt", lambda: providers.build_stt(m.stt.provider, m.stt.model, base_url=m.stt.base_url,
                                                     api_key=secret(m.stt), **stt_opts))  # fmt: skip

@@ -171,7 +171,7 @@ class LlamaRuntime:
             reuse = min(self.cached_prefix_len(tokens), len(tokens) - 1)
             self.llama.n_tokens = reuse
             self.llama.eval(tokens[reuse:])
-            logits = np.ctypeslib.as_array(self.llama._ctx.get_logits(), shape=(self.llama.n_vocab(),))
+            logits = np.ctypeslib.as_array(self.llama._ctx.get_logits(), shape=(self.llama.n_vocab(),))  # type: ignore[no-untyped-call]
             z = logits.astype(np.float64)
             z = np.exp(z - z.max())
             return float(z[self._tool_start_ids].sum() / z.sum())
@@ -264,7 +264,7 @@ def to_template_messages(chat_ctx: ChatContext, *, default_instructions: str) ->
     if messages and messages[-1]["role"] == "tool":
         # restate the question next to the result, on the user's side: a 0.5B answers that reliably, while after a
         # bare <tool_response> it echoes, re-calls or drifts to another topic
-        results = []
+        results: list[str] = []
         while messages and messages[-1]["role"] == "tool":
             results.insert(0, messages.pop()["content"])
         question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
