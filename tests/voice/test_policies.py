@@ -1,0 +1,197 @@
+"""VoicePolicies in a real AgentSession: confirmation, filler, barge-in cancellation, elicitation by voice."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from voxmcp.voice.confirm import DECLINED_RESULT
+from voxmcp.voice.policies import INTERRUPTED_RESULT
+
+from .fakes import ToolCallReply, eventually
+from .harness import conversation
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_destructive_call_runs_after_a_spoken_yes() -> None:
+    async with conversation([ToolCallReply("delete_note", {"note_id": 3}), "Deleted it."]) as c:
+        c.user_says("delete note three")
+        await c.wait_said("Do you want me to delete note 3?")
+        assert c.server.calls == []  # nothing happens before the answer
+        await c.answer("yes please")
+        out = await c.wait_output()
+        assert c.server.deleted == [3]
+        assert not out.is_error and "Deleted note 3" in out.output
+        await c.wait_said("Deleted it.")
+
+
+@pytest.mark.parametrize("answer", ["no", "don't do that", "cancel", "never mind"])
+async def test_destructive_call_is_skipped_on_no_or_cancel(answer: str) -> None:
+    async with conversation([ToolCallReply("delete_note", {"note_id": 3}), "Alright."]) as c:
+        c.user_says("delete note three")
+        await c.wait_said("delete note 3?")
+        await c.answer(answer)
+        out = await c.wait_output()
+        assert out.output == DECLINED_RESULT and not out.is_error
+        assert c.server.calls == []
+
+
+async def test_destructive_call_is_skipped_when_nobody_answers() -> None:
+    async with conversation([ToolCallReply("delete_note", {"note_id": 3}), "Alright."], answer_timeout_s=0.4) as c:
+        c.user_says("delete note three")
+        out = await c.wait_output()
+        assert out.output == DECLINED_RESULT
+        assert c.server.calls == []
+
+
+async def test_unclear_answer_is_asked_again() -> None:
+    async with conversation([ToolCallReply("delete_note", {"note_id": 3}), "Done."]) as c:
+        c.user_says("delete note three")
+        await c.wait_said("Do you want me to delete note 3?")
+        await c.answer("hmm what")
+        await c.wait_said("please say yes or no")
+        await c.answer("yes")
+        await c.wait_output()
+        assert c.server.deleted == [3]
+
+
+async def test_confirmation_can_be_switched_off() -> None:
+    async with conversation([ToolCallReply("delete_note", {"note_id": 5}), "Done."], confirm_destructive=False) as c:
+        c.user_says("delete note five")
+        await c.wait_output()
+        assert c.server.deleted == [5]
+        assert not c.said("Do you want me to")
+
+
+async def test_read_only_tools_are_not_confirmed() -> None:
+    async with conversation([ToolCallReply("quick", {}), "Here."]) as c:
+        c.user_says("quick one")
+        out = await c.wait_output()
+        assert out.output == "Quick answer."
+        assert not c.said("Do you want me to")
+
+
+async def test_filler_once_for_a_slow_call() -> None:
+    async with conversation(
+        [ToolCallReply("slow", {}), "Done slowly."], server_options={"slow_s": 1.6}, progress_first_after_s=60
+    ) as c:
+        c.user_says("do the slow thing")
+        await c.wait_output()
+        await c.wait_said("Done slowly.")
+        assert sum(1 for t in c.voice.tts.spoken if t == "One moment.") == 1
+        assert c.policies.fillers_said == 1
+
+
+async def test_no_filler_for_a_fast_call() -> None:
+    async with conversation([ToolCallReply("quick", {}), "Here it is."]) as c:
+        c.user_says("quick one")
+        await c.wait_said("Here it is.")
+        await asyncio.sleep(1.0)  # past the filler delay: it must not come late either
+        assert "One moment." not in c.voice.tts.spoken
+        assert c.policies.fillers_said == 0
+
+
+async def test_filler_can_be_switched_off() -> None:
+    async with conversation(
+        [ToolCallReply("slow", {}), "Done."], server_options={"slow_s": 1.2}, filler=False, progress_first_after_s=60
+    ) as c:
+        c.user_says("slow please")
+        await c.wait_said("Done.")
+        assert "One moment." not in c.voice.tts.spoken
+
+
+async def test_progress_is_spoken_for_a_slow_call() -> None:
+    async with conversation(
+        [ToolCallReply("slow", {}), "Finished."],
+        server_options={"slow_s": 2.4},
+        filler=False,
+        progress_first_after_s=0.5,
+        progress_interval_s=30,
+    ) as c:
+        c.user_says("slow please")
+        await c.wait_said("Finished.")
+        progress = [t for t in c.voice.tts.spoken if t.startswith("Still working")]
+        assert progress == ["Still working: 33 percent."]  # one update: the throttle holds the next back
+
+
+async def test_barge_in_cancels_the_running_tool_and_its_mcp_request() -> None:
+    async with conversation([ToolCallReply("hang", {}), "Okay, stopped."]) as c:
+        c.user_says("run the hanging tool")
+        await asyncio.wait_for(c.server.hang_started.wait(), 10)
+        c.user_says("stop, never mind")
+        await asyncio.wait_for(c.server.cancelled.wait(), 10)  # the server saw notifications/cancelled
+        out = await c.wait_output()
+        assert out.is_error and INTERRUPTED_RESULT in out.output
+        assert len(c.policies.calls) == 0
+
+
+async def test_programmatic_interrupt_cancels_the_running_tool() -> None:
+    async with conversation([ToolCallReply("hang", {}), "Stopped."]) as c:
+        c.user_says("run the hanging tool")
+        await asyncio.wait_for(c.server.hang_started.wait(), 10)
+        await asyncio.wait_for(c.voice.session.interrupt(), 10)
+        await asyncio.wait_for(c.server.cancelled.wait(), 10)
+
+
+async def test_elicitation_by_voice_accepts_with_defaults() -> None:
+    async with conversation([ToolCallReply("book_table", {}), "Booked."]) as c:
+        c.user_says("book me a table")
+        await c.wait_said("How many guests")
+        await c.answer("four of us on the terrace")
+        await c.wait_said("Please tell me number of guests; optionally seating (inside or terrace) and note.")
+        await c.wait_said("I'll send: number of guests 4, seating terrace, note none.")
+        await c.wait_said("Is that right?")
+        await c.answer("yes")
+        out = await c.wait_output()
+        assert c.server.elicited == [("accept", {"guests": 4, "seating": "terrace", "note": "none"})]
+        assert "Booked for 4 guests, terrace" in out.output
+        assert c.policies.fillers_said == 0  # never a filler while a question waits for its answer
+
+
+@pytest.mark.parametrize(("answer", "action"), [("no thanks", "decline"), ("never mind", "cancel")])
+async def test_elicitation_can_be_declined_or_cancelled(answer: str, action: str) -> None:
+    async with conversation([ToolCallReply("book_table", {}), "Fine."]) as c:
+        c.user_says("book me a table")
+        await c.wait_said("How many guests")
+        await c.answer(answer)
+        await c.wait_output()
+        assert c.server.elicited == [(action, None)]
+
+
+async def test_elicitation_readback_no_declines() -> None:
+    async with conversation([ToolCallReply("book_table", {}), "Fine."]) as c:
+        c.user_says("book me a table")
+        await c.wait_said("How many guests")
+        await c.answer("two people")
+        await c.wait_said("Is that right?")
+        await c.answer("no")
+        await c.wait_output()
+        assert c.server.elicited == [("decline", None)]
+
+
+async def test_elicitation_silence_cancels() -> None:
+    async with conversation([ToolCallReply("book_table", {}), "Fine."], answer_timeout_s=0.4) as c:
+        c.user_says("book me a table")
+        await c.wait_output()
+        assert c.server.elicited == [("cancel", None)]
+
+
+async def test_url_elicitation_shows_the_link_and_asks() -> None:
+    async with conversation([ToolCallReply("sign_in", {}), "Signed in."]) as c:
+        c.user_says("sign me in")
+        await c.wait_said("I've shown the link on your screen")
+        assert c.links == [("voicetest", "Please sign in to continue", "https://example.com/login?x=1")]
+        assert not c.said("https://")  # a URL is shown, never read aloud
+        await c.answer("yes")
+        out = await c.wait_output()
+        assert c.server.elicited == [("accept", None)]
+        assert "Sign-in: accept" in out.output
+
+
+async def test_elicitation_without_a_running_call_is_cancelled() -> None:
+    async with conversation([]) as c:
+        reply = await c.policies.elicit("voicetest", "Name?", {"type": "object", "properties": {}})
+        assert reply == "cancel"
+        await eventually(lambda: True)
