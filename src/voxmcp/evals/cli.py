@@ -17,7 +17,11 @@ from rich.table import Table
 from voxmcp.config import ConfigError, load_settings
 from voxmcp.evals.schema import Scenario, SuiteError, load_suite
 
-app = typer.Typer(add_completion=False, help="Spoken-task evals of the whole voice pipeline.")
+app = typer.Typer(
+    add_completion=False,
+    help="Spoken-task evals of the whole voice pipeline.",
+    context_settings={"allow_interspersed_args": True},  # options may follow the suite path
+)
 console = Console(stderr=True)
 
 

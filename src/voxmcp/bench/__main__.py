@@ -1,0 +1,5 @@
+"""`python -m voxmcp.bench` (the same as `voxmcp bench`)."""
+
+from voxmcp.bench.cli import app
+
+app()

@@ -1,0 +1,82 @@
+"""Report generation on a synthetic result: headline numbers, latency summaries, JSON and HTML with plots."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from voxmcp.evals.report import render_html, summarize_results, write_html, write_json
+from voxmcp.evals.runner import ScenarioResult, TurnRecord
+
+
+def _turn(said: str, heard: str, first: float, *, tool: bool = False) -> TurnRecord:
+    calls = [{"name": "get_weather", "arguments": '{"city": "Tokyo"}', "output": "15 degrees", "is_error": False}]
+    timings = {"final_transcript_s": 0.6, "first_llm_token_s": 0.8, "first_audible_s": first}
+    if tool:
+        timings["tool_result_s"] = 1.0
+        timings["answer_audible_s"] = first + 0.5
+    return TurnRecord(
+        said=said,
+        heard_by_agent=heard,
+        wer=None,
+        agent_text=["ok"],
+        tool_calls=calls if tool else [],
+        timings=timings,
+        interrupted=False,
+    )
+
+
+def _results() -> list[ScenarioResult]:
+    return [
+        ScenarioResult(
+            name="weather",
+            category="one-tool",
+            success=True,
+            failures=[],
+            turns=[_turn("What is the weather in Tokyo?", "What is the weather in Tokyo?", 1.2, tool=True)],
+            heard_answer="It is 15 degrees in Tokyo.",
+            duration_s=10.0,
+            true_positives=1,
+        ),
+        ScenarioResult(
+            name="chat",
+            category="chit-chat",
+            success=False,
+            failures=["called get_weather but no tool should be called <b>"],
+            turns=[_turn("Hello there", "Hello bear", 0.8)],
+            heard_answer="Hi!",
+            duration_s=5.0,
+            false_positives=1,
+            false_negatives=1,
+        ),
+    ]
+
+
+def test_summary_numbers() -> None:
+    s = summarize_results(_results(), {"llm": "local/qwen"})
+    assert s["scenarios"] == 2 and s["passed"] == 1 and s["task_success"] == 0.5
+    assert s["tool_call_precision"] == 0.5 and s["tool_call_recall"] == 0.5
+    assert s["user_wer"] == round(1 / 8, 4)  # 'there' -> 'bear': one error in 6 + 2 reference words
+    assert s["latency_s"]["first_audible_s"]["n"] == 2
+    assert s["latency_s"]["first_audible_s"]["p50"] == 1.0
+    assert s["latency_s"]["tool_result_s"]["n"] == 1
+    assert s["voice_to_voice_s"]["tool_turns"]["p50"] == 1.2
+    assert s["voice_to_voice_s"]["no_tool_turns"]["p50"] == 0.8
+    assert s["by_category"]["chit-chat"] == {"n": 1, "passed": 0, "success_rate": 0.0}
+    assert s["meta"] == {"llm": "local/qwen"}
+
+
+def test_json_and_html_written(tmp_path: Path) -> None:
+    s = summarize_results(_results())
+    data = json.loads(write_json(s, tmp_path / "r" / "report.json").read_text())
+    assert data["results"][0]["name"] == "weather"
+    page = write_html(s, tmp_path / "r" / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2
+    assert "&lt;b&gt;" in page and "<b>" not in page  # failure text is escaped
+    assert "FAIL" in page and "weather" in page
+
+
+def test_empty_results_render() -> None:
+    s = summarize_results([])
+    assert s["task_success"] is None and s["user_wer"] is None
+    assert "voxmcp eval report" in render_html(s)

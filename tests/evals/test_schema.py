@@ -1,0 +1,105 @@
+"""Suite validation: good suites load, and every mistake is reported with the scenario and key it is in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from voxmcp.evals.schema import ArgMatcher, SuiteError, load_suite, parse_suite
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _suite(**scenario: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"name": "s1", "servers": ["demo"], "turns": ["What is the weather in Tokyo?"]}
+    base.update(scenario)
+    return {"servers": {"demo": {"kind": "demo"}}, "scenarios": [base]}
+
+
+def _error(data: Any) -> str:
+    with pytest.raises(SuiteError) as info:
+        parse_suite(data, source="t.yaml")
+    return str(info.value)
+
+
+def test_shorthands_expand() -> None:
+    suite = parse_suite(
+        _suite(
+            expect={
+                "calls": ["list_notes", {"tool": "get_weather", "args": {"city": "Tokyo", "days": 2}}],
+                "facts": ["15", ["6.2", "6 point 2"]],
+            }
+        )
+    )
+    expect = suite.scenarios[0].expect
+    assert expect.calls[0].tool == "list_notes"
+    assert expect.calls[1].args["city"] == ArgMatcher(equals="Tokyo")
+    assert expect.calls[1].args["days"] == ArgMatcher(equals=2)
+    assert expect.facts[0].any == ["15"]
+    assert expect.facts[1].any == ["6.2", "6 point 2"]
+    assert suite.scenarios[0].turns[0].say == "What is the weather in Tokyo?"
+
+
+def test_unknown_key_names_scenario_and_path() -> None:
+    msg = _error(_suite(expect={"calls": [{"tool": "x", "args": {"city": {"equal": "Tokyo"}}}]}))
+    assert "t.yaml" in msg
+    assert "scenarios[0] (s1).expect.calls[0].args.city.equal: unknown key" in msg
+
+
+def test_matcher_needs_exactly_one_rule() -> None:
+    msg = _error(_suite(expect={"calls": [{"tool": "x", "args": {"v": {"number": 1, "regex": "1"}}}]}))
+    assert "exactly one of" in msg and "(got regex, number)" in msg
+
+
+def test_bad_regex_is_named() -> None:
+    msg = _error(_suite(expect={"facts": [{"regex": "(unclosed"}]}))
+    assert "'(unclosed' does not compile" in msg
+
+
+def test_from_tool_pattern_needs_a_group() -> None:
+    msg = _error(_suite(expect={"facts": [{"from_tool": {"tool": "get_weather", "pattern": r"\d+"}}]}))
+    assert "capture group" in msg
+
+
+def test_unknown_server_reference() -> None:
+    msg = _error(_suite(servers=["dmeo"]))
+    assert "unknown server 'dmeo'" in msg and "defined: demo" in msg
+
+
+def test_unknown_server_kind_and_key() -> None:
+    assert "servers.demo" in _error({"servers": {"demo": {"kind": "nope"}}, "scenarios": []})
+    data = _suite()
+    data["servers"]["demo"]["fault"] = True
+    assert "servers.demo.fault: unknown key" in _error(data)
+
+
+def test_duplicate_names_and_bad_values() -> None:
+    data = _suite()
+    data["scenarios"].append(dict(data["scenarios"][0]))
+    assert "duplicate scenario name 's1'" in _error(data)
+    assert "noise_snr_db" in _error(_suite(turns=[{"say": "hi", "noise_snr_db": 200}]))
+    assert "name" in _error(_suite(name="Has Spaces"))
+
+
+def test_not_a_mapping_and_missing_file(tmp_path: Path) -> None:
+    assert "must be a mapping" in _error(["a", "b"])
+    with pytest.raises(SuiteError, match="does not exist"):
+        load_suite(tmp_path / "none.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("servers: [unclosed\n")
+    with pytest.raises(SuiteError, match="not valid YAML"):
+        load_suite(bad)
+
+
+def test_public_suite_is_valid_and_covers_the_issue() -> None:
+    suite = load_suite(REPO / "evals" / "public.yaml")
+    assert len(suite.scenarios) >= 40
+    categories = {s.category for s in suite.scenarios}
+    for needed in ("one-tool", "chit-chat", "two-step", "tool-error", "slow-progress", "elicitation", "barge-in",
+                   "server-down", "noise"):  # fmt: skip
+        assert needed in categories, needed
+    kinds = {spec.kind for spec in suite.servers.values()}
+    assert kinds == {"demo", "everything", "stdio", "down"}
+    assert any(t.barge_in is not None for s in suite.scenarios for t in s.turns)

@@ -1,0 +1,153 @@
+"""Scoring rules on fixed inputs: normalization, WER, argument matchers, call matching, facts, precision/recall."""
+
+from __future__ import annotations
+
+import pytest
+
+from voxmcp.evals.schema import ArgMatcher, Expectations, ExpectedCall, Fact, FromTool
+from voxmcp.evals.scoring import (
+    ActualCall,
+    ScenarioScore,
+    assign_calls,
+    call_matches,
+    fact_holds,
+    match_arg,
+    normalize,
+    precision_recall,
+    score_scenario,
+    tool_name_matches,
+    wer,
+    word_errors,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("It is 3:05 p.m.", "it is 3 05 pm"),
+        ("Six point two miles.", "6.2 miles"),
+        ("minus five degrees", "-5 degrees"),
+        ("Twenty-three", "23"),
+        ("twenty three", "23"),
+        ("1,000 meters", "1000 meters"),
+        ("It's 15°", "its 15 degrees"),
+        ("Version 6.2.", "version 6.2"),
+    ],
+)
+def test_normalize(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+def test_wer() -> None:
+    assert wer("Convert 10 kilometers to miles.", "convert ten kilometers to miles") == 0.0
+    assert wer("What is the weather in Tokyo?", "What is the weather in Kyoto?") == pytest.approx(1 / 6)
+    assert word_errors("a b c", "a c") == (1, 3)
+    assert word_errors("a b", "a b c d") == (2, 2)
+    assert wer("", "") == 0.0
+    assert wer("", "noise") == 1.0
+
+
+def test_matchers() -> None:
+    assert match_arg(ArgMatcher(equals="Tokyo"), "tokyo ")
+    assert not match_arg(ArgMatcher(equals="Tokyo"), "Kyoto")
+    assert match_arg(ArgMatcher(equals=10), 10.0)
+    assert match_arg(ArgMatcher(equals=10), "10")
+    assert match_arg(ArgMatcher(equals=True), True)
+    assert not match_arg(ArgMatcher(equals=True), False)
+    assert match_arg(ArgMatcher(contains="london"), "Europe/London")
+    assert match_arg(ArgMatcher(regex="^k"), "km")
+    assert not match_arg(ArgMatcher(regex="^k"), "miles")
+    assert match_arg(ArgMatcher(number=3.5), 3.5)
+    assert match_arg(ArgMatcher(number=3.5), "3.5 miles")
+    assert match_arg(ArgMatcher(number=100, tolerance=0.01), 100.9)
+    assert not match_arg(ArgMatcher(number=100, tolerance=0.01), 102)
+    assert not match_arg(ArgMatcher(number=1), "no number")
+    assert match_arg(ArgMatcher(one_of=[123, 456]), 456)
+    assert not match_arg(ArgMatcher(one_of=[123, 456]), 789)
+    assert match_arg(ArgMatcher(present=False), None, present=False)
+    assert not match_arg(ArgMatcher(present=True), None, present=False)
+    assert not match_arg(ArgMatcher(equals="x"), None, present=False)
+
+
+def test_tool_names() -> None:
+    assert tool_name_matches("get-sum", "get_sum")
+    assert tool_name_matches("get_weather", "demo_get_weather")
+    assert not tool_name_matches("get_weather", "get_weather_forecast")
+    assert not tool_name_matches("get_time", "get_current_time")
+
+
+def test_call_matching_and_assignment() -> None:
+    weather = ExpectedCall(tool="get_weather", args={"city": ArgMatcher(equals="Rome")})
+    berlin = ExpectedCall(tool="get_weather", args={"city": ArgMatcher(equals="Berlin")})
+    any_weather = ExpectedCall(tool="get_weather")
+    calls = [
+        ActualCall("get_weather", {"city": "Berlin"}),
+        ActualCall("get_weather", {"city": "Rome"}),
+    ]
+    assert call_matches(weather, calls[1]) and not call_matches(weather, calls[0])
+    assert call_matches(ExpectedCall(tool="get_weather", error=True), ActualCall("get_weather", {}, is_error=True))
+    assert not call_matches(ExpectedCall(tool="get_weather", error=True), ActualCall("get_weather", {}))
+    # the greedy choice (any_weather -> Berlin) would leave `berlin` unmatched; the matching must find both
+    assert assign_calls([any_weather, berlin], calls) == {0: 1, 1: 0}
+    assert assign_calls([weather, weather], calls) == {0: 1}
+
+
+def test_from_json_tolerates_bad_arguments() -> None:
+    assert ActualCall.from_json("x", "not json").arguments == {}
+    assert ActualCall.from_json("x", '{"a": 1}').arguments == {"a": 1}
+    assert ActualCall.from_json("x", "[1]").arguments == {}
+
+
+def test_facts() -> None:
+    calls = [ActualCall("get_weather", {"city": "Moscow"}, "In Moscow it is snow, minus 5 degrees.")]
+    assert fact_holds(Fact(any=["6.2", "6 point 2"]), "That's about six point two miles.", [])[0]
+    assert not fact_holds(Fact(any=["62"]), "six point two", [])[0]
+    assert fact_holds(Fact(regex=r"\b68\b"), "It is 68.04 kilograms", [])[0]
+    assert fact_holds(Fact(none=["42"]), "the answer is 41", [])[0]
+    assert not fact_holds(Fact(none=["42"]), "forty two", [])[0]
+    from_tool = Fact(from_tool=FromTool(tool="get_weather", pattern=r"(minus \d+|\d+) degrees"))
+    assert fact_holds(from_tool, "It's -5 degrees in Moscow.", calls)[0]
+    assert not fact_holds(from_tool, "It's 5 degrees in Moscow.", calls)[0]
+    ok, what = fact_holds(from_tool, "anything", [])
+    assert not ok and "no such result" in what
+
+
+def test_score_scenario_success_and_failures() -> None:
+    expect = Expectations(
+        calls=[ExpectedCall(tool="get_weather", args={"city": ArgMatcher(equals="Paris")})],
+        no_calls=[ExpectedCall(tool="delete_note")],
+        allow_calls=["list_notes"],
+        facts=[Fact(any=["13"])],
+        max_tool_calls=2,
+    )
+    good = [ActualCall("get_weather", {"city": "Paris"}, "cloudy, 13 degrees")]
+    s = score_scenario(expect, good, "It is cloudy and 13 degrees in Paris.", agent_replies=1)
+    assert s.success and (s.true_positives, s.false_positives, s.false_negatives) == (1, 0, 0)
+
+    calls = [ActualCall("list_notes", {}), ActualCall("delete_note", {"note_id": 1}), ActualCall("get_time", {})]
+    s = score_scenario(expect, calls, "", agent_replies=1)
+    assert not s.success
+    assert (s.true_positives, s.false_positives, s.false_negatives) == (0, 2, 1)
+    text = " | ".join(s.failures)
+    assert "missing call get_weather" in text
+    assert "forbidden call delete_note" in text
+    assert "3 tool calls, more than the limit of 2" in text
+    assert "said nothing audible" in text
+    assert "answer lacks" in text
+
+
+def test_score_no_tools_turn_limit_and_interruption() -> None:
+    expect = Expectations(no_tools=True, max_agent_turns=1, interrupted=True)
+    s = score_scenario(expect, [ActualCall("get_weather", {})], "hi", agent_replies=2, interrupted=False)
+    text = " | ".join(s.failures)
+    assert "no tool should be called" in text and "turn limit of 1" in text and "not interrupted" in text
+    ok = score_scenario(expect, [], "hi", agent_replies=1, interrupted=True, errors=[])
+    assert ok.success
+    failed = score_scenario(Expectations(), [], "hi", agent_replies=1, errors=["scenario timed out"])
+    assert not failed.success and failed.failures == ["scenario timed out"]
+
+
+def test_precision_recall() -> None:
+    scores = [ScenarioScore(True, true_positives=3, false_positives=1), ScenarioScore(False, false_negatives=2)]
+    assert precision_recall(scores) == (0.75, 0.6)
+    assert precision_recall([ScenarioScore(True)]) == (None, None)
