@@ -13,10 +13,10 @@ import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from voxmcp.app import Models, load_models  # noqa: E402
-from voxmcp.audio.wav import MonoAudio, read_wav  # noqa: E402
-from voxmcp.config import Settings, load_settings  # noqa: E402
-from voxmcp.demo.runner import DemoServerProcess  # noqa: E402
+from voxmcp.app import Models, load_models
+from voxmcp.audio.wav import MonoAudio, read_wav
+from voxmcp.config import Settings, load_settings
+from voxmcp.demo.runner import DemoServerProcess
 
 
 @pytest.fixture(scope="session")
