@@ -185,19 +185,19 @@ def talk(
 
 
 def _mount() -> None:
+    from voxmcp.bench.cli import app as bench_app
     from voxmcp.demo.cli import app as demo_app
+    from voxmcp.evals.cli import app as eval_app
     from voxmcp.mcp.cli import app as mcp_app
     from voxmcp.models.cli import app as models_app
+    from voxmcp.web.cli import app as web_app
 
     app.add_typer(models_app, name="models")
     app.add_typer(mcp_app, name="mcp")
     app.add_typer(demo_app, name="demo-server")
-    try:
-        from voxmcp.web.cli import app as web_app
-
-        app.add_typer(web_app, name="web")
-    except ImportError:  # pragma: no cover - optional until the web part lands
-        pass
+    app.add_typer(eval_app, name="eval")
+    app.add_typer(bench_app, name="bench")
+    app.add_typer(web_app, name="web")
 
 
 _mount()
