@@ -14,12 +14,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from livekit import rtc
 from livekit.agents import AgentSession, llm, stt, tts, utils
 from livekit.agents.language import LanguageCode
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from livekit.agents.voice.io import AudioInput
 
+from livekit import rtc
 from voxmcp.audio.file_io import RecordingAudioOutput
 
 SAMPLE_RATE_IN = 16000
@@ -82,7 +82,7 @@ class _ScriptedStream(stt.RecognizeStream):
             await utils.aio.cancel_and_wait(drain)
 
 
-class ScriptedSTT(stt.STT):
+class ScriptedSTT(stt.STT[Any]):
     """Streaming STT whose transcripts come from the test: `user_says(text)` is one complete user turn."""
 
     def __init__(self) -> None:
@@ -132,7 +132,7 @@ Responder = Callable[[llm.ChatContext], LLMReply]
 
 
 @dataclass
-class ScriptedLLM(llm.LLM):
+class ScriptedLLM(llm.LLM[Any]):
     """Answers each request with the next scripted reply; "Okay." once the script runs out."""
 
     replies: list[LLMReply | Responder] = field(default_factory=list)
@@ -196,7 +196,7 @@ class _SilenceStream(tts.ChunkedStream):
         output_emitter.flush()
 
 
-class RecordingTTS(tts.TTS):
+class RecordingTTS(tts.TTS[Any]):
     """Records what the agent says; each text becomes 50 ms of silence."""
 
     def __init__(self) -> None:

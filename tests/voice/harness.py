@@ -3,13 +3,14 @@ an in-memory MCP server behind a real MCPHub."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from livekit.agents import Agent, FunctionToolsExecutedEvent, llm
 
+from voxmcp.mcp.interaction import InteractionHandlers
 from voxmcp.mcp.toolset import MCPHub
 from voxmcp.voice import VoicePolicies
 
@@ -50,16 +51,24 @@ class Conversation:
 
 @asynccontextmanager
 async def conversation(
-    replies: list[LLMReply | Responder], *, server_options: dict[str, Any] | None = None, **options: Any
+    replies: list[LLMReply | Responder],
+    *,
+    server_options: dict[str, Any] | None = None,
+    hub_factory: Callable[[InteractionHandlers], MCPHub] | None = None,
+    **options: Any,
 ) -> AsyncIterator[Conversation]:
+    """A started session whose agent has the hub's tools wrapped by VoicePolicies(**options); closed on exit.
+
+    The hub is the in-memory voice test server unless `hub_factory` builds another one."""
     voice = fake_voice(replies)
     links: list[tuple[str, str, str]] = []
     options.setdefault("answer_timeout_s", 5.0)
-    policies = VoicePolicies(
-        lambda: voice.session, llm=voice.llm, show_link=lambda *a: links.append(a), **options
-    )
+    policies = VoicePolicies(lambda: voice.session, llm=voice.llm, show_link=lambda *a: links.append(a), **options)
     server = ServerLog()
-    hub = voice_hub(server, policies.handlers(), **(server_options or {}))
+    if hub_factory is not None:
+        hub = hub_factory(policies.handlers())
+    else:
+        hub = voice_hub(server, policies.handlers(), **(server_options or {}))
     await hub.start()
     convo = Conversation(voice, policies, hub, server, links)
 
@@ -75,5 +84,3 @@ async def conversation(
         voice.audio_in.close()
         await voice.session.aclose()
         await hub.aclose()
-
-

@@ -5,12 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from mcp.client._memory import InMemoryTransport
 
+from voxmcp.mcp.config import MCPServerConfig
+from voxmcp.mcp.interaction import InteractionHandlers
+from voxmcp.mcp.toolset import MCPHub
 from voxmcp.voice.confirm import DECLINED_RESULT
 from voxmcp.voice.policies import INTERRUPTED_RESULT
 
 from .fakes import ToolCallReply, eventually
 from .harness import conversation
+from .voice_servers import ServerLog, build_voice_server
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -195,3 +200,33 @@ async def test_elicitation_without_a_running_call_is_cancelled() -> None:
         reply = await c.policies.elicit("voicetest", "Name?", {"type": "object", "properties": {}})
         assert reply == "cancel"
         await eventually(lambda: True)
+
+
+async def test_typed_answer_is_heard_too() -> None:
+    """Console text mode: typed input interrupts and goes to generate_reply, never through the STT."""
+    async with conversation([ToolCallReply("delete_note", {"note_id": 2}), "Done."]) as c:
+        c.user_says("delete note two")
+        await c.wait_said("Do you want me to delete note 2?")
+        await eventually(lambda: c.voice.session.agent_state != "speaking", what="playout")
+        await c.voice.session.interrupt()
+        c.voice.session.generate_reply(user_input="yes")
+        await c.wait_output()
+        assert c.server.deleted == [2]
+
+
+async def test_destructive_call_through_search_mode_call_tool_is_confirmed() -> None:
+    def search_mode_hub(handlers: InteractionHandlers) -> MCPHub:
+        server = build_voice_server(ServerLog())
+        config = MCPServerConfig.model_validate({"url": "http://in-memory/mcp", "protocol": "legacy"})
+        factories = {"voicetest": lambda: InMemoryTransport(server)}
+        return MCPHub({"voicetest": config}, handlers=handlers, transport_factories=factories,
+                      search_tools_threshold_chars=1)  # fmt: skip
+
+    call = ToolCallReply("call_tool", {"name": "delete_note", "arguments": {"note_id": 7}})
+    async with conversation([call, "Okay."], hub_factory=search_mode_hub) as c:
+        assert {t.info.name for t in c.hub.function_tools()} >= {"search_tools", "call_tool"}
+        c.user_says("delete note seven")
+        await c.wait_said("Do you want me to delete note 7?")
+        await c.answer("no")
+        out = await c.wait_output()
+        assert out.output == DECLINED_RESULT

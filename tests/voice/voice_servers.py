@@ -98,4 +98,6 @@ def build_voice_server(log: ServerLog, *, slow_s: float = 1.5) -> MCPServer:
 def voice_hub(log: ServerLog, handlers: InteractionHandlers, **server_options: Any) -> MCPHub:
     server = build_voice_server(log, **server_options)
     config = MCPServerConfig.model_validate({"url": "http://in-memory/mcp", "protocol": "legacy"})
-    return MCPHub({"voicetest": config}, handlers=handlers, transport_factories={"voicetest": lambda: InMemoryTransport(server)})
+    return MCPHub(
+        {"voicetest": config}, handlers=handlers, transport_factories={"voicetest": lambda: InMemoryTransport(server)}
+    )

@@ -40,6 +40,7 @@ _NO = (
     "leave it",
     "keep it",
 )
+_UNSURE = ("not sure", "unsure", "don't know", "dont know", "do not know", "no idea", "maybe", "perhaps")
 _YES = (
     "yes",
     "yeah",
@@ -88,6 +89,8 @@ def classify_reply(text: str) -> Reply | None:
         return None
     if _has_phrase(t, _CANCEL):
         return "cancel"
+    if _has_phrase(t, _UNSURE):
+        return None
     if _has_phrase(t, _NO):
         return "no"
     if _has_phrase(t, _YES):
@@ -165,7 +168,7 @@ _PRONOUN_ONE = {"the", "this", "that", "which", "other", "another", "each", "eve
 
 def find_numbers(text: str) -> list[float]:
     """Every number said in the text, digits or words, in order ("3", "3.5", "-2", "twenty five", "third")."""
-    t = _norm(text).replace(",", "")
+    t = _norm(re.sub(r"(?<=\d),(?=\d{3}\b)", "", text))
     t = re.sub(r"\ban? (hundred|thousand|million)\b", r"one \1", t)
     t = re.sub(r"\band an? half\b", "and half", t)
     found: list[float] = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterable, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Generic, Protocol, TypeVar
 
 from livekit.agents import AgentTask, llm
@@ -119,9 +119,7 @@ class DialogTask(AgentTask[T | None], Generic[T]):
         self._heard(new_message.text_content or "")
         raise StopResponse()
 
-    async def llm_node(  # type: ignore[override]
-        self, chat_ctx: llm.ChatContext, tools: list[llm.FunctionTool], model_settings: ModelSettings
-    ) -> AsyncIterable[llm.ChatChunk | str] | None:
+    async def llm_node(self, chat_ctx: llm.ChatContext, tools: list[llm.Tool], model_settings: ModelSettings) -> None:
         """Typed input reaches the LLM directly: take it as the answer and generate nothing."""
         last = next((m for m in reversed(chat_ctx.messages()) if m.role == "user"), None)
         if last is not None:

@@ -41,7 +41,7 @@ def _declined(asker: Asker) -> types.ElicitResult:
     return types.ElicitResult(action="decline")
 
 
-def llm_filler(model: llm.LLM | None, *, timeout_s: float = 20.0) -> FillFn | None:
+def llm_filler(model: llm.LLM[Any] | None, *, timeout_s: float = 20.0) -> FillFn | None:
     """The LLM fallback for answers the deterministic parser can't settle (None without an LLM)."""
     if model is None:
         return None

@@ -69,7 +69,8 @@ def form_fields(schema: Mapping[str, Any]) -> list[Field]:
     """The fields of a form schema, in order; ValueError naming the problem when it is not an object schema."""
     if not isinstance(schema, Mapping):
         raise ValueError(f"requested schema must be an object schema, got {type(schema).__name__}")
-    properties = schema.get("properties") or {}
+    properties = schema.get("properties")
+    properties = {} if properties is None else properties
     if not isinstance(properties, Mapping):
         raise ValueError("requested schema 'properties' must be an object")
     required = set(schema.get("required") or [])
@@ -254,7 +255,7 @@ def _fill_schema(schema: Mapping[str, Any]) -> dict[str, Any]:
 
 
 async def fill_with_llm(
-    model: llm.LLM,
+    model: llm.LLM[Any],
     fields: list[Field],
     schema: Mapping[str, Any],
     question: str,

@@ -52,7 +52,7 @@ class VoicePolicies:
         self,
         session_getter: SessionGetter,
         *,
-        llm: llm.LLM | None = None,
+        llm: llm.LLM[Any] | None = None,
         confirm_destructive: bool = True,
         filler: bool = True,
         filler_text: str = "One moment.",
@@ -160,7 +160,9 @@ class VoicePolicies:
         return function_tool(voiced_call, raw_schema=raw_schema, flags=tool.info.flags)
 
     @staticmethod
-    def _target(hub: MCPHub | None, name: str, arguments: Mapping[str, Any]) -> tuple[ToolInfo | None, Mapping[str, Any]]:
+    def _target(
+        hub: MCPHub | None, name: str, arguments: Mapping[str, Any]
+    ) -> tuple[ToolInfo | None, Mapping[str, Any]]:
         """The MCP tool a call reaches (through `call_tool` in search mode too) and its arguments."""
         if hub is None:
             return None, arguments
@@ -237,7 +239,9 @@ class VoicePolicies:
                 return call.result()
 
     @asynccontextmanager
-    async def _filler(self, scope: ToolCallScope, context: RunContext[Any], call: asyncio.Task[Any]) -> AsyncIterator[None]:
+    async def _filler(
+        self, scope: ToolCallScope, context: RunContext[Any], call: asyncio.Task[Any]
+    ) -> AsyncIterator[None]:
         """Say the filler once when the call is still running after `filler_delay_s` of silence."""
         if not self.filler:
             yield
