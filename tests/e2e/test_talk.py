@@ -93,3 +93,52 @@ def test_server_down_is_said_out_loud(talk, speak, transcribe, tmp_path) -> None
     assert result.agent_transcript, result.errors
     assert any(w in heard for w in ("reach", "unavailable", "not available", "can't", "cannot", "connect")), heard
     assert not any(c.name == "get_weather" for c in result.tool_calls)
+
+
+def test_llm_behind_an_openai_compatible_endpoint(models, demo_server, speak, transcribe, tmp_path) -> None:
+    """Cloud or self-hosted providers are one setting away: the same pipeline with the LLM on a loopback endpoint."""
+    import asyncio
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import httpx
+
+    from voxmcp.app import Models
+    from voxmcp.config import load_settings
+    from voxmcp.models.providers import build_llm
+    from voxmcp.talk import run_talk
+
+    port = free_port()
+    fake = Path(__file__).parents[1] / "livekit" / "fake_openai_llm.py"
+    proc = subprocess.Popen([sys.executable, str(fake), "--port", str(port)])
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/v1/models", timeout=0.5)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        env = {
+            "VOXMCP_MCP__SERVERS": f'{{"demo": {{"url": "{demo_server.url}"}}}}',
+            "VOXMCP_MODELS__LLM": f'{{"provider": "openai", "model": "fake", "base_url": "http://127.0.0.1:{port}/v1"}}',
+        }
+        settings = load_settings(env=env, dotenv=False)
+        remote = Models(
+            vad=models.vad,
+            stt=models.stt,
+            llm=build_llm("openai", "fake", base_url=f"http://127.0.0.1:{port}/v1"),
+            tts=models.tts,
+        )
+        before = len(demo_server.calls())
+        result = asyncio.run(
+            run_talk(settings, remote, speak("What is the weather in Paris?"), output_wav=tmp_path / "a.wav")
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    calls = demo_server.calls()[before:]
+    assert [c["tool"] for c in calls] == ["get_weather"]
+    degrees = re.search(r"(\d+) degrees", calls[0]["result"])
+    assert degrees is not None
+    assert degrees.group(1) in _numbers(transcribe(result.output_wav))
