@@ -53,7 +53,8 @@ try {
   const re = cfg.expect;
   await page.waitForFunction(([re, before]) => {
     const rx = new RegExp(re, "i");
-    return window.voxmcp.transcript.slice(before).some((e) => e.who === "agent" && rx.test(e.text));
+    // a finished agent segment: a match on a half-streamed sentence is not the answer yet
+    return window.voxmcp.transcript.slice(before).some((e) => e.who === "agent" && e.final && rx.test(e.text));
   }, [re, before], { timeout: left(), polling: 200 });
   mark("answer_seen");
   result.ok = true;
