@@ -99,9 +99,15 @@ def dev_worker(
 
 
 def test_dev_worker_registers_with_livekit(dev_worker: WorkerProcess, node: LiveKitNode) -> None:
+    """The server's own log records the registration, under the id the worker printed, for agent 'voxmcp'."""
     worker_id = dev_worker.worker_id()
     assert worker_id and worker_id.startswith("AW_")
-    assert worker_id in node.log_text() or "worker" in node.log_text()
+    registered = [
+        json.loads(line)
+        for line in node.log_text().splitlines()
+        if line.startswith("{") and '"worker registered"' in line
+    ]
+    assert any(r.get("workerID") == worker_id and r.get("agentName") == AGENT_NAME for r in registered), registered
 
 
 async def test_spoken_question_is_answered_in_the_room(
