@@ -140,7 +140,7 @@ async def test_page_shows_transcript_tool_calls_and_state_from_the_room(
         {"name": "get_weather", "arguments": '{"city":"Paris"}', "output": "18 C, sunny", "isError": False}
     ]
     states = [s for _, s in run.raw["states"]]
-    assert states[:1] == ["listening"] or "listening" in states
-    assert "thinking" in states and "speaking" in states
-    assert states.index("thinking") < states.index("speaking")
+    # the page followed lk.agent.state through the scripted turn, in order
+    assert [s for s in states if s in ("thinking", "speaking")][:2] == ["thinking", "speaking"], states
+    assert states[-1] == "listening", states
     assert elapsed < 90
