@@ -32,6 +32,7 @@ async def test_barge_in_cancels_hang_tool_on_the_demo_server() -> None:
             c.user_says("stop, that's taking too long")
             out = await c.wait_output(timeout_s=15)
             assert out.is_error and INTERRUPTED_RESULT in out.output
+            assert c.policies.cancelled_by_user == 1
             calls = await asyncio.to_thread(demo.wait_for_calls, 1, 10.0)
             assert [(e["tool"], e["ok"]) for e in calls] == [("hang_tool", False)]
             assert "cancelled" in str(calls[0].get("error", "")).lower()

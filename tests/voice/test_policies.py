@@ -129,7 +129,7 @@ async def test_barge_in_cancels_the_running_tool_and_its_mcp_request() -> None:
         await asyncio.wait_for(c.server.cancelled.wait(), 10)  # the server saw notifications/cancelled
         out = await c.wait_output()
         assert out.is_error and INTERRUPTED_RESULT in out.output
-        assert len(c.policies.calls) == 0
+        assert len(c.policies.calls) == 0 and c.policies.cancelled_by_user == 1
 
 
 async def test_programmatic_interrupt_cancels_the_running_tool() -> None:

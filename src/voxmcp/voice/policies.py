@@ -80,6 +80,8 @@ class VoicePolicies:
             session_getter, self.calls, min_interval_s=progress_interval_s, first_after_s=progress_first_after_s
         )
         self.fillers_said = 0
+        self.cancelled_by_user = 0
+        """Tool calls cancelled because the user barged in (for logs, benchmarks and tests)."""
 
     # ---- integration surface ------------------------------------------------------------------------
 
@@ -228,6 +230,7 @@ class VoicePolicies:
                     request.result.set_result(None)
                 call.cancel()
                 await asyncio.wait({call}, timeout=_CANCEL_WAIT_S)
+                self.cancelled_by_user += 1
                 logger.info("tool call cancelled: the user interrupted", extra={"tool": scope.exposed_name})
                 raise ToolError(INTERRUPTED_RESULT)
             if request is not None:
@@ -236,6 +239,8 @@ class VoicePolicies:
                     request.result.set_result(result)
                 continue
             if call.done():
+                if call.cancelled():  # cancelled from elsewhere (session closing): a result, not a crash
+                    raise ToolError("The call was cancelled.")
                 return call.result()
 
     @asynccontextmanager
