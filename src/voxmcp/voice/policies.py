@@ -28,6 +28,7 @@ from voxmcp.voice import confirm, elicit
 from voxmcp.voice.calls import ActiveCalls, DialogRequest, ToolCallScope
 from voxmcp.voice.dialog import DialogScript, run_dialog
 from voxmcp.voice.progress import SpokenProgress
+from voxmcp.voice.sampling import sample_with_llm
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +87,20 @@ class VoicePolicies:
     # ---- integration surface ------------------------------------------------------------------------
 
     def handlers(self, *, sample: SampleFn | None = None, log: LogFn | None = None) -> InteractionHandlers:
-        """Interaction handlers for `MCPHub(handlers=...)`: voice elicitation and spoken progress."""
+        """Interaction handlers for `MCPHub(handlers=...)`: voice elicitation, spoken progress, and sampling by
+        the session's LLM (given one; each server still has to allow it with `sampling = true`)."""
+        if sample is None and self._llm is not None:
+            sample = self.sample
         return InteractionHandlers(
             elicit=self.elicit, elicit_url=self.elicit_url, sample=sample, progress=self.progress, log=log
         )
+
+    async def sample(self, server: str, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        """A server's sampling request, answered by the session's LLM in a context of its own."""
+        if self._llm is None:
+            raise RuntimeError("no LLM to answer sampling requests with")
+        logger.info("sampling request", extra={"mcp_server": server, "messages": len(params.messages)})
+        return await sample_with_llm(self._llm, params)
 
     def wrap_tools(self, tools: Sequence[llm.Tool | llm.Toolset], hub: MCPHub | None) -> list[llm.Tool | llm.Toolset]:
         """The same tools with the voice policies around each raw function tool (others pass unchanged)."""
