@@ -20,7 +20,7 @@ async def test_decisions() -> None:
     assert await ask_confirmation(ScriptedAsker("yes"), "delete note 3") == "yes"
     assert await ask_confirmation(ScriptedAsker("no"), "delete note 3") == "no"
     assert await ask_confirmation(ScriptedAsker("never mind"), "delete note 3") == "cancel"
-    assert await ask_confirmation(ScriptedAsker(None), "delete note 3") == "cancel"
+    assert await ask_confirmation(ScriptedAsker(None), "delete note 3") == "silence"
     twice = ScriptedAsker("pardon", "uh")
-    assert await ask_confirmation(twice, "delete note 3") == "cancel"
+    assert await ask_confirmation(twice, "delete note 3") == "silence"
     assert twice.asked == ["Do you want me to delete note 3?", "Sorry, please say yes or no: should I delete note 3?"]

@@ -10,7 +10,7 @@ from mcp.client._memory import InMemoryTransport
 from voxmcp.mcp.config import MCPServerConfig
 from voxmcp.mcp.interaction import InteractionHandlers
 from voxmcp.mcp.toolset import MCPHub
-from voxmcp.voice.confirm import DECLINED_RESULT
+from voxmcp.voice.confirm import DECLINED_RESULT, NO_ANSWER_RESULT
 from voxmcp.voice.policies import INTERRUPTED_RESULT
 
 from .fakes import ToolCallReply, eventually
@@ -47,7 +47,7 @@ async def test_destructive_call_is_skipped_when_nobody_answers() -> None:
     async with conversation([ToolCallReply("delete_note", {"note_id": 3}), "Alright."], answer_timeout_s=0.4) as c:
         c.user_says("delete note three")
         out = await c.wait_output()
-        assert out.output == DECLINED_RESULT
+        assert out.output == NO_ANSWER_RESULT and not out.is_error
         assert c.server.calls == []
 
 

@@ -9,10 +9,12 @@ from typing import Any, Literal
 from voxmcp.voice import answers
 from voxmcp.voice.dialog import Asker
 
-Decision = Literal["yes", "no", "cancel"]
+Decision = Literal["yes", "no", "cancel", "silence"]
 
 DECLINED_RESULT = "Okay, I won't."
 """The tool result when the user says no: a normal result (the model relays it), not an error."""
+NO_ANSWER_RESULT = "I didn't hear a yes, so I haven't done it."
+"""The tool result when nobody answered the question in time (or only unclear answers came)."""
 
 
 def _words(name: str) -> str:
@@ -45,14 +47,14 @@ def describe_call(tool_name: str, arguments: Mapping[str, Any]) -> str:
 
 
 async def ask_confirmation(asker: Asker, action: str) -> Decision:
-    """Ask (once more if the answer was unclear); silence counts as cancel, so nothing happens."""
+    """Ask (once more if the answer was unclear); only "yes" proceeds. No answer in time: "silence"."""
     question = f"Do you want me to {action}?"
     for _ in range(2):
         answer = await asker.ask(question)
         if answer is None:
-            return "cancel"
+            return "silence"
         reply = answers.classify_reply(answer)
         if reply is not None:
             return reply
         question = f"Sorry, please say yes or no: should I {action}?"
-    return "cancel"
+    return "silence"

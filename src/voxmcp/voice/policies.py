@@ -210,6 +210,8 @@ class VoicePolicies:
 
             decision = await self._dialog_on(scope, ask, "confirm")
             logger.info("destructive call confirmation", extra={"tool": name, "decision": decision})
+            if decision == "silence" or decision is None:
+                return confirm.NO_ANSWER_RESULT
             if decision != "yes":
                 return confirm.DECLINED_RESULT
         args, kwargs = prepare_function_arguments(fnc=tool, json_arguments=raw_arguments, call_ctx=context)
