@@ -26,7 +26,7 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 
-PLAIN_TURN = "Hello! How are you today?"
+PLAIN_TURN = "How are you doing today?"  # no pause inside: one VAD segment on both sides
 TOOL_TURN = "What is the weather in Tokyo?"
 
 
