@@ -22,7 +22,7 @@ def test_percentile_interpolates_between_ranks() -> None:
 
 
 def test_percentile_rejects_out_of_range() -> None:
-    with pytest.raises(ValueError, match="within 0..100"):
+    with pytest.raises(ValueError, match=r"within 0\.\.100"):
         percentile([1.0], 101)
 
 

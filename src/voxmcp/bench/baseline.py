@@ -103,7 +103,9 @@ class PlainLlamaLLM(llm.LLM[Any]):
         tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> PlainLlamaStream:
-        return PlainLlamaStream(self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options)
+        # tool_choice='none' (LiveKit's last step after max_tool_steps) is honoured by not offering the tools
+        offered = [] if tool_choice == "none" else tools or []
+        return PlainLlamaStream(self, chat_ctx=chat_ctx, tools=offered, conn_options=conn_options)
 
     def stream_completion(
         self, messages: list[dict[str, Any]], tools: list[dict[str, Any]], stop: threading.Event
