@@ -25,6 +25,8 @@ from voxmcp.evals.scoring import (
     ("text", "expected"),
     [
         ("It is 3:05 p.m.", "it is 3 05 pm"),
+        ("London is 1.36 AM on Monday", "london is 1 36 am on monday"),
+        ("1.36 miles", "1.36 miles"),
         ("Six point two miles.", "6.2 miles"),
         ("minus five degrees", "-5 degrees"),
         ("Twenty-three", "23"),

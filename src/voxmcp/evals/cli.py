@@ -15,7 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from voxmcp.config import ConfigError, load_settings
-from voxmcp.evals.schema import Scenario, SuiteError, load_suite
+from voxmcp.evals.schema import Scenario, Suite, SuiteError, load_suite
 
 app = typer.Typer(
     add_completion=False,
@@ -44,6 +44,10 @@ def eval_(
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="run at most N scenarios")] = None,
     out: Annotated[Path, typer.Option("--out", help="folder for report.json, report.html, audio")] = Path("eval-out"),
     config: Annotated[Path | None, typer.Option("--config", "-c", help="voxmcp.toml (models, settings)")] = None,
+    rescore_path: Annotated[
+        Path | None,
+        typer.Option("--rescore", help="score a previous report.json again against this suite; runs nothing"),
+    ] = None,
 ) -> None:
     """Run the suite's scenarios (models loaded once) and report task success, tool-call precision/recall,
     user-side WER and per-stage latency."""
@@ -54,6 +58,9 @@ def eval_(
     except (SuiteError, ConfigError) as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
+    if rescore_path is not None:
+        _rescore(suite, suite_path, rescore_path, out)
+        return
     scenarios = select(list(suite.scenarios), only or [], limit)
     if not scenarios:
         console.print(f"[red]error:[/red] no scenario in {suite_path} matches {only}")
@@ -104,6 +111,26 @@ def eval_(
         "models_load_s": round(load_s, 2),
         "total_s": round(time.perf_counter() - t0, 1),
     }
+    summary = summarize_results(results, meta)
+    json_path = write_json(summary, out / "report.json")
+    html_path = write_html(summary, out / "report.html")
+    _print_headline(summary)
+    console.print(f"report: {json_path} and {html_path}")
+
+
+def _rescore(suite: Suite, suite_path: Path, report_path: Path, out: Path) -> None:
+    import json
+
+    from voxmcp.evals.report import summarize_results, write_html, write_json
+    from voxmcp.evals.runner import rescore
+
+    try:
+        report = json.loads(report_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        console.print(f"[red]error:[/red] cannot read report {report_path}: {e}")
+        raise typer.Exit(2) from None
+    results = rescore(suite, report)
+    meta = dict(report.get("meta", {}), suite=str(suite_path), rescored_from=str(report_path))
     summary = summarize_results(results, meta)
     json_path = write_json(summary, out / "report.json")
     html_path = write_html(summary, out / "report.html")

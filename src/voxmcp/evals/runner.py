@@ -119,6 +119,69 @@ def _record(turn: TurnResult, said: str, *, barge_in: bool, snr: float | None) -
     )
 
 
+def scored(
+    sc: Scenario,
+    records: list[TurnRecord],
+    heard: str,
+    failures: list[str],
+    duration_s: float,
+    elicitations: list[str] | None = None,
+    timings: dict[str, float] | None = None,
+) -> ScenarioResult:
+    """Score one conversation against the scenario's expectations (`failures`: what already went wrong)."""
+    calls = [
+        ActualCall.from_json(c["name"], c["arguments"], c["output"], c["is_error"])
+        for t in records
+        for c in t.tool_calls
+    ]
+    score = score_scenario(
+        sc.expect,
+        calls,
+        heard,
+        agent_replies=sum(len(t.agent_text) for t in records),
+        interrupted=any(t.interrupted for t in records[:-1]) if len(records) > 1 else None,
+        errors=failures,
+    )
+    return ScenarioResult(
+        name=sc.name,
+        category=sc.category,
+        success=score.success,
+        failures=score.failures,
+        turns=records,
+        heard_answer=heard,
+        duration_s=duration_s,
+        true_positives=score.true_positives,
+        false_positives=score.false_positives,
+        false_negatives=score.false_negatives,
+        facts_checked=score.facts_checked,
+        facts_held=score.facts_held,
+        elicitations=elicitations or [],
+        timings=timings or {},
+    )
+
+
+_RUN_FAILURES = ("scenario timed out", "could not run")
+
+
+def rescore(suite: Suite, report: Mapping[str, Any]) -> list[ScenarioResult]:
+    """A finished report's conversations scored again against the suite's (perhaps edited) expectations and the
+    current scoring rules, without running anything. Scenarios no longer in the suite are left out."""
+    by_name = {s.name: s for s in suite.scenarios}
+    out: list[ScenarioResult] = []
+    for r in report.get("results", []):
+        sc = by_name.get(r["name"])
+        if sc is None:
+            logger.warning("scenario not in the suite; left out", extra={"scenario": r["name"]})
+            continue
+        records = [TurnRecord(**t) for t in r["turns"]]
+        failures = [f for f in r["failures"] if f.startswith(_RUN_FAILURES)]
+        failures += [e for t in records for e in t.errors]
+        out.append(
+            scored(sc, records, r["heard_answer"], failures, r["duration_s"], r.get("elicitations"), r.get("timings"))
+        )
+    return out
+
+
 class EvalRunner:
     def __init__(
         self, suite: Suite, settings: Settings, models: Models, workdir: Path, transcriber: AnswerTranscriber
@@ -168,35 +231,9 @@ class EvalRunner:
         last = turn_results[-1] if turn_results else None
         if last is not None and last.agent_audio is not None:
             heard = await asyncio.to_thread(self.transcriber.transcribe, last.agent_audio)
-        calls = [
-            ActualCall.from_json(c.name, c.arguments, c.output, c.is_error) for t in turn_results for c in t.tool_calls
-        ]
         for r in records:
             failures.extend(r.errors)
-        score = score_scenario(
-            sc.expect,
-            calls,
-            heard,
-            agent_replies=sum(len(t.agent_text) for t in turn_results),
-            interrupted=any(t.interrupted for t in turn_results[:-1]) if len(turn_results) > 1 else None,
-            errors=failures,
-        )
-        return ScenarioResult(
-            name=sc.name,
-            category=sc.category,
-            success=score.success,
-            failures=score.failures,
-            turns=records,
-            heard_answer=heard,
-            duration_s=round(time.perf_counter() - t0, 2),
-            true_positives=score.true_positives,
-            false_positives=score.false_positives,
-            false_negatives=score.false_negatives,
-            facts_checked=score.facts_checked,
-            facts_held=score.facts_held,
-            elicitations=elicitations,
-            timings=timings,
-        )
+        return scored(sc, records, heard, failures, round(time.perf_counter() - t0, 2), elicitations, timings)
 
     async def _converse(
         self,
