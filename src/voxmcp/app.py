@@ -30,9 +30,9 @@ from livekit.plugins import openai as _openai_plugin  # noqa: F401  LiveKit plug
 from livekit.plugins import silero as _silero_plugin  # noqa: F401
 
 from voxmcp.config import Settings, load_settings
-from voxmcp.mcp.interaction import InteractionHandlers
 from voxmcp.mcp.toolset import MCPHub, ServerStatus
 from voxmcp.models import providers
+from voxmcp.voice import VoicePolicies
 
 logger = logging.getLogger(__name__)
 
@@ -163,22 +163,28 @@ class VoiceAgentRuntime:
         self.settings = settings
         self.models = models
         self.greet = settings.agent.greeting if greet is None else greet
+        self.session: AgentSession[Any] | None = None
+        self.voice = VoicePolicies(
+            lambda: self.session,
+            llm=models.llm,
+            confirm_destructive=settings.voice.confirm_destructive,
+            filler=settings.voice.filler,
+            progress_interval_s=settings.voice.progress_interval_s,
+        )
         self.hub = MCPHub(
             settings.mcp_servers(),
-            handlers=InteractionHandlers(progress=self._on_progress),
+            handlers=self.voice.handlers(),
             auth_factory=_auth_factory(),
             connect_timeout_s=settings.mcp.connect_timeout_s,
         )
         self.statuses: list[ServerStatus] = []
-        self.session: AgentSession[Any] | None = None
         self.agent: VoxAgent | None = None
         self.timings: dict[str, float] = {}
-        self._last_progress = 0.0
 
     def tools(self) -> list[llm.Tool | llm.Toolset]:
         tools: list[llm.Tool | llm.Toolset] = list(self.hub.function_tools())
         tools += [unreachable_server_tool(s, self.hub) for s in self.hub.statuses() if s.state == "failed"]
-        return tools
+        return self.voice.wrap_tools(tools, self.hub)
 
     async def prepare(self) -> None:
         """Connect MCP servers and prefill the LLM's KV cache with the system prompt + tool schemas."""
@@ -206,20 +212,6 @@ class VoiceAgentRuntime:
         if self.agent is None:
             return
         asyncio.get_running_loop().create_task(self.agent.update_tools(self.tools()))
-
-    def _on_progress(self, server: str, tool: str, progress: float, total: float | None, message: str | None) -> None:
-        """Spoken progress, at most one update per `voice.progress_interval_s`."""
-        now = time.monotonic()
-        if self.session is None or now - self._last_progress < self.settings.voice.progress_interval_s:
-            return
-        self._last_progress = now
-        if message:
-            text = message
-        elif total:
-            text = f"{round(100 * progress / total)} percent done."
-        else:
-            text = "Still working on it."
-        self.session.say(text, add_to_chat_ctx=False)
 
     async def aclose(self) -> None:
         if self.session is not None:

@@ -394,7 +394,10 @@ class LocalLLMStream(llm.LLMStream):
                 return
             # the decision step: a 0.5B rarely *starts* a needed call after a few turns of chat, but it still gives
             # the call's first token some probability; above the threshold the call is generated under a grammar
-            p_tool = await asyncio.to_thread(rt.tool_start_probability, prompt)
+            if self._tool_choice == "required":
+                p_tool = 1.0
+            else:
+                p_tool = await asyncio.to_thread(rt.tool_start_probability, prompt)
             stats.tool_probability = p_tool
             if p_tool < self._local.tool_threshold:
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
