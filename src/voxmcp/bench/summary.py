@@ -109,11 +109,16 @@ def plot(summary: dict[str, Any], path: Path) -> Path:
             values = _values(raw["runs"], kind, stage, tool_called=needs_tool)
             s = summarize(values)
             x = i + (j - 0.5) * width
+            turns = sum(1 for r in raw["runs"] if r["kind"] == kind)
             if s["p50"] is not None and s["p95"] is not None:
-                ax.bar(x, s["p50"], width, color=color, alpha=0.75, label=label if i == 0 else None)
+                ax.bar(x, s["p50"], width, color=color, alpha=0.75)
                 upper: list[float] = [s["p95"] - s["p50"]]
                 ax.errorbar(x, s["p50"], yerr=[[0.0], upper], color="#333", capsize=4)
+            if len(values) < turns:
+                ax.text(x, 0.05, f"{turns - len(values)}/{turns} turns\nwith no answer", ha="center", va="bottom",
+                        fontsize=7, rotation=90, color=color)  # fmt: skip
             ax.scatter([x] * len(values), values, s=10, color="#222", zorder=3)
+        ax.bar([0], [0], 0, color=color, alpha=0.75, label=label)  # legend entry even when a side never answered
     ax.set_xticks(range(len(groups)), [g[0] for g in groups])
     ax.set_ylabel("seconds after the end of the user's speech")
     ax.set_title("voxmcp vs the plain recipe: median (bar), p95 (whisker), runs (dots)")
