@@ -74,9 +74,20 @@ def bench(
     except UserVoiceError as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
+    from voxmcp.config import ConfigError, load_settings
+
+    try:
+        llm_ref = load_settings(config, dotenv=False).models.llm
+    except ConfigError as e:
+        console.print(f"[red]config error:[/red] {e}")
+        raise typer.Exit(2) from None
+    if llm_ref.provider != "local":
+        console.print("[red]error:[/red] the bench compares local models; configure a local LLM")
+        raise typer.Exit(2)
     limit = (2 * runs + 1) * (turn_timeout + 30) + 600
     extra = ["--timeout-s", str(turn_timeout)]
     ours_extra = [*extra, "--config", str(config)] if config is not None else extra
+    base_extra = [*extra, "--llm-model", llm_ref.model]  # the same GGUF on both sides
     t0 = time.perf_counter()
     with DemoServerProcess(db_path=work / "notes.sqlite3", audit_log=work / "audit.jsonl") as demo:
         with console.status(f"voxmcp: 1 warm-up + {2 * runs} turns"):
@@ -84,9 +95,11 @@ def bench(
         base = None
         if baseline:
             with console.status(f"baseline: 1 warm-up + {2 * runs} turns"):
-                base = _run_worker("baseline", runs, demo.url, wavs, work / "baseline.json", extra, limit)
+                base = _run_worker("baseline", runs, demo.url, wavs, work / "baseline.json", base_extra, limit)
     meta = {
         "runs": runs,
+        "llm": str(llm_ref),
+        "work_dir": str(work),  # per-side logs and raw JSON
         "plain_turn": PLAIN_TURN,
         "tool_turn": TOOL_TURN,
         "cpus": os.cpu_count(),
