@@ -85,41 +85,39 @@ def run_redis(workdir: Path, *, startup_timeout_s: float = 10.0) -> Iterator[Red
     binary = redis_binary()
     if binary is None:
         raise FileNotFoundError("redis-server not found; run scripts/livekit/install.sh")
-    port = free_port()
-    log = workdir / f"redis-{port}.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [
-                str(binary),
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(workdir),
-            ],
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
+    for attempt in range(3):
+        port = free_port()
+        log = workdir / f"redis-{port}.log"
+        argv = [str(binary), "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                "--dir", str(workdir)]  # fmt: skip
+        with log.open("wb") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_redis(proc, port, log, startup_timeout_s)
+        except (RuntimeError, TimeoutError):
+            _stop(proc)
+            if "in use" in _tail(log) and attempt < 2:
+                continue  # the free port was taken before redis bound it
+            raise
+        break
     try:
-        deadline = time.monotonic() + startup_timeout_s
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"redis-server exited with {proc.returncode}: {_tail(log)}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                if s.recv(16).startswith(b"+PONG"):
-                    break
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"redis-server not ready on port {port} after {startup_timeout_s}s")
-            time.sleep(0.1)
         yield RedisServer(port=port, process=proc)
     finally:
         _stop(proc)
+
+
+def _wait_redis(proc: subprocess.Popen[bytes], port: int, log: Path, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if proc.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {proc.returncode}: {_tail(log)}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1) as s:
+            s.sendall(b"PING\r\n")
+            if s.recv(16).startswith(b"+PONG"):
+                return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"redis-server not ready on port {port} after {timeout_s}s")
+        time.sleep(0.1)
 
 
 @dataclass
@@ -202,21 +200,30 @@ def run_livekit_node(
     binary = livekit_binary()
     if binary is None:
         raise FileNotFoundError("livekit-server not built; run scripts/livekit/install.sh")
-    port = free_port()
-    config_path = workdir / f"livekit-{port}.yaml"
-    config_path.write_text(_node_config(port, api_key, api_secret, redis_address))
-    log_path = workdir / f"livekit-{port}.log"
-    argv = [str(binary), "--config", str(config_path), "--bind", "127.0.0.1", "--node-ip", "127.0.0.1"]
-    if dev:
-        argv.append("--dev")
-    with log_path.open("wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
-    node = LiveKitNode(port, api_key, api_secret, proc, log_path, config_path)
-    try:
+    node: LiveKitNode | None = None
+    # free ports are only free when checked: another process may take one first, so retry with new ones
+    for attempt in range(3):
+        port = free_port()
+        config_path = workdir / f"livekit-{port}.yaml"
+        config_path.write_text(_node_config(port, api_key, api_secret, redis_address))
+        log_path = workdir / f"livekit-{port}.log"
+        argv = [str(binary), "--config", str(config_path), "--bind", "127.0.0.1", "--node-ip", "127.0.0.1"]
+        if dev:
+            argv.append("--dev")
+        with log_path.open("wb") as out:
+            proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
+        candidate = LiveKitNode(port, api_key, api_secret, proc, log_path, config_path)
         try:
-            wait_http_ok(node.http_url, timeout_s=startup_timeout_s, proc=proc)
+            wait_http_ok(candidate.http_url, timeout_s=startup_timeout_s, proc=proc)
         except (TimeoutError, RuntimeError) as exc:
+            candidate.stop()
+            if "address already in use" in _tail(log_path) and attempt < 2:
+                continue
             raise RuntimeError(f"LiveKit node did not start: {exc}\n{_tail(log_path)}") from exc
+        node = candidate
+        break
+    assert node is not None
+    try:
         yield node
     finally:
         node.stop()
