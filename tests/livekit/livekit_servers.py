@@ -151,7 +151,7 @@ def _node_config(port: int, api_key: str, api_secret: str, redis_address: str | 
         f"port: {port}",
         "bind_addresses: [127.0.0.1]",
         "rtc:",
-        f"  tcp_port: {free_port()}",
+        "  tcp_port: 0",  # no ICE-TCP listener (it would bind every interface); UDP on loopback suffices
         f"  udp_port: {free_port(socket.SOCK_DGRAM)}",
         "  use_external_ip: false",
         "  node_ip: 127.0.0.1",
