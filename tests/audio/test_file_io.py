@@ -135,3 +135,24 @@ async def test_output_interrupt_before_flush_discards_the_rest() -> None:
     ev = await asyncio.wait_for(out.wait_for_playout(), 0.5)
     assert ev.interrupted and ev.playback_position < 0.1
     assert out.segments[0].captured_s <= 0.2 + 1e-9
+
+
+async def test_each_flush_is_its_own_segment_and_interruption_finishes_all() -> None:
+    """LiveKit flushes early when audio generation is slow and keeps capturing: two segments, two finishes."""
+    import numpy as np
+
+    from livekit import rtc
+    from voxmcp.audio.file_io import RecordingAudioOutput
+
+    out = RecordingAudioOutput(sample_rate=24000)
+    finished: list[bool] = []
+    out.on("playback_finished", lambda ev: finished.append(ev.interrupted))
+    frame = rtc.AudioFrame(np.zeros(4800, np.int16).tobytes(), 24000, 1, 4800)  # 0.2 s
+    await out.capture_frame(frame)
+    out.flush()
+    await out.capture_frame(frame)
+    out.clear_buffer()
+    out.flush()
+    assert finished == [True, True]
+    assert out.captured_playout_segments == 2
+    await asyncio.wait_for(out.wait_for_playout(), 1.0)

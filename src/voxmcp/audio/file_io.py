@@ -151,17 +151,17 @@ class RecordingAudioOutput(io.AudioOutput):
             capabilities=io.AudioOutputCapabilities(pause=False),
         )
         self.segments: list[PlayedSegment] = []
-        self._current: PlayedSegment | None = None
+        self._current: PlayedSegment | None = None  # being captured (not flushed yet)
+        self._started: dict[int, asyncio.TimerHandle] = {}  # segment index -> pending playback_started
+        self._finishing: dict[int, tuple[PlayedSegment, asyncio.TimerHandle]] = {}  # flushed, still playing
         self._speaker_free_at = 0.0
-        self._started_handle: asyncio.TimerHandle | None = None
-        self._finish_handle: asyncio.TimerHandle | None = None
         self._dropping = False
         self.opened_at = time.time()
 
     @property
     def playing(self) -> bool:
         """A segment has been captured and has not yet reported playback_finished."""
-        return self._current is not None
+        return self._current is not None or bool(self._finishing)
 
     async def capture_frame(self, frame: rtc.AudioFrame) -> None:
         await super().capture_frame(frame)
@@ -170,6 +170,7 @@ class RecordingAudioOutput(io.AudioOutput):
         now = time.time()
         seg = self._current
         if seg is None:
+            # every flush ends a segment (LiveKit counts one per capture after a flush, and waits for each)
             start = max(now, self._speaker_free_at)
             seg = PlayedSegment(index=len(self.segments), first_frame_at=now, playout_started_at=start)
             self.segments.append(seg)
@@ -177,7 +178,7 @@ class RecordingAudioOutput(io.AudioOutput):
             if start <= now:
                 self.on_playback_started(created_at=start)
             else:
-                self._started_handle = asyncio.get_running_loop().call_later(start - now, self._emit_started, seg)
+                self._started[seg.index] = asyncio.get_running_loop().call_later(start - now, self._emit_started, seg)
         start = max(now, self._speaker_free_at)
         seg._schedule.append((start, frame.duration))
         seg.frames.append(frame)
@@ -185,43 +186,44 @@ class RecordingAudioOutput(io.AudioOutput):
         self._speaker_free_at = start + frame.duration
 
     def _emit_started(self, seg: PlayedSegment) -> None:
-        self._started_handle = None
+        self._started.pop(seg.index, None)
         self.on_playback_started(created_at=seg.playout_started_at)
 
     def flush(self) -> None:
         super().flush()
         self._dropping = False
         seg = self._current
-        if seg is None or self._finish_handle is not None:
-            return
-        delay = max(self._speaker_free_at - time.time(), 0.0)
-        self._finish_handle = asyncio.get_running_loop().call_later(delay, self._finish, seg, False)
-
-    def clear_buffer(self) -> None:
-        seg = self._current
         if seg is None:
             return
-        self._dropping = True
+        self._current = None
+        delay = max(self._speaker_free_at - time.time(), 0.0)
+        handle = asyncio.get_running_loop().call_later(delay, self._finish, seg, False)
+        self._finishing[seg.index] = (seg, handle)
+
+    def clear_buffer(self) -> None:
+        """Stop playout now: every segment still playing (flushed or not) finishes as interrupted."""
         now = time.time()
+        for seg, handle in sorted(self._finishing.values(), key=lambda item: item[0].index):
+            handle.cancel()
+            self._finish(seg, True, at=now)
+        if self._current is not None:
+            seg, self._current = self._current, None
+            self._dropping = True  # frames of this segment still in flight are dropped until its flush
+            self._finish(seg, True, at=now)
         self._speaker_free_at = now
-        if self._finish_handle is not None:
-            self._finish_handle.cancel()
-            self._finish_handle = None
-        self._finish(seg, True, at=now)
 
     def _finish(self, seg: PlayedSegment, interrupted: bool, at: float | None = None) -> None:
-        self._finish_handle = None
+        self._finishing.pop(seg.index, None)
         t = time.time() if at is None else at
-        if self._started_handle is not None:
+        started = self._started.pop(seg.index, None)
+        if started is not None:
             # the speaker never reached this segment's first frame
-            self._started_handle.cancel()
-            self._started_handle = None
+            started.cancel()
             if seg.played_at(t) > 0:
                 self.on_playback_started(created_at=seg.playout_started_at)
         seg.played_s = seg.captured_s if not interrupted else min(seg.played_at(t), seg.captured_s)
         seg.interrupted = interrupted
         seg.finished_at = t
-        self._current = None
         logger.debug(
             "segment played",
             extra={"segment": seg.index, "played_s": round(seg.played_s, 3), "interrupted": interrupted},
@@ -230,7 +232,7 @@ class RecordingAudioOutput(io.AudioOutput):
 
     async def aclose(self) -> None:
         """Cancel pending timers (a segment still playing is reported as finished now)."""
-        if self._current is not None:
+        if self.playing:
             self.clear_buffer()
 
     def played_audio(self, *, with_gaps: bool = False) -> MonoAudio:
