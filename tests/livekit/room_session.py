@@ -35,7 +35,8 @@ def agent_command(mode: str, config: Path | None) -> list[str]:
 
 
 def multi_worker_command(mode: str, config: Path | None) -> list[str]:
-    """Like agent_command, for several workers on one host (see worker_shim.py: a free health port each)."""
+    """Like agent_command, through worker_shim.py: a free loopback health port each (several workers per
+    host) and, with VOXMCP_WORKER_MAX_JOBS, load counted in sessions instead of host CPU."""
     if os.environ.get("VOXMCP_LIVEKIT_AGENT_CMD"):
         return agent_command(mode, config)
     shim = Path(__file__).with_name("worker_shim.py")

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from agent_worker import WorkerProcess, run_worker
 from livekit_servers import LiveKitNode
-from room_session import AGENT_NAME, agent_command, ask_in_room, transcribe, write_agent_config
+from room_session import AGENT_NAME, ask_in_room, multi_worker_command, transcribe, write_agent_config
 from web_harness import drive_page, serve_web
 
 from voxmcp.livekit_tokens import LiveKitCredentials
@@ -81,17 +81,20 @@ def node(livekit_bin: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterato
 def dev_worker(
     node: LiveKitNode, demo_server: object, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WorkerProcess]:
-    """`voxmcp dev` on the local models, registered with the node (timed: cold start incl. prewarm)."""
+    """`voxmcp dev` on the local models, registered with the node (timed: start to registration)."""
     workdir = tmp_path_factory.mktemp("worker")
     config = write_agent_config(workdir / "voxmcp.toml", mcp_url=demo_server.url)  # type: ignore[attr-defined]
     started = time.monotonic()
+    # load = running jobs / 3 (worker_shim.py): with livekit-agents' default (host CPU) a busy shared box
+    # reports load ~1.0 and LiveKit drops the dispatch ("no servers available")
     with run_worker(
-        agent_command("dev", config),
+        multi_worker_command("dev", config),
         name="dev",
         url=node.url,
         api_key=node.api_key,
         api_secret=node.api_secret,
         workdir=workdir,
+        env={"VOXMCP_WORKER_MAX_JOBS": "3"},
     ) as worker:
         worker.wait_registered(timeout_s=120)
         print(f"\n[figure] worker registered {time.monotonic() - started:.1f}s after start")
