@@ -424,11 +424,16 @@ class ConversationDriver:
     def _on_error(self, ev: Any) -> None:
         self.errors.append(str(getattr(ev, "error", ev)))
 
-    async def start(self, *, wait_for_greeting_s: float = 0.0) -> float:
-        """Start the session; with `wait_for_greeting_s`, wait (bounded) for a greeting to finish. Returns seconds."""
+    async def start(self, *, wait_for_greeting_s: float = 0.0, lead_in_s: float = 0.5) -> float:
+        """Start the session; with `wait_for_greeting_s`, wait (bounded) for a greeting to finish. Returns seconds.
+
+        `lead_in_s` of silence reach the pipeline before the first utterance can, as with a microphone that was open
+        before the user spoke (the first words are not played into a pipeline still starting up).
+        """
         t0 = time.perf_counter()
         await self.session.start(agent=self.agent)
         self._started = True
+        await asyncio.sleep(lead_in_s)
         if wait_for_greeting_s > 0:
             deadline = time.monotonic() + wait_for_greeting_s
             while time.monotonic() < deadline:
