@@ -9,10 +9,9 @@ import numpy as np
 import pytest
 
 from livekit import rtc
-from voxmcp.audio.file_io import PlayedSegment
+from voxmcp.audio.file_io import PlayedSegment, RecordingAudioOutput
 from voxmcp.audio.wav import MonoAudio
 from voxmcp.talk import (
-    BargeInSafeRecordingOutput,
     ScriptedMicrophone,
     TurnResult,
     first_audible_at,
@@ -106,7 +105,7 @@ def test_turn_result_defaults() -> None:
 
 
 async def test_output_after_interrupting_a_flushed_segment_plays_the_next_reply() -> None:
-    out = BargeInSafeRecordingOutput(sample_rate=16000)
+    out = RecordingAudioOutput(sample_rate=16000)
     speech = _tone(0.4).frames(20)
     for f in speech:
         await out.capture_frame(f)
@@ -116,6 +115,6 @@ async def test_output_after_interrupting_a_flushed_segment_plays_the_next_reply(
     for f in _tone(0.1).frames(20):
         await out.capture_frame(f)
     out.flush()
-    ev = await asyncio.wait_for(out.wait_for_playout(), timeout=2)  # hung forever before the fix
+    ev = await asyncio.wait_for(out.wait_for_playout(), timeout=2)  # a barge-in used to leave this hanging
     assert not ev.interrupted
     assert len(out.segments) == 2 and out.segments[1].captured_s == pytest.approx(0.1)

@@ -261,21 +261,6 @@ def first_audible_at(segment: PlayedSegment, sample_rate: int) -> float | None:
     return None
 
 
-class BargeInSafeRecordingOutput(RecordingAudioOutput):
-    """RecordingAudioOutput that survives an interruption arriving after the segment was flushed.
-
-    The base class drops frames from `clear_buffer()` until the next `flush()`; when the interrupted segment had
-    already been flushed (all its audio captured, still playing out), no flush follows, so the *next* reply's
-    frames were dropped and its playback never reported finished: LiveKit then waited on it forever.
-    """
-
-    def clear_buffer(self) -> None:
-        flushed = self._current is not None and self._finish_handle is not None
-        super().clear_buffer()
-        if flushed:
-            self._dropping = False
-
-
 class ScriptedMicrophone(io.AudioInput):
     """A microphone that hears silence, paced in real time, and the utterances queued with `play()`.
 
@@ -367,7 +352,7 @@ class ConversationDriver:
         self.session = session
         self.agent = agent
         self.mic = ScriptedMicrophone(sample_rate=16000)
-        self.speaker = BargeInSafeRecordingOutput(sample_rate=output_sample_rate)
+        self.speaker = RecordingAudioOutput(sample_rate=output_sample_rate)
         self.sample_rate = output_sample_rate
         session.input.audio = self.mic
         session.output.audio = self.speaker
