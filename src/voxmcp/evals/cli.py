@@ -86,10 +86,16 @@ def eval_(
         console=console,
     )
     passed = 0
+    finished: list[ScenarioResult] = []
 
     def done(result: ScenarioResult) -> None:
         nonlocal passed
         passed += result.success
+        finished.append(result)
+        # results so far, so an interrupted run still leaves something to read (or --rescore)
+        write_json(
+            summarize_results(finished, {"suite": str(suite_path), "partial": True}), out / "report.partial.json"
+        )
         mark = "[green]pass[/green]" if result.success else "[red]FAIL[/red]"
         detail = "" if result.success else f" — {'; '.join(result.failures)[:200]}"
         progress.console.print(f"{mark} {result.name} ({result.duration_s:.0f} s){detail}")
