@@ -69,7 +69,8 @@ def load_models(settings: Settings) -> Models:
     if m.llm.provider == "local":
         s = settings.llm
         llm_opts = {"n_ctx": s.n_ctx, "threads": s.threads, "temperature": s.temperature, "max_tokens": s.max_tokens,
-                    "seed": s.seed, "instructions": settings.agent.instructions}  # fmt: skip
+                    "seed": s.seed, "instructions": settings.agent.instructions,
+                    "tool_preamble": settings.voice.tool_preamble or None}  # fmt: skip
     vad_ = timed("vad", lambda: providers.build_vad("silero", min_silence_duration=settings.voice.min_silence_s))
     stt_ = timed("stt", lambda: providers.build_stt(m.stt.provider, m.stt.model, base_url=m.stt.base_url,
                                                     api_key=secret(m.stt), **stt_opts))  # fmt: skip
@@ -77,9 +78,10 @@ def load_models(settings: Settings) -> Models:
                                                     api_key=secret(m.llm), **llm_opts))  # fmt: skip
     tts_ = timed("tts", lambda: providers.build_tts(m.tts.provider, m.tts.model, base_url=m.tts.base_url,
                                                     api_key=secret(m.tts), voice=m.tts.voice))  # fmt: skip
-    warm = getattr(stt_, "warm_up", None)
-    if callable(warm):
-        timed("stt_warmup", warm)
+    for name, model in (("stt_warmup", stt_), ("tts_warmup", tts_)):
+        warm = getattr(model, "warm_up", None)
+        if callable(warm):
+            timed(name, warm)
     return Models(vad=vad_, stt=stt_, llm=llm_, tts=tts_, load_s=timings)
 
 
@@ -246,6 +248,37 @@ def prewarm(proc: JobProcess) -> None:
 
 server = AgentServer()
 server.setup_fnc = prewarm
+
+
+def configure_server(srv: AgentServer, settings: Settings) -> None:
+    """Apply the `[livekit]` table before the worker starts.
+
+    LiveKit's production defaults assume one worker per host: a health server on port 8081 of every interface, a
+    10 s prewarm budget and a load that is the host's CPU. voxmcp runs several workers on a small CPU, so the health
+    server gets a free loopback port by default (no public setter exists for it), and `max_jobs` turns the load
+    into a session count.
+    """
+    lk = settings.livekit
+    srv._host = lk.health_host
+    srv._port = lk.health_port
+    opts: dict[str, Any] = {"initialize_process_timeout": lk.initialize_process_timeout_s, "ws_url": lk.url}
+    if lk.num_idle_processes is not None:
+        opts["num_idle_processes"] = lk.num_idle_processes
+    if lk.api_key is not None:
+        opts["api_key"] = lk.api_key.get_secret_value()
+    if lk.api_secret is not None:
+        opts["api_secret"] = lk.api_secret.get_secret_value()
+    if lk.max_jobs > 0:
+        max_jobs = lk.max_jobs
+
+        def session_load(s: AgentServer) -> float:
+            return min(1.0, len(s.active_jobs) / max_jobs)
+
+        srv.load_fnc = session_load
+        opts["load_threshold"] = 0.999
+    srv.update_options(**opts)
+    if lk.agent_name and not os.environ.get("LIVEKIT_AGENT_NAME_OVERRIDE"):
+        srv._agent_name = lk.agent_name
 
 
 @server.rtc_session()

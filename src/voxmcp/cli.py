@@ -46,11 +46,12 @@ def _prepare_env(config: Path | None) -> None:
         os.environ["VOXMCP_CONFIG"] = str(config.resolve())
 
 
-def _run_livekit(verb: str, extra: list[str]) -> None:
+def _run_livekit(verb: str, extra: list[str], settings: Settings) -> None:
     from livekit.agents import cli as lk_cli
 
-    from voxmcp.app import server
+    from voxmcp.app import configure_server, server
 
+    configure_server(server, settings)
     sys.argv = ["voxmcp", verb, *extra]
     lk_cli.run_app(server)
 
@@ -100,7 +101,7 @@ def console_(
     if text:
         extra.append("--text")
     try:
-        _run_livekit("console", extra)
+        _run_livekit("console", extra, settings)
     finally:
         if demo is not None:
             demo.stop()  # type: ignore[attr-defined]
@@ -110,16 +111,14 @@ def console_(
 def dev(ctx: typer.Context, config: ConfigOpt = None) -> None:
     """Run a LiveKit worker in development mode (reloads; LIVEKIT_URL/API_KEY/API_SECRET from env or .env)."""
     _prepare_env(config)
-    _settings(config)
-    _run_livekit("dev", list(ctx.args))
+    _run_livekit("dev", list(ctx.args), _settings(config))
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 def start(ctx: typer.Context, config: ConfigOpt = None) -> None:
     """Run a LiveKit worker in production mode."""
     _prepare_env(config)
-    _settings(config)
-    _run_livekit("start", list(ctx.args))
+    _run_livekit("start", list(ctx.args), _settings(config))
 
 
 @app.command()

@@ -113,7 +113,7 @@ class AgentSettings(_Strict):
 
 
 class STTSettings(_Strict):
-    beam_size: int = Field(default=5, ge=1, le=10)
+    beam_size: int = Field(default=1, ge=1, le=10)
     threads: int = Field(default=2, ge=1, le=64)
 
 
@@ -126,8 +126,10 @@ class LLMSettings(_Strict):
 
 
 class VoiceSettings(_Strict):
-    min_silence_s: float = Field(default=0.45, ge=0.1, le=3.0)
+    min_silence_s: float = Field(default=0.35, ge=0.1, le=3.0)
     filler: bool = True
+    tool_preamble: str | None = "One moment."
+    """Said as soon as the local LLM decides to call a tool (before the call is generated); empty to disable."""
     confirm_destructive: bool = True
     progress_interval_s: float = Field(default=4.0, ge=1.0, le=60.0)
 
@@ -140,11 +142,22 @@ class MCPSettings(_Strict):
 
 
 class LiveKitSettings(_Strict):
+    """The worker (`voxmcp dev|start`). LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET fill the first three."""
+
     url: str = "ws://127.0.0.1:7880"
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
-    agent_name: str = "voxmcp"
-    num_idle_processes: int = Field(default=1, ge=0, le=32)
+    agent_name: str = ""
+    """Empty: automatic dispatch to every room; a name: explicit dispatch only (LiveKit's convention)."""
+    num_idle_processes: int | None = Field(default=None, ge=0, le=32)
+    """Prewarmed job processes (models loaded once each); None keeps LiveKit's default."""
+    max_jobs: int = Field(default=0, ge=0, le=256)
+    """Sessions one worker accepts before LiveKit sends rooms elsewhere; 0 keeps LiveKit's CPU-based load."""
+    health_host: str = "127.0.0.1"
+    health_port: int = Field(default=0, ge=0, le=65535)
+    """The worker's health endpoint: 0 picks a free port (several workers per host); 8081 for Kubernetes."""
+    initialize_process_timeout_s: float = Field(default=120.0, gt=0)
+    """Prewarm (model loading) budget per process; LiveKit's 10 s is too short on a 2-core CPU."""
 
 
 class Settings(_Strict):

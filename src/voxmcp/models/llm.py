@@ -309,6 +309,7 @@ class LocalLLM(llm.LLM[Any]):
         seed: int = 7,
         instructions: str = "You are a helpful voice assistant.",
         tool_threshold: float = 0.03,
+        tool_preamble: str | None = None,
     ) -> None:
         super().__init__()
         self._model_name = model_name
@@ -317,6 +318,7 @@ class LocalLLM(llm.LLM[Any]):
         self.max_tokens = max_tokens
         self.default_instructions = instructions
         self.tool_threshold = tool_threshold
+        self.tool_preamble = tool_preamble
         self.last_stats: GenerationStats | None = None
 
     @property
@@ -402,6 +404,10 @@ class LocalLLMStream(llm.LLMStream):
             if p_tool < self._local.tool_threshold:
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
+            if self._local.tool_preamble:
+                # spoken while the call is still being generated: the first audible response of a tool turn
+                # comes right after the decision instead of after the call, the tool and the answer
+                self._emit_text(self._local.tool_preamble + " ")
             by_name = {s["function"]["name"]: s["function"].get("parameters") or {} for s in schemas}
             # the grammar only fixes names, keys and types: length bounds and patterns would explode llama.cpp's
             # grammar (maxLength 2000 -> 2000 repetitions); the parser checks the full schema afterwards
