@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from voxmcp.bench.summary import bench_summary, plot, side_summary
+from voxmcp.bench.summary import bench_summary, looks_like_json, plot, side_summary
 
 
 def _run(kind: str, first: float | None, *, tool: bool = False, answer: float | None = None) -> dict[str, Any]:
@@ -51,3 +51,13 @@ def test_summary_without_baseline() -> None:
     assert s["baseline_voice_to_voice_p50_s"] is None
     assert s["speedup_vs_baseline"] is None
     assert side_summary({"runs": []})["turns"]["plain"]["voice_to_voice_s"]["n"] == 0
+
+
+def test_raw_json_answers_and_call_counts_are_reported() -> None:
+    raw = _raw([1.0], [(2.0, True, 2.0)])
+    raw["runs"][1]["agent_text"] = ['{"name": "get_weather", "arguments": "{}"}']
+    raw["runs"][1]["tool_calls"] = ["get_weather"] * 4
+    tool = side_summary(raw)["turns"]["tool"]
+    assert tool["spoke_raw_json"] == 1
+    assert tool["tool_calls_per_turn"]["p50"] == 4.0
+    assert looks_like_json("<tool_call>{}</tool_call>") and not looks_like_json("It is 15 degrees.")

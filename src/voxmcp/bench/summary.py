@@ -17,6 +17,12 @@ STAGE_KEYS = (
 )
 
 
+def looks_like_json(text: str) -> bool:
+    """Spoken text that is really a JSON object or a tagged tool call."""
+    t = text.strip()
+    return t.startswith(("{", "[", "<tool_call>", "```")) or '"name":' in t or '"arguments"' in t
+
+
 def _values(runs: list[dict[str, Any]], kind: str, key: str, *, tool_called: bool = False) -> list[float]:
     return [
         float(r["timings"][key])
@@ -35,6 +41,9 @@ def side_summary(raw: dict[str, Any]) -> dict[str, Any]:
         kinds[kind] = {
             "turns": len(of_kind),
             "answered": sum(bool(r["answered"]) for r in of_kind),
+            # an 'answer' that is a tool call read aloud (the plain recipe's failure) still counts as audio above
+            "spoke_raw_json": sum(any(looks_like_json(t) for t in r.get("agent_text", [])) for r in of_kind),
+            "tool_calls_per_turn": summarize([float(len(r["tool_calls"])) for r in of_kind], digits=2),
             "called_a_tool": sum(bool(r["tool_calls"]) for r in of_kind),
             "voice_to_voice_s": stages["first_audible_s"],
             "answer_after_tool_s": summarize(_values(runs, kind, "answer_audible_s", tool_called=True)),
@@ -74,6 +83,8 @@ def bench_summary(
         "tool_turn_speedup_vs_baseline": ratio(
             b_tool["voice_to_voice_s"]["p50"] if b_tool else None, o_tool["voice_to_voice_s"]["p50"]
         ),
+        "tool_turn_raw_json_answers": o_tool["spoke_raw_json"],
+        "baseline_tool_turn_raw_json_answers": b_tool["spoke_raw_json"] if b_tool else None,
         "cold_start_s": ours["cold_start_s"],
         "baseline_cold_start_s": base["cold_start_s"] if base else None,
         "peak_rss_mb": ours["peak_rss_mb"],
