@@ -412,7 +412,9 @@ class LocalLLMStream(llm.LLMStream):
             # the grammar only fixes names, keys and types: length bounds and patterns would explode llama.cpp's
             # grammar (maxLength 2000 -> 2000 repetitions); the parser checks the full schema afterwards
             compact = {name: compact_schema(schema) for name, schema in by_name.items()}
-            call_grammar = rt.grammar(toolcalls.tool_call_grammar(compact, forms=("bare", "tagged")))
+            # bare JSON only: it is what the model starts with (`{"`), while `<tool_call>` is a special token that a
+            # text grammar can't match, so admitting the tagged form makes the model spell the tag out of pieces
+            call_grammar = rt.grammar(toolcalls.tool_call_grammar(compact, forms=("bare",)))
             held = "".join(await self._collect(prompt, call_grammar, stats))
             parsed = toolcalls.parse_tool_calls(held, by_name)
             user_text = _last_user_text(messages)
@@ -427,7 +429,7 @@ class LocalLLMStream(llm.LLMStream):
                 stats.retries += 1
                 others = {k: compact_schema(v) for k, v in by_name.items() if k not in ungrounded}
                 if others:
-                    grammar = rt.grammar(toolcalls.tool_call_grammar(others, allow_text=True))
+                    grammar = rt.grammar(toolcalls.tool_call_grammar(others, forms=("bare",)))
                     again = "".join(await self._collect(prompt, grammar, stats))
                     retry = toolcalls.parse_tool_calls(again, by_name)
                     if (
@@ -436,9 +438,6 @@ class LocalLLMStream(llm.LLMStream):
                         and all(is_grounded(c.arguments, user_text) for c in retry.calls)
                     ):
                         self._emit_calls(retry.calls)
-                        return
-                    if not retry.attempted_call and retry.text.strip():
-                        self._emit_text(retry.text.strip())
                         return
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
@@ -449,7 +448,7 @@ class LocalLLMStream(llm.LLMStream):
             if known:
                 # the model meant a real tool but produced unusable arguments: retry under that tool's grammar
                 only = {k: compact_schema(v) for k, v in by_name.items() if k in known}
-                grammar = rt.grammar(toolcalls.tool_call_grammar(only, allow_text=False))
+                grammar = rt.grammar(toolcalls.tool_call_grammar(only, forms=("bare",)))
                 retry_text = "".join(await self._collect(prompt, grammar, stats))
                 retry = toolcalls.parse_tool_calls(retry_text, by_name)
                 if retry.calls and not retry.errors:
