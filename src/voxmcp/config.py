@@ -113,7 +113,8 @@ class AgentSettings(_Strict):
 
 
 class STTSettings(_Strict):
-    beam_size: int = Field(default=1, ge=1, le=10)
+    beam_size: int = Field(default=5, ge=1, le=10)
+    """Beam 1 decodes ~30% faster but mishears more (a room test heard "weather" as "not where they're")."""
     threads: int = Field(default=2, ge=1, le=64)
 
 

@@ -43,6 +43,10 @@ Mode = Literal["tools", "answer"]
 ANSWER_NUDGE = (
     'Tool result: {result}\nUsing only this result, answer my question "{question}" in one short spoken sentence.'
 )
+FALLBACK_NUDGE = (
+    "None of the tools fits what the user said. Answer in one short spoken sentence without mentioning tools or "
+    "functions; if the request is unclear, ask the user to say it again."
+)
 # Plain speech: no braces, brackets, tags or markdown markers; must start with a word character or quote.
 SPEECH_GRAMMAR = r"""
 root ::= first rest
@@ -439,7 +443,7 @@ class LocalLLMStream(llm.LLMStream):
                     ):
                         self._emit_calls(retry.calls)
                         return
-                await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
+                await self._stream_text(self._fallback_prompt(messages, schemas), rt.grammar(SPEECH_GRAMMAR), stats)
                 return
             logger.info("tool call needs a retry", extra={"raw": held[:300], "errors": parsed.errors})
             stats.retries += 1
@@ -455,7 +459,7 @@ class LocalLLMStream(llm.LLMStream):
                     self._emit_calls(retry.calls)
                     return
             # a hallucinated tool or a hopeless call: answer in speech instead of passing a bad call on
-            await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
+            await self._stream_text(self._fallback_prompt(messages, schemas), rt.grammar(SPEECH_GRAMMAR), stats)
         except ValueError as e:
             raise APIConnectionError(f"local LLM failed: {e}", retryable=False) from e
         finally:
@@ -511,6 +515,11 @@ class LocalLLMStream(llm.LLMStream):
         finally:
             req.stop_event.set()
             await asyncio.shield(worker)
+
+    def _fallback_prompt(self, messages: list[dict[str, Any]], schemas: list[dict[str, Any]]) -> str:
+        """The prompt for speech after a rejected call: the model must not describe functions to the user."""
+        nudge = {"role": "system", "content": FALLBACK_NUDGE}
+        return self._local.runtime.render([*messages, nudge], prompt_tools(schemas) or None)
 
     def _emit_text(self, text: str) -> None:
         if text:
