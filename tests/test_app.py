@@ -37,3 +37,22 @@ def test_a_down_server_answers_with_the_real_reason() -> None:
             await hub.aclose()
 
     asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_worker_settings_apply_without_forcing_a_server_url() -> None:
+    """Console mode must stay local: an unset [livekit].url must not become a URL that needs API keys."""
+    from livekit.agents import AgentServer
+
+    from voxmcp.app import configure_server
+
+    srv = AgentServer()
+    configure_server(srv, load_settings(env={}, dotenv=False))
+    assert srv._ws_url == ""
+    assert (srv._host, srv._port) == ("127.0.0.1", 0)  # a free loopback health port: several workers per host
+
+    env = {"VOXMCP_LIVEKIT__MAX_JOBS": "2", "VOXMCP_LIVEKIT__AGENT_NAME": "voxmcp", "LIVEKIT_URL": "ws://127.0.0.1:7880"}
+    srv = AgentServer()
+    configure_server(srv, load_settings(env=env, dotenv=False))
+    assert srv._ws_url == "ws://127.0.0.1:7880"
+    assert srv._agent_name == "voxmcp"
+    assert srv.load_fnc is not None

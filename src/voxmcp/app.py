@@ -261,7 +261,9 @@ def configure_server(srv: AgentServer, settings: Settings) -> None:
     lk = settings.livekit
     srv._host = lk.health_host
     srv._port = lk.health_port
-    opts: dict[str, Any] = {"initialize_process_timeout": lk.initialize_process_timeout_s, "ws_url": lk.url}
+    opts: dict[str, Any] = {"initialize_process_timeout": lk.initialize_process_timeout_s}
+    if lk.url:  # unset keeps console mode local (a URL makes LiveKit want API credentials)
+        opts["ws_url"] = lk.url
     if lk.num_idle_processes is not None:
         opts["num_idle_processes"] = lk.num_idle_processes
     if lk.api_key is not None:

@@ -145,7 +145,7 @@ class MCPSettings(_Strict):
 class LiveKitSettings(_Strict):
     """The worker (`voxmcp dev|start`). LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET fill the first three."""
 
-    url: str = "ws://127.0.0.1:7880"
+    url: str | None = None
     api_key: SecretStr | None = None
     api_secret: SecretStr | None = None
     agent_name: str = ""
