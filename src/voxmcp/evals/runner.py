@@ -138,7 +138,7 @@ def scored(
         sc.expect,
         calls,
         heard,
-        agent_replies=sum(len(t.agent_text) for t in records),
+        agent_replies=sum(1 for t in records if t.agent_text),  # a filler and its answer: one reply
         interrupted=any(t.interrupted for t in records[:-1]) if len(records) > 1 else None,
         errors=failures,
     )
