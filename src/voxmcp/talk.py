@@ -358,7 +358,7 @@ class ConversationDriver:
         session.output.audio = self.speaker
         self.user_items: list[tuple[float, str]] = []
         self.agent_items: list[tuple[float, str]] = []
-        self.finals: list[float] = []
+        self.finals: list[tuple[float, str]] = []  # what the STT heard, when
         self.tool_calls: list[ToolCallRecord] = []
         self.llm_starts: list[tuple[float, float]] = []  # (request start, first token) wall-clock
         self.errors: list[str] = []
@@ -374,7 +374,7 @@ class ConversationDriver:
 
     def _on_transcript(self, ev: UserInputTranscribedEvent) -> None:
         if ev.is_final and ev.transcript.strip():
-            self.finals.append(time.time())
+            self.finals.append((time.time(), ev.transcript.strip()))
 
     def _on_item(self, ev: ConversationItemAddedEvent) -> None:
         item = ev.item
@@ -499,13 +499,16 @@ class ConversationDriver:
         """Everything between the end of this turn's speech and `until`, with timings from `speech_end`."""
         r = TurnResult(speech_end=speech_end)
         text_end = until if text_until is None else text_until
-        r.user_text_heard = [t for at, t in self.user_items if speech_end - 1 < at <= text_end]
+        # the STT's final transcripts: also what it heard while a tool listened for an answer (a voice form),
+        # which never becomes a chat message
+        heard = [t for at, t in self.finals if speech_end - 1 < at <= text_end]
+        r.user_text_heard = heard or [t for at, t in self.user_items if speech_end - 1 < at <= text_end]
         r.agent_text = [t for at, t in self.agent_items if speech_end < at <= text_end + 0.5]
         r.tool_calls = [c for c in self.tool_calls if speech_end < c.finished_at <= until]
         r.errors = list(self.errors)
         segments = [s for s in self.speaker.segments if speech_end < s.first_frame_at <= until]
         marks: dict[str, float] = {}
-        if finals := [t for t in self.finals if t > speech_end - 1.0 and t <= until]:
+        if finals := [at for at, _ in self.finals if speech_end - 1.0 < at <= until]:
             marks["final_transcript"] = finals[0]
         if firsts := [tok for start, tok in self.llm_starts if start > speech_end - 1.0 and tok <= until]:
             marks["first_llm_token"] = firsts[0]
