@@ -50,7 +50,11 @@ def test_worker_settings_apply_without_forcing_a_server_url() -> None:
     assert srv._ws_url == ""
     assert (srv._host, srv._port) == ("127.0.0.1", 0)  # a free loopback health port: several workers per host
 
-    env = {"VOXMCP_LIVEKIT__MAX_JOBS": "2", "VOXMCP_LIVEKIT__AGENT_NAME": "voxmcp", "LIVEKIT_URL": "ws://127.0.0.1:7880"}
+    env = {
+        "VOXMCP_LIVEKIT__MAX_JOBS": "2",
+        "VOXMCP_LIVEKIT__AGENT_NAME": "voxmcp",
+        "LIVEKIT_URL": "ws://127.0.0.1:7880",
+    }
     srv = AgentServer()
     configure_server(srv, load_settings(env=env, dotenv=False))
     assert srv._ws_url == "ws://127.0.0.1:7880"

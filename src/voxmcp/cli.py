@@ -25,9 +25,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 console = Console(stderr=True)
-ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", "-c", help="voxmcp.toml (default: ./voxmcp.toml)")
-]
+ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="voxmcp.toml (default: ./voxmcp.toml)")]
 
 
 def _settings(config: Path | None) -> Settings:
@@ -94,9 +92,7 @@ def console_(
     demo = _ensure_demo(settings)
     extra = list(ctx.args)
     if not text and not _has_audio_device():
-        console.print(
-            "[yellow]No audio device found: starting the console in text mode (type to the agent).[/yellow]"
-        )
+        console.print("[yellow]No audio device found: starting the console in text mode (type to the agent).[/yellow]")
         text = True
     if text:
         extra.append("--text")
@@ -159,9 +155,7 @@ def talk(
     try:
         from voxmcp.talk import format_result, run_talk
 
-        result = asyncio.run(
-            run_talk(settings, models, audio, output_wav=output, greet=greet, timeout_s=timeout)
-        )
+        result = asyncio.run(run_talk(settings, models, audio, output_wav=output, greet=greet, timeout_s=timeout))
     finally:
         if demo is not None:
             demo.stop()  # type: ignore[attr-defined]

@@ -200,9 +200,7 @@ def interpolate(value: Any, env: Mapping[str, str], key: str = "") -> Any:
                 return env[name]
             if default is not None:
                 return default
-            raise ConfigError(
-                f"{key or 'value'}: environment variable {name} is not set (referenced as ${{{name}}})"
-            )
+            raise ConfigError(f"{key or 'value'}: environment variable {name} is not set (referenced as ${{{name}}})")
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, dict):

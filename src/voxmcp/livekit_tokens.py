@@ -39,9 +39,7 @@ class LiveKitCredentials:
 
     def __post_init__(self) -> None:
         if not self.url.startswith(("ws://", "wss://", "http://", "https://")):
-            raise TokenError(
-                f"livekit url must start with ws://, wss://, http:// or https://, got {self.url!r}"
-            )
+            raise TokenError(f"livekit url must start with ws://, wss://, http:// or https://, got {self.url!r}")
         if not self.api_key:
             raise TokenError("livekit api_key is empty")
         if not self.api_secret:

@@ -22,6 +22,9 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 DEV_KEY, DEV_SECRET = "devkey", "secret"
 
 
+DEFAULT_LIVEKIT_URL = "ws://127.0.0.1:7880"  # a local `livekit-server --dev`
+
+
 def web_settings_from_config(
     config: Path | None,
     *,
@@ -34,21 +37,21 @@ def web_settings_from_config(
     from voxmcp.config import load_settings
 
     lk = load_settings(config, env=env, dotenv=env is None).livekit
+    url = lk.url or DEFAULT_LIVEKIT_URL
     key = (lk.api_key.get_secret_value() if lk.api_key else None) or None
     secret = (lk.api_secret.get_secret_value() if lk.api_secret else None) or None
     if key is None or secret is None:
-        if urlsplit(lk.url).hostname not in LOOPBACK_HOSTS:
+        if urlsplit(url).hostname not in LOOPBACK_HOSTS:
             raise TokenError(
-                "livekit.api_key and livekit.api_secret (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET) "
-                f"are required for {lk.url}"
+                f"livekit.api_key and livekit.api_secret (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET) are required for {url}"
             )
-        logger.info("using LiveKit dev-mode keys for a loopback server", extra={"url": lk.url})
+        logger.info("using LiveKit dev-mode keys for a loopback server", extra={"url": url})
         key, secret = key or DEV_KEY, secret or DEV_SECRET
         if secret == DEV_SECRET:
             # LiveKit's well-known dev secret is short by design; don't warn on every token for it
             warnings.filterwarnings("ignore", category=InsecureKeyLengthWarning)
     return WebSettings(
-        credentials=LiveKitCredentials(lk.url, key, secret),
+        credentials=LiveKitCredentials(url, key, secret),
         agent_name=lk.agent_name,
         token_ttl=timedelta(seconds=token_ttl_s),
         allowed_rooms=frozenset(allowed_rooms or ()),
