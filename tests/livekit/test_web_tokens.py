@@ -219,7 +219,9 @@ def test_web_settings_from_config_use_dev_keys_only_on_loopback(tmp_path: Path) 
     with pytest.raises(TokenError, match="api_secret"):
         web_settings_from_config(remote, env={})
     keyed = tmp_path / "keyed.toml"
-    keyed.write_text(f'[livekit]\nurl = "wss://lk.example.com"\napi_key = "k"\napi_secret = {SECRET!r}\n'.replace("'", '"'))
+    keyed.write_text(
+        f'[livekit]\nurl = "wss://lk.example.com"\napi_key = "k"\napi_secret = {SECRET!r}\n'.replace("'", '"')
+    )
     assert web_settings_from_config(keyed, env={}).credentials.api_secret == SECRET
 
 
