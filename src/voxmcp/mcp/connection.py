@@ -724,44 +724,42 @@ class MCPConnection:
                 return False
         return True
 
+    async def _list_all(
+        self, what: str, fetch: Callable[[Client, str | None], Awaitable[Any]], field: str
+    ) -> list[Any]:
+        """Every item of a paginated list request (at most _MAX_PAGES pages, one timeout for all of them)."""
+
+        async def op(client: Client) -> list[Any]:
+            items: list[Any] = []
+            cursor: str | None = None
+            async with asyncio.timeout(self.config.timeout_s):
+                for _ in range(_MAX_PAGES):
+                    page = await fetch(client, cursor)
+                    items.extend(getattr(page, field))
+                    cursor = page.next_cursor
+                    if cursor is None:
+                        break
+            return items
+
+        result: list[Any] = await self._request(what, op, wait_s=self.config.connect_timeout_s)
+        return result
+
     async def list_tools(self, *, refresh: bool = False) -> list[types.Tool]:
         """All tools, following pagination; cached by the SDK per the server's ttlMs unless `refresh`."""
 
-        async def op(client: Client) -> list[types.Tool]:
-            tools: list[types.Tool] = []
-            cursor: str | None = None
-            async with asyncio.timeout(self.config.timeout_s):
-                for _ in range(_MAX_PAGES):
-                    page = await client.list_tools(cursor=cursor, cache_mode="refresh" if refresh else "use")
-                    if cursor is None:
-                        # Only a server that sent ttlMs gets an expiry; otherwise list_changed refreshes.
-                        self.tools_ttl_ms = page.ttl_ms if "ttl_ms" in page.model_fields_set else None
-                    tools.extend(page.tools)
-                    cursor = page.next_cursor
-                    if cursor is None:
-                        break
-            return tools
+        async def fetch(client: Client, cursor: str | None) -> types.ListToolsResult:
+            page = await client.list_tools(cursor=cursor, cache_mode="refresh" if refresh else "use")
+            if cursor is None:
+                # Only a server that sent ttlMs gets an expiry; otherwise list_changed refreshes.
+                self.tools_ttl_ms = page.ttl_ms if "ttl_ms" in page.model_fields_set else None
+            return page
 
-        result: list[types.Tool] = await self._request("listing tools", op, wait_s=self.config.connect_timeout_s)
-        return result
+        return await self._list_all("listing tools", fetch, "tools")
 
     async def list_resources(self) -> list[types.Resource]:
-        async def op(client: Client) -> list[types.Resource]:
-            resources: list[types.Resource] = []
-            cursor: str | None = None
-            async with asyncio.timeout(self.config.timeout_s):
-                for _ in range(_MAX_PAGES):
-                    page = await client.list_resources(cursor=cursor)
-                    resources.extend(page.resources)
-                    cursor = page.next_cursor
-                    if cursor is None:
-                        break
-            return resources
-
-        result: list[types.Resource] = await self._request(
-            "listing resources", op, wait_s=self.config.connect_timeout_s
+        return await self._list_all(
+            "listing resources", lambda client, cursor: client.list_resources(cursor=cursor), "resources"
         )
-        return result
 
     async def read_resource(self, uri: str) -> types.ReadResourceResult:
         async def op(client: Client) -> types.ReadResourceResult:
@@ -774,20 +772,9 @@ class MCPConnection:
         return result
 
     async def list_prompts(self) -> list[types.Prompt]:
-        async def op(client: Client) -> list[types.Prompt]:
-            prompts: list[types.Prompt] = []
-            cursor: str | None = None
-            async with asyncio.timeout(self.config.timeout_s):
-                for _ in range(_MAX_PAGES):
-                    page = await client.list_prompts(cursor=cursor)
-                    prompts.extend(page.prompts)
-                    cursor = page.next_cursor
-                    if cursor is None:
-                        break
-            return prompts
-
-        result: list[types.Prompt] = await self._request("listing prompts", op, wait_s=self.config.connect_timeout_s)
-        return result
+        return await self._list_all(
+            "listing prompts", lambda client, cursor: client.list_prompts(cursor=cursor), "prompts"
+        )
 
     async def get_prompt(self, name: str, arguments: dict[str, str] | None = None) -> types.GetPromptResult:
         async def op(client: Client) -> types.GetPromptResult:

@@ -151,8 +151,8 @@ def _find_bare_json(text: str, taken: list[_Segment]) -> Iterator[_Segment]:
         i = end
 
 
-def _balanced_end(text: str, start: int) -> int:
-    """End of a brace-balanced span (string-aware); the end of text when it never closes (truncated JSON)."""
+def _bracket_depths(text: str, start: int = 0) -> Iterator[tuple[int, int, bool]]:
+    """(index, bracket depth after that character, inside a string) for each character: a string-aware walk."""
     depth = 0
     in_string = False
     escaped = False
@@ -171,8 +171,14 @@ def _balanced_end(text: str, start: int) -> int:
             depth += 1
         elif c in "}]":
             depth -= 1
-            if depth == 0:
-                return j + 1
+        yield j, depth, in_string
+
+
+def _balanced_end(text: str, start: int) -> int:
+    """End of a brace-balanced span (string-aware); the end of text when it never closes (truncated JSON)."""
+    for j, depth, in_string in _bracket_depths(text, start):
+        if depth == 0 and not in_string and text[j] in "}]":
+            return j + 1
     return len(text)
 
 
@@ -182,23 +188,7 @@ def _truncation_problem(body: str) -> str | None:
     Closing brackets can be added without guessing; a string or number cut off mid-way can't ("fe" is not
     "feet"), and neither can a key whose value never came.
     """
-    depth = 0
-    in_string = False
-    escaped = False
-    for c in body:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == '"':
-                in_string = False
-        elif c == '"':
-            in_string = True
-        elif c in "{[":
-            depth += 1
-        elif c in "}]":
-            depth -= 1
+    *_, (_, depth, in_string) = [(0, 0, False), *_bracket_depths(body)]  # the state after the last character
     if depth <= 0 and not in_string:
         return None
     if in_string:

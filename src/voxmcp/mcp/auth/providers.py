@@ -136,34 +136,29 @@ class AuthorizationCodeProvider(OAuthClientProvider):
         return dpop_flow(self.dpop, refresh_before_reauthorizing(self, request, sdk_flow))
 
 
-class ClientSecretProvider(ClientCredentialsOAuthProvider):
+class _ClientCredentialsExtras:
+    """What both SDK client-credentials providers get here: DPoP and the saved token expiry (mixed in first)."""
+
+    context: Any
+
+    def __init__(self, *args: Any, dpop: DPoPMode = "auto", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dpop = dpop_state(dpop, self.context.storage)
+
+    async def _initialize(self) -> None:
+        await super()._initialize()  # type: ignore[misc]
+        await restore_token_expiry(self.context)
+
+    def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+        return dpop_flow(self.dpop, super()._auth_flow(request))  # type: ignore[misc]
+
+
+class ClientSecretProvider(_ClientCredentialsExtras, ClientCredentialsOAuthProvider):
     """client_credentials with client_secret_basic / client_secret_post, plus DPoP."""
 
-    def __init__(self, *args: Any, dpop: DPoPMode = "auto", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.dpop = dpop_state(dpop, self.context.storage)
 
-    async def _initialize(self) -> None:
-        await super()._initialize()
-        await restore_token_expiry(self.context)
-
-    def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        return dpop_flow(self.dpop, super()._auth_flow(request))
-
-
-class PrivateKeyJWTProvider(PrivateKeyJWTOAuthProvider):
+class PrivateKeyJWTProvider(_ClientCredentialsExtras, PrivateKeyJWTOAuthProvider):
     """client_credentials with private_key_jwt client authentication (RFC 7523 section 2.2), plus DPoP."""
-
-    def __init__(self, *args: Any, dpop: DPoPMode = "auto", **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.dpop = dpop_state(dpop, self.context.storage)
-
-    async def _initialize(self) -> None:
-        await super()._initialize()
-        await restore_token_expiry(self.context)
-
-    def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        return dpop_flow(self.dpop, super()._auth_flow(request))
 
 
 class _FixedClientProvider(OAuthClientProvider):
