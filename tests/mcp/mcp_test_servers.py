@@ -120,6 +120,22 @@ def build_server(name: str = "test", events: ServerEvents | None = None, **optio
         return f"{result.content['greeting']} {result.content['name']} x{result.content['count']}"
 
     @server.tool()
+    async def ask_then_hang(ctx: Context) -> str:
+        """Form elicitation, then no answer (until cancelled): the timeout must run again after the user's turn."""
+        await ctx.request_context.session.elicit_form(
+            "Name?",
+            {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
+            related_request_id=ctx.request_id,
+        )
+        seen.hang_started.set()
+        try:
+            await asyncio.sleep(3600)
+        except asyncio.CancelledError:
+            seen.cancelled.set()
+            raise
+        return "unreachable"
+
+    @server.tool()
     async def open_link(ctx: Context) -> str:
         """URL elicitation."""
         result = await ctx.elicit_url("Please sign in", "https://example.com/login", "elic-1")

@@ -121,6 +121,43 @@ async def test_progress_restarts_timeout_up_to_cap(make_memory_connection: MakeC
         assert 1.0 < time.monotonic() - began < 2.5
 
 
+async def test_time_answering_the_servers_requests_is_not_the_calls_time(
+    make_memory_connection: MakeConnection,
+) -> None:
+    """A spoken form takes longer than the tool's timeout: the user's time must not time the call out."""
+
+    async def slow_user(server: str, message: str, schema: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(1.0)
+        return {"action": "accept", "content": {"name": "Ada"}}
+
+    async def slow_model(server: str, params: types.CreateMessageRequestParams) -> types.CreateMessageResult:
+        await asyncio.sleep(1.0)
+        return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="ok"), model="m")
+
+    handlers = InteractionHandlers(elicit=slow_user, sample=slow_model)
+    timeouts = {"ask_name": 0.4, "summarize": 0.4}
+    async with make_memory_connection(handlers, sampling=True, tool_timeouts=timeouts) as connection:
+        assert text_of(await connection.call_tool("ask_name", {})) == "Hello Ada x2"
+        assert text_of(await connection.call_tool("summarize", {"text": "long"})) == "summary: ok"
+
+
+async def test_the_clock_runs_again_after_the_servers_request(
+    make_memory_connection: MakeConnection, server_events: ServerEvents
+) -> None:
+    async def user(server: str, message: str, schema: dict[str, Any]) -> dict[str, Any]:
+        await asyncio.sleep(0.6)
+        return {"action": "accept", "content": {"name": "Ada"}}
+
+    async with make_memory_connection(InteractionHandlers(elicit=user), tool_timeouts={"ask_then_hang": 0.4}) as c:
+        began = time.monotonic()
+        with pytest.raises(MCPCallError, match="took too long") as info:
+            await c.call_tool("ask_then_hang", {})
+        assert info.value.kind == "timeout"
+        assert server_events.hang_started.is_set()  # the server got the answer before the call timed out
+        assert 0.9 < time.monotonic() - began < 3.0  # 0.6 s of answering + a fresh 0.4 s for the server
+        await asyncio.wait_for(server_events.cancelled.wait(), 3.0)
+
+
 async def test_timeout_cancels_at_server(make_memory_connection: MakeConnection, server_events: ServerEvents) -> None:
     async with make_memory_connection(tool_timeouts={"hang": 0.3}) as connection:
         began = time.monotonic()

@@ -18,7 +18,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
-from typing import Any, Literal, TextIO
+from typing import Any, Literal, TextIO, TypeVar, cast
 from urllib.parse import urlsplit
 
 import anyio
@@ -37,6 +37,7 @@ from mcp.shared.subscriptions import ToolsListChanged
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
 from voxmcp.mcp.config import MCPServerConfig, MissingEnvironmentVariable, interpolate_env
+from voxmcp.mcp.deadline import CallDeadline
 from voxmcp.mcp.interaction import (
     InteractionHandlers,
     elicitation_callback,
@@ -50,6 +51,7 @@ logger = logging.getLogger(__name__)
 
 ConnectionState = Literal["idle", "connecting", "connected", "reconnecting", "failed", "closed"]
 ProgressCallback = Callable[[float, float | None, str | None], Awaitable[None] | None]
+_ServerRequestFn = TypeVar("_ServerRequestFn", bound=Callable[..., Awaitable[Any]])
 
 CLIENT_INFO = types.Implementation(name="voxmcp", version="0.1.0")
 _MAX_PAGES = 50
@@ -57,6 +59,8 @@ _MAX_PAGES = 50
 _CLOSE_GRACE_S = 5.0
 PROGRESS_TIMEOUT_CAP = 4.0
 """Progress restarts a call's timeout, but never past this many times the timeout in total."""
+SERVER_REQUEST_PAUSE_MAX_S = 600.0
+"""The most time answering the server's own requests (a spoken form) may add to one call's timeout."""
 _BACKOFF_START_S = 0.25
 _BACKOFF_MAX_S = 15.0
 
@@ -273,6 +277,8 @@ class MCPConnection:
         self._connect_failed = asyncio.Event()
         self._first_attempt: asyncio.Future[None] | None = None
         self._generation = 0
+        self._deadlines: set[CallDeadline] = set()
+        """The running calls' deadlines, stopped while we answer a request the server sent (see deadline.py)."""
         self.tools_ttl_ms: int | None = None
         """The server's ttlMs on its last tools/list (2026-07-28 caching hint), if it sent one."""
 
@@ -512,8 +518,10 @@ class MCPConnection:
             client_info=CLIENT_INFO,
             # Default for requests without their own timeout (the handshake); calls pass theirs.
             read_timeout_seconds=self.config.connect_timeout_s,
-            elicitation_callback=elicitation_callback(self.name, self.handlers),
-            sampling_callback=sampling_callback(self.name, self.handlers, allowed=self.config.sampling),
+            elicitation_callback=self._off_the_clock(elicitation_callback(self.name, self.handlers)),
+            sampling_callback=self._off_the_clock(
+                sampling_callback(self.name, self.handlers, allowed=self.config.sampling)
+            ),
             logging_callback=logging_callback(self.name, self.handlers),
             message_handler=self._on_message,
         )
@@ -553,6 +561,28 @@ class MCPConnection:
             cwd=self.config.cwd,
         )
         return stdio_client(params, errlog=stderr.writer)
+
+    def _off_the_clock(self, callback: _ServerRequestFn | None) -> _ServerRequestFn | None:
+        """`callback` with this connection's running calls' deadlines stopped while it runs.
+
+        The SDK does not say which call a server request belongs to, so every call on this connection waits:
+        they all wait for the same user (or model) anyway.
+        """
+        if callback is None:
+            return None
+        inner = callback
+
+        async def off_the_clock(context: Any, params: Any) -> Any:
+            paused = list(self._deadlines)
+            for deadline in paused:
+                deadline.pause()
+            try:
+                return await inner(context, params)
+            finally:
+                for deadline in paused:
+                    deadline.resume()
+
+        return cast(_ServerRequestFn, off_the_clock)
 
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, Exception):
@@ -656,19 +686,17 @@ class MCPConnection:
         """Call a tool within its timeout; a timeout or cancellation sends `notifications/cancelled`.
 
         The timeout is an idle bound: each progress notification restarts it (a long operation that keeps
-        reporting is not killed), up to `PROGRESS_TIMEOUT_CAP` times the timeout in total.
+        reporting is not killed), up to `PROGRESS_TIMEOUT_CAP` times the timeout in total. Time spent answering
+        the server's own requests (elicitation, sampling) does not count (see deadline.py).
         Raises MCPCallError (speakable) on timeouts, drops that a retry could not fix, and protocol errors.
         """
         timeout = timeout_s if timeout_s is not None else self.config.timeout_for(name)
         handlers = self.handlers
-        deadline: list[asyncio.Timeout] = []
-        deadline_started: list[float] = []
-        loop = asyncio.get_running_loop()
+        deadline: list[CallDeadline] = []
 
         async def forward_progress(progress: float, total: float | None, message: str | None) -> None:
             if deadline:
-                started, current = deadline_started[0], deadline[0]
-                current.reschedule(min(loop.time() + timeout, started + timeout * PROGRESS_TIMEOUT_CAP))
+                deadline[0].activity()
             await report_progress(handlers, self.name, name, progress, total, message)
             if on_progress is not None:
                 maybe = on_progress(progress, total, message)
@@ -676,18 +704,22 @@ class MCPConnection:
                     await maybe
 
         async def send(client: Client) -> types.CallToolResult:
-            deadline.clear()
-            deadline_started[:] = [loop.time()]
-            # Our deadline cancels the request (the SDK then sends notifications/cancelled); the SDK's own
-            # read timeout is only a backstop past the cap.
-            async with asyncio.timeout(timeout) as current:
-                deadline.append(current)
-                return await client.call_tool(
-                    name,
-                    arguments or {},
-                    read_timeout_seconds=timeout * PROGRESS_TIMEOUT_CAP + 1.0,
-                    progress_callback=forward_progress,
-                )
+            current = CallDeadline(timeout, cap_factor=PROGRESS_TIMEOUT_CAP, max_pause_s=SERVER_REQUEST_PAUSE_MAX_S)
+            deadline[:] = [current]
+            self._deadlines.add(current)
+            try:
+                # Our deadline cancels the request (the SDK then sends notifications/cancelled); the SDK's own
+                # read timeout is only a backstop past the cap and the pause credit.
+                async with asyncio.timeout(timeout) as timer:
+                    current.attach(timer)
+                    return await client.call_tool(
+                        name,
+                        arguments or {},
+                        read_timeout_seconds=timeout * PROGRESS_TIMEOUT_CAP + SERVER_REQUEST_PAUSE_MAX_S + 1.0,
+                        progress_callback=forward_progress,
+                    )
+            finally:
+                self._deadlines.discard(current)
 
         async def op(client: Client) -> types.CallToolResult:
             try:
