@@ -32,6 +32,8 @@ from livekit.plugins import silero as _silero_plugin  # noqa: F401
 from voxmcp.config import Settings, load_settings
 from voxmcp.mcp.toolset import MCPHub, ServerStatus
 from voxmcp.models import providers
+from voxmcp.models.eager_stt import EagerSTTAdapter
+from voxmcp.models.speech_chunks import FirstClauseTokenizer
 from voxmcp.voice import VoicePolicies
 
 logger = logging.getLogger(__name__)
@@ -140,12 +142,26 @@ class VoxAgent(Agent):
             self.session.say(self._greeting, allow_interruptions=True, add_to_chat_ctx=False)
 
 
+def session_stt(models: Models, settings: Settings) -> stt.STT[Any]:
+    """The STT a session uses: a non-streaming one (whisper) decodes during the end-of-turn silence."""
+    if models.stt.capabilities.streaming:
+        return models.stt
+    return EagerSTTAdapter(stt=models.stt, vad=models.vad, eager_after_s=settings.voice.eager_stt_after_s)
+
+
+def session_tts(models: Models) -> tts.TTS[Any]:
+    """The TTS a session uses: a non-streaming one (hibari) starts speaking at the first clause of a reply."""
+    if models.tts.capabilities.streaming:
+        return models.tts
+    return tts.StreamAdapter(tts=models.tts, sentence_tokenizer=FirstClauseTokenizer())
+
+
 def build_session(models: Models, settings: Settings, *, interruptions: bool = True) -> AgentSession[Any]:
     return AgentSession(
         vad=models.vad,
-        stt=models.stt,
+        stt=session_stt(models, settings),
         llm=models.llm,
-        tts=models.tts,
+        tts=session_tts(models),
         turn_handling={
             "turn_detection": "vad",
             "endpointing": {"min_delay": 0.2, "max_delay": 3.0},

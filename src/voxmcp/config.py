@@ -128,6 +128,8 @@ class LLMSettings(_Strict):
 
 class VoiceSettings(_Strict):
     min_silence_s: float = Field(default=0.35, ge=0.1, le=3.0)
+    eager_stt_after_s: float = Field(default=0.08, ge=0.0, le=3.0)
+    """Start decoding this long into the end-of-turn silence (kept if the silence lasts); 0 decodes at the end only."""
     filler: bool = True
     tool_preamble: str | None = "One moment."
     """Said as soon as the local LLM decides to call a tool (before the call is generated); empty to disable."""

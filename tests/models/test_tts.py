@@ -157,3 +157,29 @@ def test_factory() -> None:
         build_tts("local/kokoro")
     with pytest.raises(ValueError, match="speed"):
         build_tts("local/hibari", speed=5.0)
+
+
+def test_trim_silence_keeps_the_speech_and_a_little_padding() -> None:
+    import numpy as np
+
+    from voxmcp.models.tts import trim_silence
+
+    rate = 24000
+    speech = np.where(np.arange(rate // 2) % 2 == 0, 8000, -8000).astype(np.int16)
+    padded = np.concatenate([np.zeros(rate // 3, np.int16), speech, np.zeros(rate // 2, np.int16)])
+    out = trim_silence(padded, rate, keep_leading_s=0.03, keep_trailing_s=0.15)
+    assert len(out) == int(0.03 * rate) + len(speech) + int(0.15 * rate)
+    assert np.array_equal(out[int(0.03 * rate) : int(0.03 * rate) + len(speech)], speech)
+    silent = np.zeros(1000, np.int16)
+    assert len(trim_silence(silent, rate)) == 1000  # nothing audible: left as it is
+
+
+async def test_hibari_replies_start_audibly_at_once() -> None:
+    import numpy as np
+
+    engine = HibariTTS()
+    frames, _, _ = await _synthesize(engine, "One moment.")
+    mono = frames_to_mono(frames)
+    loud = np.flatnonzero(np.abs(mono.samples.astype(np.int32)) > 300)
+    assert loud[0] / mono.sample_rate < 0.06, "hibari's ~0.3 s of leading silence must be trimmed"
+    assert (len(mono.samples) - loud[-1]) / mono.sample_rate < 0.2

@@ -94,6 +94,33 @@ def split_sentences(text: str) -> list[str]:
 
 SentenceAudio = npt.NDArray[np.int16]
 
+KEEP_LEADING_S = 0.03
+KEEP_TRAILING_S = 0.15
+
+
+def trim_silence(
+    samples: SentenceAudio,
+    sample_rate: int,
+    *,
+    keep_leading_s: float = KEEP_LEADING_S,
+    keep_trailing_s: float = KEEP_TRAILING_S,
+) -> SentenceAudio:
+    """A piece of speech without the silence an engine pads it with (hibari: ~0.3 s before, ~0.45 s after).
+
+    Leading silence is heard as latency on every reply; trailing silence lengthens every pause between pieces and
+    delays what comes after a short phrase ("One moment."). A little of each is kept so words don't run together.
+    """
+    if len(samples) == 0:
+        return samples
+    level = np.abs(samples.astype(np.int32))
+    threshold = max(200, int(level.max()) // 50)
+    loud = np.flatnonzero(level > threshold)
+    if len(loud) == 0:
+        return samples
+    start = max(0, int(loud[0]) - int(keep_leading_s * sample_rate))
+    end = min(len(samples), int(loud[-1]) + 1 + int(keep_trailing_s * sample_rate))
+    return samples[start:end]
+
 
 class _SentenceStream(tts.ChunkedStream):
     """Runs an engine's sentence iterator in a thread and pushes each sentence as it is ready."""
@@ -124,6 +151,7 @@ class _SentenceStream(tts.ChunkedStream):
                 chunk = await asyncio.to_thread(engine._next_locked, sentences)
                 if chunk is None:
                     break
+                chunk = trim_silence(chunk, engine.sample_rate)
                 if len(chunk):
                     output_emitter.push(chunk.tobytes())
                     pushed += len(chunk)
