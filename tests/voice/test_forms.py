@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from voxmcp.voice.forms import (
+    asked_fields,
     checked_content,
     coerce_value,
     describe_content,
@@ -59,6 +60,20 @@ def test_describe_fields_says_what_is_needed() -> None:
         "Please tell me Your name and guests; optionally vegetarian (yes or no), size (small or large)"
     )
     assert describe_fields(form_fields({"type": "object", "properties": {}})) == ""
+
+
+def test_a_title_that_only_names_the_type_is_not_said() -> None:
+    spec = {"title": "String", "type": "string", "description": "Your full, legal name"}
+    assert form_fields({"type": "object", "properties": {"name": spec}})[0].label == "your full, legal name"
+    long = {"title": "Integer", "type": "integer", "description": "Your favorite integer out of all the ones you know"}
+    assert form_fields({"type": "object", "properties": {"favoriteInteger": long}})[0].label == "favorite integer"
+
+
+def test_asked_fields_are_the_required_ones_without_defaults() -> None:
+    fields = form_fields(SCHEMA)
+    assert [f.name for f in asked_fields(fields)] == [f.name for f in fields if f.required]
+    optional = form_fields({"type": "object", "properties": {"a": {"type": "string"}, "b": {"type": "integer"}}})
+    assert asked_fields(optional) == optional
 
 
 def test_single_field_answers() -> None:

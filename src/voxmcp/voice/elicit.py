@@ -1,10 +1,12 @@
 """MCP elicitation by voice: the dialog scripts for form mode and URL mode.
 
-Form mode: say the server's question and the fields it needs, hear the answer, fill the schema
-(deterministically, else with the session's LLM), ask once more for missing required fields, apply schema
-defaults (SEP-1034), read the form back and ask "Is that right?". Every outcome is reachable by voice:
-accept (a yes to the read-back), decline ("no", "don't" to the question or the read-back), cancel ("cancel",
-"never mind", or silence).
+Form mode, kept short for the ear: say the server's question and only the fields it requires (optional fields
+keep their schema defaults, SEP-1034), hear one open answer and map it to those fields (deterministically, else
+with the session's LLM), ask once more for what is still missing, then say in one sentence what will be sent
+("I'll send name Ada, with the defaults for the rest, unless you say no."): silence or a yes sends it (the user
+heard it and could stop it), a no declines, "cancel" cancels, anything else is asked as a plain yes/no.
+Every outcome is reachable by voice: accept, decline ("no", "don't" to the question or the read-back), cancel
+("cancel", "never mind", or silence to the question).
 
 URL mode: the link is logged and shown (never spoken: it is unreadable aloud); the user is told and asked
 whether they will open it: yes -> accept, no -> decline, silence -> cancel.
@@ -29,6 +31,8 @@ FillFn = Callable[[list[forms.Field], Mapping[str, Any], str, str], Awaitable[di
 
 MAX_FILL_ATTEMPTS = 2
 """Ask for missing required fields at most this many times in all (then cancel: we never guess)."""
+CONFIRM_WINDOW_S = 3.0
+"""How long the user has, after hearing what will be sent, to stop it (silence sends it)."""
 
 
 def _cancelled(asker: Asker) -> types.ElicitResult:
@@ -66,12 +70,46 @@ def _is_refusal(fields: list[forms.Field], answer: str) -> bool:
     return len(answer.split()) <= 6
 
 
+def _intro(message: str) -> str:
+    """The server's message as a spoken sentence; a trailing colon introduced a field list we say ourselves."""
+    text = message.strip()
+    return text[:-1].rstrip() + "." if text.endswith(":") else text
+
+
+async def _confirm(
+    asker: Asker, fields: list[forms.Field], given: dict[str, Any], content: dict[str, Any]
+) -> types.ElicitResult:
+    """Say in one sentence what will be sent (what the user gave; defaults in a word); silence or a yes sends it,
+    a no declines, "cancel" cancels."""
+    said = forms.describe_content(fields, given) if given else "the form"
+    defaults = len(content) > len(given)
+    statement = f"I'll send {said}{', with the defaults for the rest' if defaults else ''}, unless you say no."
+    heard = await asker.ask(statement, timeout_s=CONFIRM_WINDOW_S)
+    if heard is None:
+        return types.ElicitResult(action="accept", content=content)
+    for attempt in range(2):
+        reply = answers.classify_reply(heard)
+        if reply == "yes":
+            return types.ElicitResult(action="accept", content=content)
+        if reply == "no":
+            return _declined(asker)
+        if reply == "cancel":
+            return _cancelled(asker)
+        if attempt == 0:
+            again = await asker.ask("Should I send it? Please say yes or no.")
+            if again is None:
+                return _cancelled(asker)  # they spoke up but gave no go-ahead: nothing is sent
+            heard = again
+    return _cancelled(asker)
+
+
 async def elicit_form(
     asker: Asker, message: str, schema: Mapping[str, Any], *, fill_llm: FillFn | None = None
 ) -> types.ElicitResult:
     """The form-mode dialog (see module doc); returns the ElicitResult to send to the server."""
     fields = forms.form_fields(schema)
-    question = " ".join(p for p in (message.strip(), forms.describe_fields(fields)) if p)
+    asked = forms.asked_fields(fields)
+    question = " ".join(p for p in (_intro(message), forms.describe_fields(asked)) if p)
     content: dict[str, Any] = {}
     for attempt in range(MAX_FILL_ATTEMPTS):
         answer = await asker.ask(question)
@@ -80,10 +118,12 @@ async def elicit_form(
         reply = answers.classify_reply(answer)
         if reply == "cancel":
             return _cancelled(asker)
-        if reply == "no" and _is_refusal(fields, answer):
+        if reply == "no" and _is_refusal(asked, answer):
             return _declined(asker)
-        wanted = [f for f in fields if f.name not in content]
+        wanted = [f for f in asked if f.name not in content]
         found = forms.fill_deterministic(wanted, answer)
+        others = [f for f in fields if f not in asked and f.name not in content]
+        found.update(forms.named_choices(others, answer))
         still = [f for f in wanted if f.name not in found]
         if still and fill_llm is not None and (len(still) < len(wanted) or any(f.kind != "boolean" for f in still)):
             from_llm = await fill_llm(still, schema, question, answer)
@@ -98,21 +138,7 @@ async def elicit_form(
     else:
         asker.tell("Sorry, I couldn't get that. I'll leave it.")
         return types.ElicitResult(action="cancel")
-    content = apply_schema_defaults(content, schema)
-    readback = f"I'll send: {forms.describe_content(fields, content)}. Is that right?"
-    for _ in range(2):
-        confirm = await asker.ask(readback)
-        if confirm is None:
-            return _cancelled(asker)
-        reply = answers.classify_reply(confirm)
-        if reply == "yes":
-            return types.ElicitResult(action="accept", content=content)
-        if reply == "no":
-            return _declined(asker)
-        if reply == "cancel":
-            return _cancelled(asker)
-        readback = "Please say yes or no. " + readback
-    return _cancelled(asker)
+    return await _confirm(asker, fields, content, apply_schema_defaults(content, schema))
 
 
 async def elicit_url(asker: Asker, message: str, url: str) -> types.ElicitResult:

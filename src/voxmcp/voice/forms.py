@@ -44,10 +44,21 @@ class Field:
     spec: Mapping[str, Any] | None = None
 
 
+_TYPE_WORDS = {"string", "text", "boolean", "integer", "number", "array", "object"}
+_MAX_DESCRIPTION_WORDS = 8
+
+
 def _label(name: str, spec: Mapping[str, Any]) -> str:
+    """What to call a field aloud: its title, unless the title only names the type ("String"), then a short
+    description ("your full, legal name"), else the property name in words."""
     title = spec.get("title")
-    if isinstance(title, str) and title.strip():
+    if isinstance(title, str) and title.strip() and title.strip().lower() not in _TYPE_WORDS:
         return title.strip().rstrip(":").lower() if title.isupper() else title.strip().rstrip(":")
+    description = spec.get("description")
+    if isinstance(description, str):
+        text = re.sub(r"\s*\([^)]*\)", "", description).strip().rstrip(".:")
+        if text and len(text.split()) <= _MAX_DESCRIPTION_WORDS:
+            return text[0].lower() + text[1:] if not text[:2].isupper() else text
     words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", name).replace("_", " ").replace("-", " ")
     return " ".join(words.split()).lower()
 
@@ -104,6 +115,13 @@ def describe_field(f: Field) -> str:
     if f.kind == "boolean":
         return f"{f.label} (yes or no)"
     return f.label
+
+
+def asked_fields(fields: list[Field]) -> list[Field]:
+    """The fields a voice form asks for: the required ones (optional ones keep their defaults), or every field
+    of a form that requires none."""
+    required = [f for f in fields if f.required and "default" not in (f.spec or {})]
+    return required or list(fields)
 
 
 def describe_fields(fields: list[Field], *, only_required: bool = False) -> str:
@@ -225,6 +243,25 @@ def fill_deterministic(fields: list[Field], answer: str) -> dict[str, Any]:
         value = answers.parse_boolean(answer)
         if value is not None:
             content[booleans[0].name] = value
+    return content
+
+
+def named_choices(fields: list[Field], answer: str) -> dict[str, Any]:
+    """Values of fields nobody asked for that the answer names outright (a choice: "on the terrace").
+
+    Only explicit choices: a stray number or "yes" in an answer to another question must not fill a field
+    (a "yes" is not agreement to terms and conditions).
+    """
+    content: dict[str, Any] = {}
+    for f in fields:
+        if f.kind == "enum":
+            picked = answers.match_choice(answer, f.choices)
+            if picked is not None:
+                content[f.name] = picked
+        elif f.kind == "multi_enum":
+            named = [v for v, lbl in f.choices if answers.match_choice(answer, [(v, lbl)]) is not None]
+            if named:
+                content[f.name] = named
     return content
 
 
