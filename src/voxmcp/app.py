@@ -103,18 +103,12 @@ def unreachable_server_tool(status: ServerStatus, hub: MCPHub) -> llm.RawFunctio
         reason = (now.error if now is not None else None) or status.error or "it is not responding"
         raise ToolError(reason)
 
-    description = (
-        f"The '{status.name}' tool server, which is unreachable right now. "
-        f"Call this for any request that needs the {status.name} server's tools."
-    )
+    # no arguments: there is nothing for the model to fill in (an invented argument would fail the grounding check)
+    description = f"Anything about {status.name}: the {status.name} server's tools (the server is unreachable)."
     schema = {
         "name": name,
         "description": description,
-        "parameters": {
-            "type": "object",
-            "properties": {"request": {"type": "string", "description": "what the user asked for"}},
-            "required": [],
-        },
+        "parameters": {"type": "object", "properties": {}, "required": []},
     }
     return function_tool(call, raw_schema=schema)
 
@@ -156,6 +150,15 @@ def session_tts(models: Models) -> tts.TTS[Any]:
     return tts.StreamAdapter(tts=models.tts, sentence_tokenizer=FirstClauseTokenizer())
 
 
+def session_text_transforms(models: Models) -> list[Any]:
+    """LiveKit's transforms on text before TTS. Its streaming markdown filter holds back any text that ends in a
+    space until more arrives, which kept the tool preamble ("One moment. ") silent until the call was generated;
+    voxmcp's local engines clean markdown themselves, so with them only the emoji filter runs."""
+    if getattr(models.tts, "cleans_markdown", False):
+        return ["filter_emoji"]
+    return ["filter_markdown", "filter_emoji"]
+
+
 def build_session(models: Models, settings: Settings, *, interruptions: bool = True) -> AgentSession[Any]:
     return AgentSession(
         vad=models.vad,
@@ -168,6 +171,7 @@ def build_session(models: Models, settings: Settings, *, interruptions: bool = T
             "interruption": {"enabled": interruptions, "mode": "vad", "min_duration": 0.4},
             "preemptive_generation": {"enabled": False},
         },
+        tts_text_transforms=session_text_transforms(models),
         max_tool_steps=settings.agent.max_tool_steps,
         user_away_timeout=None,
         aec_warmup_duration=None,
