@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import SimpleNamespace
 from typing import Any
 
 from voxmcp.config import load_settings
 from voxmcp.evals.cli import select
-from voxmcp.evals.runner import rescore, scenario_settings
+from voxmcp.evals.runner import ReplyLog, reclaim_barge_in_calls, rescore, scenario_settings
 from voxmcp.evals.schema import parse_suite
 from voxmcp.mcp.config import MCPServerConfig
+from voxmcp.talk import ToolCallRecord, TurnResult
 
 SUITE: dict[str, Any] = {
     "servers": {"demo": {"kind": "demo"}},
@@ -79,3 +82,46 @@ def test_select_by_name_category_and_limit() -> None:
     assert [s.name for s in select(scenarios, ["chit-*"], None)] == ["chat"]
     assert [s.name for s in select(scenarios, ["time-*", "chat"], 1)] == ["time-london"]
     assert select(scenarios, ["nothing"], None) == []
+
+
+class _Handle:
+    def __init__(self, interrupted: bool) -> None:
+        self.interrupted = interrupted
+
+
+class _Session:
+    """Just the event hook ReplyLog uses."""
+
+    def __init__(self) -> None:
+        self.handlers: dict[str, Callable[[Any], None]] = {}
+
+    def on(self, event: str, handler: Callable[[Any], None]) -> None:
+        self.handlers[event] = handler
+
+    def speech(self, handle: _Handle) -> None:
+        self.handlers["speech_created"](SimpleNamespace(speech_handle=handle))
+
+
+def test_a_reply_cut_before_it_was_heard_is_an_interruption() -> None:
+    clock = iter([10.0, 12.0, 20.0])
+    session = _Session()
+    log = ReplyLog(session, clock=lambda: next(clock))
+    session.speech(_Handle(interrupted=False))  # at 10: answered, not cut
+    session.speech(_Handle(interrupted=True))  # at 12: the answer being prepared when the user barged in
+    session.speech(_Handle(interrupted=True))  # at 20: later, another turn
+    assert not log.interrupted_between(9.0, 11.0)
+    assert log.interrupted_between(11.0, 15.0)
+    assert not log.interrupted_between(12.0, 19.0)
+
+
+def test_calls_that_finish_during_the_barge_in_stay_with_the_interrupted_turn() -> None:
+    def call(name: str, at: float) -> ToolCallRecord:
+        return ToolCallRecord(name=name, arguments="{}", output="", is_error=False, finished_at=at)
+
+    before, during, after = call("get_weather", 11.0), call("get_weather", 13.0), call("get_time", 17.0)
+    first = TurnResult(speech_end=10.0, tool_calls=[before])
+    barge = TurnResult(speech_end=15.0, tool_calls=[after])
+    reclaim_barge_in_calls([before, during, after], first, barge, barge_started=12.0)
+    assert first.tool_calls == [before, during] and barge.tool_calls == [after]
+    reclaim_barge_in_calls([before, during, after], first, barge, barge_started=12.0)  # nothing twice
+    assert first.tool_calls == [before, during]

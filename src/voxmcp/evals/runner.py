@@ -23,7 +23,7 @@ from voxmcp.evals.scoring import ActualCall, score_scenario, wer
 from voxmcp.evals.servers import ServerPool
 from voxmcp.evals.voice import add_noise, synthesize
 from voxmcp.mcp.interaction import ElicitFn, ElicitReply
-from voxmcp.talk import TalkSession, TurnResult, speech_bounds
+from voxmcp.talk import TalkSession, ToolCallRecord, TurnResult, speech_bounds
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +90,35 @@ def scenario_settings(base: Settings, servers: Mapping[str, Any]) -> Settings:
     return base.model_copy(update={"mcp": mcp})
 
 
+class ReplyLog:
+    """Every reply (speech handle) the session starts, with when it started.
+
+    A barge-in can cut a reply before any of it is heard (the agent was still thinking, or running a tool):
+    the recorded audio can't show that interruption, the reply's handle can.
+    """
+
+    def __init__(self, session: Any, *, clock: Callable[[], float] = time.time) -> None:
+        self._clock = clock
+        self._replies: list[tuple[float, Any]] = []
+        session.on("speech_created", self._on_speech)
+
+    def _on_speech(self, ev: Any) -> None:
+        self._replies.append((self._clock(), ev.speech_handle))
+
+    def interrupted_between(self, start: float, end: float) -> bool:
+        """Whether a reply started in (start, end] was interrupted (wall-clock times, time.time())."""
+        return any(bool(handle.interrupted) for at, handle in self._replies if start < at <= end)
+
+
+def reclaim_barge_in_calls(
+    calls: list[ToolCallRecord], first: TurnResult, barge: TurnResult, barge_started: float
+) -> None:
+    """Give the interrupted turn the calls that finished while the user was barging in: they are its calls, but
+    the driver's windows (up to the barge-in's start, from the barge-in's end) leave them out of both turns."""
+    known = {id(c) for c in first.tool_calls + barge.tool_calls}
+    first.tool_calls += [c for c in calls if id(c) not in known and barge_started < c.finished_at <= barge.speech_end]
+
+
 def _elicit_handler(script: Elicitation, log: list[str]) -> ElicitFn:
     async def elicit(server: str, message: str, schema: dict[str, Any]) -> ElicitReply:
         log.append(f"{server}: {message}")
@@ -100,7 +129,8 @@ def _elicit_handler(script: Elicitation, log: list[str]) -> ElicitFn:
     return elicit
 
 
-def _record(turn: TurnResult, said: str, *, barge_in: bool, snr: float | None) -> TurnRecord:
+def _record(turn: TurnResult, said: str, *, barge_in: bool, snr: float | None, reply_cut: bool = False) -> TurnRecord:
+    """`reply_cut`: the agent's reply was interrupted before it was heard (see ReplyLog)."""
     heard = " ".join(turn.user_text_heard)
     return TurnRecord(
         said=said,
@@ -112,7 +142,7 @@ def _record(turn: TurnResult, said: str, *, barge_in: bool, snr: float | None) -
             for c in turn.tool_calls
         ],
         timings=dict(turn.timings),
-        interrupted=turn.interrupted,
+        interrupted=turn.interrupted or reply_cut,
         barge_in=barge_in,
         noise_snr_db=snr,
         errors=[e for e in turn.errors if e.startswith("no complete") or e.startswith("the agent said")],
@@ -251,6 +281,7 @@ class EvalRunner:
         timeout = sc.timeout_s or d.timeout_s
         talk = TalkSession(settings, self.models, greet=sc.greet, interruptions=barge, elicit=elicit)
         async with talk as driver:
+            replies = ReplyLog(driver.session)
             timings.update(talk.timings)
             for turn in sc.turns:
                 audio = self._speak(turn.say, turn.voice)
@@ -268,7 +299,13 @@ class EvalRunner:
                     speech_end_s=speech_end,
                 )
                 turn_results.extend(results)
-                records.append(_record(results[0], turn.say, barge_in=False, snr=turn.noise_snr_db))
+                cut = False
+                if barge_audio is not None and len(results) > 1:
+                    first, answer = results
+                    barge_started = answer.speech_end - float(speech_bounds(barge_audio)[1])
+                    reclaim_barge_in_calls(driver.tool_calls, first, answer, barge_started)
+                    cut = replies.interrupted_between(first.speech_end - 1.0, barge_started)
+                records.append(_record(results[0], turn.say, barge_in=False, snr=turn.noise_snr_db, reply_cut=cut))
                 if turn.barge_in is not None and len(results) > 1:
                     records.append(_record(results[1], turn.barge_in.say, barge_in=True, snr=None))
                 if any(not r.completed for r in results):
