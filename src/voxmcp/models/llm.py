@@ -31,6 +31,7 @@ from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConn
 from livekit.agents.utils import shortuuid
 
 from voxmcp.models import toolcalls
+from voxmcp.models.kv_state import KVStateCache
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -87,6 +88,7 @@ class LlamaRuntime:
         from llama_cpp import Llama
 
         self.model_path = model_path
+        self.kv_cache: KVStateCache | None = KVStateCache()
         self.llama: Llama = Llama(
             str(model_path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, seed=seed, verbose=False
         )
@@ -181,12 +183,20 @@ class LlamaRuntime:
             return float(z[self._tool_start_ids].sum() / z.sum())
 
     def prefill(self, prompt: str) -> int:
-        """Evaluate `prompt` so its tokens sit in the KV cache; returns how many tokens were new."""
+        """Evaluate `prompt` so its tokens sit in the KV cache; returns how many tokens had to be evaluated.
+
+        The state of a prefix evaluated once is kept on disk (`kv_state`), so a new process loads it instead."""
         with self.lock:
             tokens = self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
             cached = self.cached_prefix_len(tokens)
-            for _ in self.llama.create_completion(tokens, max_tokens=1, temperature=0.0, stream=True):
-                pass
+            if cached == len(tokens):
+                return 0
+            if self.kv_cache is not None and self.kv_cache.load(self.llama, self.model_path, tokens):
+                return 0
+            self.llama.n_tokens = cached
+            self.llama.eval(tokens[cached:])
+            if self.kv_cache is not None:
+                self.kv_cache.save(self.llama, self.model_path, tokens)
             return len(tokens) - cached
 
 
@@ -227,10 +237,25 @@ def prompt_tools(schemas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def to_template_messages(chat_ctx: ChatContext, *, default_instructions: str) -> tuple[list[dict[str, Any]], Mode]:
+def _strip_preamble(text: str, preamble: str | None) -> str:
+    """The assistant's text without the spoken tool preamble ("One moment."): left in history, the model learns to
+    open with it instead of a call, and answers after a tool come out as just the preamble."""
+    if preamble:
+        p = preamble.strip()
+        while p and text.startswith(p):
+            text = text[len(p) :].strip()
+    return text
+
+
+def to_template_messages(
+    chat_ctx: ChatContext, *, default_instructions: str, preamble: str | None = None, nudge: bool = True
+) -> tuple[list[dict[str, Any]], Mode]:
     """ChatContext -> messages for the chat template, and whether this turn may call tools.
 
     The turn is an `answer` turn when the conversation ends with tool results or has no user message yet (greeting).
+    The tool preamble is removed from assistant text (an assistant message that is only the preamble disappears), so
+    every earlier request is followed directly by its call. With `nudge`, the results of the current request (all
+    steps) are restated next to the question on the user's side; without it they stay as native tool messages.
     """
     system_parts: list[str] = []
     messages: list[dict[str, Any]] = []
@@ -241,6 +266,8 @@ def to_template_messages(chat_ctx: ChatContext, *, default_instructions: str) ->
                 if text:
                     system_parts.append(text)
                 continue
+            if item.role == "assistant":
+                text = _strip_preamble(text, preamble)
             if not text:
                 continue
             messages.append({"role": item.role, "content": text})
@@ -265,17 +292,44 @@ def to_template_messages(chat_ctx: ChatContext, *, default_instructions: str) ->
         mode = "answer"
     elif not any(m["role"] == "user" for m in messages):
         mode = "answer"
-    if messages and messages[-1]["role"] == "tool":
-        # restate the question next to the result, on the user's side: a 0.5B answers that reliably, while after a
-        # bare <tool_response> it echoes, re-calls or drifts to another topic
-        results: list[str] = []
-        while messages and messages[-1]["role"] == "tool":
-            results.insert(0, messages.pop()["content"])
-        question = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    if messages and messages[-1]["role"] == "tool" and nudge:
+        # restate the question next to the results, on the user's side: a 0.5B answers that reliably, while after
+        # a bare <tool_response> it echoes, re-calls or drifts to another topic
+        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user") if _has_user(messages) else -1
+        head, tail = messages[: last_user + 1], messages[last_user + 1 :]
+        calls = [c for m in tail if m["role"] == "assistant" for c in m.get("tool_calls", [])]
+        results = [m["content"] for m in tail if m["role"] == "tool"]
+        question = head[last_user]["content"] if last_user >= 0 else ""
+        messages = [*head, *([{"role": "assistant", "content": "", "tool_calls": calls}] if calls else [])]
         messages.append({"role": "user", "content": ANSWER_NUDGE.format(result=" ".join(results), question=question)})
     elif not messages:
         messages.append({"role": "user", "content": "(The user just joined. Greet them in one short sentence.)"})
     return [{"role": "system", "content": system}, *messages], mode
+
+
+def _has_user(messages: Sequence[dict[str, Any]]) -> bool:
+    return any(m["role"] == "user" for m in messages)
+
+
+def current_request(chat_ctx: ChatContext) -> tuple[str, list[str]]:
+    """The last thing the user said, and the tools already called for it (in this turn's earlier steps)."""
+    called: list[str] = []
+    for item in reversed(chat_ctx.items):
+        if isinstance(item, FunctionCall):
+            called.append(item.name)
+        elif isinstance(item, ChatMessage) and item.role == "user" and (item.text_content or "").strip():
+            return (item.text_content or "").strip(), called[::-1]
+    return "", called[::-1]
+
+
+def follows_a_call(messages: Sequence[dict[str, Any]]) -> bool:
+    """Whether the user's previous request was answered with a tool call (so this one may be a follow-up:
+    "And in Rome?")."""
+    users = [i for i, m in enumerate(messages) if m["role"] == "user"]
+    if len(users) < 2:
+        return False
+    between = messages[users[-2] + 1 : users[-1]]
+    return any(m["role"] == "assistant" and m.get("tool_calls") for m in between)
 
 
 def trailing_tool_errors(chat_ctx: ChatContext) -> list[str]:
@@ -429,7 +483,9 @@ class LocalLLMStream(llm.LLMStream):
             if ungrounded:
                 # arguments the user never said (a 0.5B picks a wrong tool and invents its inputs): choose again
                 # without that tool, or answer in speech
-                logger.info("tool call not grounded in the user's words", extra={"tools": ungrounded})
+                logger.info(
+                    "tool call not grounded in the user's words", extra={"tools": ungrounded, "raw": held[:300]}
+                )
                 stats.retries += 1
                 others = {k: compact_schema(v) for k, v in by_name.items() if k not in ungrounded}
                 if others:
