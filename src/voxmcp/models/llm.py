@@ -21,7 +21,7 @@ import re
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
@@ -30,7 +30,7 @@ from livekit.agents.llm import ChatContext, ChatMessage, FunctionCall, FunctionC
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from livekit.agents.utils import shortuuid
 
-from voxmcp.models import toolcalls
+from voxmcp.models import grounding, toolcalls
 from voxmcp.models.kv_state import KVStateCache
 
 if TYPE_CHECKING:
@@ -44,9 +44,11 @@ Mode = Literal["tools", "answer"]
 ANSWER_NUDGE = (
     'Tool result: {result}\nUsing only this result, answer my question "{question}" in one short spoken sentence.'
 )
+SURE_TOOL_PROBABILITY = 0.6  # above this the model's wish to call is trusted without a word shared with a tool
+MAX_CALL_ATTEMPTS = 3
 FALLBACK_NUDGE = (
-    "None of the tools fits what the user said. Answer in one short spoken sentence without mentioning tools or "
-    "functions; if the request is unclear, ask the user to say it again."
+    "Answer me in one short spoken sentence without mentioning tools or functions; if my request is unclear, ask me "
+    "to say it again."
 )
 # Plain speech: no braces, brackets, tags or markdown markers; must start with a word character or quote.
 SPEECH_GRAMMAR = r"""
@@ -349,6 +351,8 @@ def trailing_tool_errors(chat_ctx: ChatContext) -> list[str]:
 
 def spoken_failure(errors: Sequence[str]) -> str:
     reasons = " ".join(e if e.endswith((".", "!", "?")) else e + "." for e in errors if e) or "The tool failed."
+    if reasons.lower().startswith(("that didn't work", "sorry")):
+        return reasons if reasons.lower().startswith("sorry") else f"Sorry, t{reasons[1:]}"  # said once, not twice
     return f"Sorry, that didn't work. {reasons}"
 
 
@@ -436,7 +440,9 @@ class LocalLLMStream(llm.LLMStream):
 
     async def _run(self) -> None:
         rt = self._local.runtime
-        messages, mode = to_template_messages(self._chat_ctx, default_instructions=self._local.default_instructions)
+        preamble = self._local.tool_preamble
+        instructions = self._local.default_instructions
+        messages, mode = to_template_messages(self._chat_ctx, default_instructions=instructions, preamble=preamble)
         schemas = tool_schemas(self._tools)
         if self._tool_choice == "none" or not schemas:
             mode = "answer"
@@ -450,70 +456,23 @@ class LocalLLMStream(llm.LLMStream):
                 self._emit_text(spoken_failure(failures))
                 return
             if mode == "answer":
+                if schemas and await self._next_step(schemas, stats):
+                    return
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
-            # the decision step: a 0.5B rarely *starts* a needed call after a few turns of chat, but it still gives
-            # the call's first token some probability; above the threshold the call is generated under a grammar
-            if self._tool_choice == "required":
-                p_tool = 1.0
-            else:
-                p_tool = await asyncio.to_thread(rt.tool_start_probability, prompt)
-            stats.tool_probability = p_tool
-            if p_tool < self._local.tool_threshold:
+            call_prompt = await self._decide(prompt, messages, schemas, stats)
+            if call_prompt is None:
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
-            if self._local.tool_preamble:
+            if preamble:
                 # spoken while the call is still being generated: the first audible response of a tool turn
                 # comes right after the decision instead of after the call, the tool and the answer
-                self._emit_text(self._local.tool_preamble + " ")
-            by_name = {s["function"]["name"]: s["function"].get("parameters") or {} for s in schemas}
-            # the grammar only fixes names, keys and types: length bounds and patterns would explode llama.cpp's
-            # grammar (maxLength 2000 -> 2000 repetitions); the parser checks the full schema afterwards
-            compact = {name: compact_schema(schema) for name, schema in by_name.items()}
-            # bare JSON only: it is what the model starts with (`{"`), while `<tool_call>` is a special token that a
-            # text grammar can't match, so admitting the tagged form makes the model spell the tag out of pieces
-            call_grammar = rt.grammar(toolcalls.tool_call_grammar(compact, forms=("bare",)))
-            held = "".join(await self._collect(prompt, call_grammar, stats))
-            parsed = toolcalls.parse_tool_calls(held, by_name)
-            user_text = _last_user_text(messages)
-            ungrounded = [c.name for c in parsed.calls if not is_grounded(c.arguments, user_text)]
-            if parsed.calls and not parsed.errors and not ungrounded:
-                self._emit_calls(parsed.calls)
+                self._emit_text(preamble + " ")
+            attempts = MAX_CALL_ATTEMPTS if (stats.tool_probability or 0.0) >= SURE_TOOL_PROBABILITY else 2
+            calls = await self._generate_calls(call_prompt, schemas, _last_user_text(messages), stats, attempts)
+            if calls:
+                self._emit_calls(calls)
                 return
-            if ungrounded:
-                # arguments the user never said (a 0.5B picks a wrong tool and invents its inputs): choose again
-                # without that tool, or answer in speech
-                logger.info(
-                    "tool call not grounded in the user's words", extra={"tools": ungrounded, "raw": held[:300]}
-                )
-                stats.retries += 1
-                others = {k: compact_schema(v) for k, v in by_name.items() if k not in ungrounded}
-                if others:
-                    grammar = rt.grammar(toolcalls.tool_call_grammar(others, forms=("bare",)))
-                    again = "".join(await self._collect(prompt, grammar, stats))
-                    retry = toolcalls.parse_tool_calls(again, by_name)
-                    if (
-                        retry.calls
-                        and not retry.errors
-                        and all(is_grounded(c.arguments, user_text) for c in retry.calls)
-                    ):
-                        self._emit_calls(retry.calls)
-                        return
-                await self._stream_text(self._fallback_prompt(messages, schemas), rt.grammar(SPEECH_GRAMMAR), stats)
-                return
-            logger.info("tool call needs a retry", extra={"raw": held[:300], "errors": parsed.errors})
-            stats.retries += 1
-            names_seen = _called_names(held)
-            known = [n for n in names_seen if n in by_name]
-            if known:
-                # the model meant a real tool but produced unusable arguments: retry under that tool's grammar
-                only = {k: compact_schema(v) for k, v in by_name.items() if k in known}
-                grammar = rt.grammar(toolcalls.tool_call_grammar(only, forms=("bare",)))
-                retry_text = "".join(await self._collect(prompt, grammar, stats))
-                retry = toolcalls.parse_tool_calls(retry_text, by_name)
-                if retry.calls and not retry.errors:
-                    self._emit_calls(retry.calls)
-                    return
             # a hallucinated tool or a hopeless call: answer in speech instead of passing a bad call on
             await self._stream_text(self._fallback_prompt(messages, schemas), rt.grammar(SPEECH_GRAMMAR), stats)
         except ValueError as e:
@@ -530,6 +489,113 @@ class LocalLLMStream(llm.LLMStream):
                     ),
                 )
             )
+
+    async def _decide(
+        self, prompt: str, messages: list[dict[str, Any]], schemas: list[dict[str, Any]], stats: GenerationStats
+    ) -> str | None:
+        """The prompt to generate a call from, or None to answer in speech.
+
+        The model's probability of starting a call decides, with the request's words as a second signal: a 0.5B
+        gives a call weight after chat it shouldn't act on ("Tell me a joke" -> list_notes), and loses it for a
+        clear request after a few turns of chat. A middling probability needs the request to share a word with a
+        tool (or to follow a call: "And in Rome?"); a low one for a request that does share a word is checked again
+        on the request alone (system prompt + tools + this request, whose prefix is cached: ~20 new tokens).
+        """
+        rt = self._local.runtime
+        if self._tool_choice == "required":
+            stats.tool_probability = 1.0
+            return prompt
+        p_tool = await asyncio.to_thread(rt.tool_start_probability, prompt)
+        stats.tool_probability = p_tool
+        user_text = _last_user_text(messages)
+        relevant = grounding.relevant_tools(user_text, _descriptions(schemas))
+        threshold = self._local.tool_threshold
+        if p_tool >= SURE_TOOL_PROBABILITY or (p_tool >= threshold and (relevant or follows_a_call(messages))):
+            return prompt
+        if not relevant:
+            return None
+        alone = rt.render([messages[0], {"role": "user", "content": user_text}], prompt_tools(schemas) or None)
+        p_alone = await asyncio.to_thread(rt.tool_start_probability, alone)
+        logger.info(
+            "tool decision on the request alone",
+            extra={"p_tool": round(p_tool, 4), "p_alone": round(p_alone, 4), "tools": sorted(relevant)},
+        )
+        if p_alone >= threshold:
+            stats.tool_probability = p_alone
+            return alone
+        return None
+
+    async def _next_step(self, schemas: list[dict[str, Any]], stats: GenerationStats) -> bool:
+        """After a tool result: call another tool when the request names something no called tool covers ("the
+        weather in Oslo, and what time is it there?"). Costs a pass only when such a tool exists."""
+        question, called = current_request(self._chat_ctx)
+        if not question or not called:
+            return False
+        pending = grounding.unanswered_tools(question, _descriptions(schemas), called)
+        if not pending:
+            return False
+        messages, _ = to_template_messages(
+            self._chat_ctx,
+            default_instructions=self._local.default_instructions,
+            preamble=self._local.tool_preamble,
+            nudge=False,
+        )
+        prompt = self._local.runtime.render(messages, prompt_tools(schemas) or None)
+        only = [s for s in schemas if s["function"]["name"] in pending]
+        calls = await self._generate_calls(prompt, only, question, stats, attempts=1)
+        if calls:
+            logger.info("a further tool step for the same request", extra={"tools": [c.name for c in calls]})
+            self._emit_calls(calls)
+            return True
+        return False
+
+    async def _generate_calls(
+        self, prompt: str, schemas: list[dict[str, Any]], user_text: str, stats: GenerationStats, attempts: int
+    ) -> list[toolcalls.ParsedToolCall]:
+        """Generate a call under a grammar of the tools' schemas and keep it only if it comes from the user's words;
+        a rejected tool is left out of the next attempt (a 0.5B's first pick is often a wrong tool with invented
+        inputs, its second the right one). [] when no attempt gives a usable call."""
+        rt = self._local.runtime
+        by_name = {s["function"]["name"]: s["function"].get("parameters") or {} for s in schemas}
+        descriptions = _descriptions(schemas)
+        allowed = list(by_name)
+        for attempt in range(attempts):
+            if not allowed:
+                break
+            if attempt:
+                stats.retries += 1
+            # the grammar only fixes names, keys and types: length bounds and patterns would explode llama.cpp's
+            # grammar (maxLength 2000 -> 2000 repetitions); the parser checks the full schema afterwards.
+            # Bare JSON only: it is what the model starts with (`{"`), while `<tool_call>` is a special token that
+            # a text grammar can't match, so admitting the tagged form makes the model spell the tag out of pieces
+            compact = {name: compact_schema(by_name[name]) for name in allowed}
+            grammar = rt.grammar(toolcalls.tool_call_grammar(compact, forms=("bare",)))
+            held = "".join(await self._collect(prompt, grammar, stats))
+            parsed = toolcalls.parse_tool_calls(held, by_name)
+            if parsed.errors or not parsed.calls:
+                logger.info("tool call needs a retry", extra={"raw": held[:300], "errors": parsed.errors})
+                # the model meant a real tool but produced unusable arguments: retry under that tool's grammar
+                allowed = [n for n in dict.fromkeys(_called_names(held)) if n in allowed]
+                continue
+            kept: list[toolcalls.ParsedToolCall] = []
+            for call in parsed.calls:
+                check = grounding.check_call(
+                    call.name, call.arguments, by_name[call.name], descriptions.get(call.name, ""), user_text
+                )
+                if not check.ok or check.arguments is None:
+                    logger.info(
+                        "tool call not grounded in the user's words",
+                        extra={"tool": call.name, "reason": check.reason, "raw": held[:300]},
+                    )
+                    allowed = [n for n in allowed if n != call.name]
+                    kept = []
+                    break
+                if check.dropped:
+                    logger.info("dropped optional arguments the user never said", extra={"dropped": check.dropped})
+                kept.append(replace(call, arguments=check.arguments))
+            if kept:
+                return kept
+        return []
 
     async def _stream_text(self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats) -> None:
         started = False
@@ -574,8 +640,11 @@ class LocalLLMStream(llm.LLMStream):
 
     def _fallback_prompt(self, messages: list[dict[str, Any]], schemas: list[dict[str, Any]]) -> str:
         """The prompt for speech after a rejected call: the model must not describe functions to the user."""
-        nudge = {"role": "system", "content": FALLBACK_NUDGE}
-        return self._local.runtime.render([*messages, nudge], prompt_tools(schemas) or None)
+        # on the user's side, after the request: a system turn at the end is read out by a 0.5B as if it were the
+        # answer ("None of the tools fits what the user said...")
+        last = messages[-1]
+        nudged = {"role": "user", "content": f"{last['content']}\n({FALLBACK_NUDGE})"}
+        return self._local.runtime.render([*messages[:-1], nudged], prompt_tools(schemas) or None)
 
     def _emit_text(self, text: str) -> None:
         if text:
@@ -604,12 +673,8 @@ def _called_names(text: str) -> list[str]:
     return re.findall(r'"name"\s*:\s*"([^"]+)"', text)
 
 
-_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
-_NUMBER_WORDS = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "twenty": "20", "thirty": "30",
-    "forty": "40", "fifty": "50", "hundred": "100",
-}  # fmt: skip
+def _descriptions(schemas: Sequence[dict[str, Any]]) -> dict[str, str]:
+    return {str(s["function"]["name"]): str(s["function"].get("description") or "") for s in schemas}
 
 
 def _last_user_text(messages: Sequence[dict[str, Any]]) -> str:
@@ -619,22 +684,6 @@ def _last_user_text(messages: Sequence[dict[str, Any]]) -> str:
     return ""
 
 
-def _words(text: str) -> set[str]:
-    words = {w.rstrip("s") if len(w) > 3 else w for w in _WORD.findall(text.lower())}
-    return words | {_NUMBER_WORDS[w] for w in words if w in _NUMBER_WORDS}
-
-
 def is_grounded(arguments: dict[str, Any], user_text: str) -> bool:
-    """Whether the call's values come from what the user said: every number appears in it, and every string value
-    shares a word with it. Abbreviations of four characters or fewer ("km", "°F") are not checked, since models
-    normalise units; a call with no arguments is grounded."""
-    said = _words(user_text)
-    for value in arguments.values():
-        if isinstance(value, bool) or value is None:
-            continue
-        if isinstance(value, int | float):
-            if f"{value:g}" not in said and str(value) not in said:
-                return False
-        elif isinstance(value, str) and len(value.strip()) > 4 and not (_words(value) & said):
-            return False
-    return True
+    """Whether every value of a call comes from what the user said (see grounding.value_is_grounded)."""
+    return all(grounding.value_is_grounded(v, user_text) for v in arguments.values())

@@ -1,0 +1,194 @@
+"""Lexical checks of a small model's tool calls against what the user said, and of which tools a request is about.
+
+Why: a 0.5B model picks a wrong tool and invents its inputs ("Good morning" -> add_note("I'm feeling good today")),
+and its wish to call a tool fades as a conversation grows. Words are a cheap second signal that doesn't fade: a call
+whose required values the user never said is rejected, an optional one is dropped (the server's default applies), a
+call without arguments needs the request to share a word with the tool, and a request that shares a word with a tool
+is worth a closer look even when the model's own signal is weak. Nothing here knows a particular tool.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+_WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
+_SPOKEN_TIME = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*([ap])\.?\s?m\b", re.I)
+_CLOCK_VALUE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*$")
+NUMBER_WORDS = {
+    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
+    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
+    "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19", "twenty": "20",
+    "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
+    "hundred": "100", "thousand": "1000",
+}  # fmt: skip
+# function words and the filler of tool descriptions: sharing one of these says nothing about what was asked
+STOPWORDS = frozenset(
+    """a an the and or but if of to in on at by for from with about into onto over under as is are was were be been
+    being am do does did doing done have has had having i im me my mine myself you your yours we our us he she it its
+    they them their this that these those what whats which who whom whose when where wheres why how hows there here
+    not no yes so too very can could will would shall should may might must just also only then than now please tell
+    give show let lets make want need know like get gets set use using current given specific some any all each every
+    other another way thing things something okay ok oh well hi hello hey thank thanks up down out back again
+    e g eg etc return returns result results tool tools user users call calls function value values""".split()
+)
+MIN_CHECKED_LENGTH = 5  # shorter strings ("km", "°F", "UTC") are normalised by models, so they are not checked
+
+
+def stem(word: str) -> str:
+    """A crude English stem, enough to match "notes"/"note", "saved"/"save", "echoes"/"echo"."""
+    w = word
+    if len(w) > 4 and w.endswith("ies"):
+        w = w[:-3] + "y"
+    elif len(w) > 4 and w.endswith(("oes", "sses", "xes", "ches", "shes")):
+        w = w[:-2]
+    elif len(w) > 3 and w.endswith("s") and not w.endswith("ss"):
+        w = w[:-1]
+    if len(w) > 5 and w.endswith("ing"):
+        w = w[:-3]
+    elif len(w) > 4 and w.endswith("ed"):
+        w = w[:-2]
+    if len(w) > 3 and w.endswith("e"):
+        w = w[:-1]
+    return w
+
+
+def words(text: str) -> list[str]:
+    """Lower-case words and numbers, apostrophes dropped ("what's" -> "whats"), camelCase and snake_case split."""
+    spaced = _CAMEL.sub(" ", text).replace("'", "").replace("\u2019", "")
+    return _WORD.findall(spaced.lower())
+
+
+def terms(text: str) -> set[str]:
+    """Stems of the content words of text: what it is about."""
+    return {stem(w) for w in words(text) if w not in STOPWORDS and not w.isdigit()}
+
+
+def _said(text: str) -> set[str]:
+    """Every form a value could take if the user said it: stems, digits for number words and ordinals, and 24-hour
+    clock times for spoken ones ("3 PM" -> "15:00")."""
+    out: set[str] = set()
+    for w in words(text):
+        out.add(stem(w))
+        out.add(w)
+        if w in NUMBER_WORDS:
+            out.add(NUMBER_WORDS[w])
+        ordinal = _ORDINAL.match(w)
+        if ordinal:
+            out.add(ordinal.group(1))
+    for hour, minute, half in _SPOKEN_TIME.findall(text):
+        h = int(hour) % 12 + (12 if half.lower() == "p" else 0)
+        out.add(f"{h}:{minute or '00'}")
+        out.add(f"{h:02d}:{minute or '00'}")
+    return out
+
+
+def _collapsed(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def value_is_grounded(value: Any, user_text: str) -> bool:
+    """Whether one argument value comes from what the user said.
+
+    Numbers must appear (as digits or a number word). A string must appear with its separators removed
+    ("AB1234" in "a B1 2 3 4"), or at least half of its content words must have been said ("Europe/London" for
+    "time in London"); strings under five characters and non-scalar values are not checked.
+    """
+    said = _said(user_text)
+    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+        return True
+    if isinstance(value, int | float):
+        return f"{value:g}" in said or str(value) in said
+    if not isinstance(value, str) or len(value.strip()) < MIN_CHECKED_LENGTH:
+        return True
+    clock = _CLOCK_VALUE.match(value)
+    if clock:
+        return f"{int(clock.group(1))}:{clock.group(2)}" in said
+    collapsed = _collapsed(value)
+    if len(collapsed) >= 3 and collapsed in _collapsed(user_text):
+        return True
+    content = [w for w in words(value) if w not in STOPWORDS] or words(value)
+    if not content:
+        return True
+    hits = sum(1 for w in content if w in said or stem(w) in said or NUMBER_WORDS.get(w) in said)
+    return hits * 2 >= len(content)
+
+
+def spoken_times_to_24h(arguments: dict[str, Any], user_text: str) -> dict[str, Any]:
+    """Clock-time strings the model wrote in 12-hour form for a time the user said with PM ("3:00" for "3 PM")
+    rewritten as 24-hour ("15:00"): tools that take a time expect 24-hour clocks."""
+    pm_hours = {int(h) % 12 for h, _, half in _SPOKEN_TIME.findall(user_text) if half.lower() == "p"}
+    out = dict(arguments)
+    for key, value in arguments.items():
+        if isinstance(value, str) and (clock := _CLOCK_VALUE.match(value)):
+            hour = int(clock.group(1))
+            if 0 < hour < 12 and hour in pm_hours:
+                out[key] = f"{hour + 12}:{clock.group(2)}"
+    return out
+
+
+def tool_terms(name: str, description: str) -> set[str]:
+    return terms(re.sub(r"[_\-.]+", " ", name) + " " + description)
+
+
+def relevant_tools(user_text: str, tools: Mapping[str, str]) -> dict[str, set[str]]:
+    """Tool name -> the request's content words that its name or description shares (only tools sharing any)."""
+    asked = terms(user_text)
+    found: dict[str, set[str]] = {}
+    for name, description in tools.items():
+        shared = asked & tool_terms(name, description)
+        if shared:
+            found[name] = shared
+    return found
+
+
+def unanswered_tools(user_text: str, tools: Mapping[str, str], called: Iterable[str]) -> list[str]:
+    """Tools not called yet that the request mentions with a word no called tool covers: "weather ... and what
+    time is it there" after get_weather leaves get_time; "what time is it" after convert_time leaves nothing."""
+    done = set(called)
+    covered: set[str] = set()
+    for name in done:
+        covered |= tool_terms(name, tools.get(name, ""))
+    return [
+        name
+        for name, shared in relevant_tools(user_text, tools).items()
+        if name not in done and shared - covered
+    ]
+
+
+@dataclass
+class CallCheck:
+    """The verdict on one call: the arguments to send (ungrounded optional ones dropped), or why it is rejected."""
+
+    arguments: dict[str, Any] | None
+    dropped: list[str] = field(default_factory=list)
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.arguments is not None
+
+
+def check_call(
+    name: str, arguments: dict[str, Any], schema: Mapping[str, Any], description: str, user_text: str
+) -> CallCheck:
+    """Keep a call only if it comes from the user's words: every required value said, optional values that weren't
+    said dropped, and a call left with no arguments only when the request shares a word with the tool."""
+    required = set(schema.get("required") or [])
+    arguments = spoken_times_to_24h(arguments, user_text)
+    kept: dict[str, Any] = {}
+    dropped: list[str] = []
+    for key, value in arguments.items():
+        if value_is_grounded(value, user_text):
+            kept[key] = value
+        elif key in required:
+            return CallCheck(None, reason=f"{key}={value!r} was not said")
+        else:
+            dropped.append(key)
+    if not kept and not relevant_tools(user_text, {name: description}):
+        return CallCheck(None, dropped, reason="the request shares no word with the tool")
+    return CallCheck(kept, dropped)
