@@ -28,7 +28,7 @@ def _raw(plain: list[float], tool: list[tuple[float | None, bool, float | None]]
 
 
 def test_summary_keys_and_ratio(tmp_path: Path) -> None:
-    ours = _raw([1.0, 1.2, 1.1], [(0.9, True, 2.5), (1.0, True, 2.7), (1.1, True, 2.6)])
+    ours = _raw([1.0, 1.2, 1.1], [(0.9, True, 2.5), (1.0, True, 2.7), (1.1, True, 2.6)], restart_s=1.5)
     base = _raw([3.3, 3.4, 3.2], [(None, True, None), (4.0, False, None), (5.0, True, 6.0)])
     s = bench_summary(ours, base, {"runs": 3})
     assert s["voice_to_voice_p50_s"] == 1.1
@@ -42,6 +42,7 @@ def test_summary_keys_and_ratio(tmp_path: Path) -> None:
     assert s["baseline"]["turns"]["tool"]["called_a_tool"] == 2
     assert s["baseline_tool_turn_answer_p50_s"] == 6.0
     assert s["cold_start_s"] == 5.0 and s["baseline_peak_rss_mb"] == 900.0
+    assert s["restart_s"] == 1.5 and s["ours"]["restart_s"] == 1.5
     png = plot(s, tmp_path / "bench.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

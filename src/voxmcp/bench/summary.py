@@ -51,6 +51,7 @@ def side_summary(raw: dict[str, Any]) -> dict[str, Any]:
         }
     return {
         "cold_start_s": raw.get("cold_start_s"),
+        "restart_s": raw.get("restart_s"),
         "models_load_s": raw.get("models_load_s"),
         "peak_rss_mb": raw.get("peak_rss_mb"),
         "first_turn_voice_to_voice_s": raw.get("first_turn", {}).get("timings", {}).get("first_audible_s"),
@@ -87,6 +88,7 @@ def bench_summary(
         "baseline_tool_turn_raw_json_answers": b_tool["spoke_raw_json"] if b_tool else None,
         "cold_start_s": ours["cold_start_s"],
         "baseline_cold_start_s": base["cold_start_s"] if base else None,
+        "restart_s": ours["restart_s"],
         "peak_rss_mb": ours["peak_rss_mb"],
         "baseline_peak_rss_mb": base["peak_rss_mb"] if base else None,
         "meta": meta,

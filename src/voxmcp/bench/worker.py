@@ -60,6 +60,23 @@ class _Side:
             self.models = BaselineModels(llm_model or "qwen2.5-coder-0.5b")
         self.load_s = time.perf_counter() - t0
 
+    async def ready(self) -> float:
+        """Seconds until a fresh conversation is ready to listen (MCP connected, the LLM prefix prefilled)."""
+        t0 = time.perf_counter()
+        if self.side == "ours":
+            async with TalkSession(self.settings, self.models):
+                return time.perf_counter() - t0
+        from voxmcp.bench.baseline import baseline_session
+
+        session, agent = baseline_session(self.models, self.mcp_url)
+        driver = ConversationDriver(session, agent, output_sample_rate=int(self.models.tts.sample_rate))
+        try:
+            await driver.start()
+            return time.perf_counter() - t0
+        finally:
+            await driver.aclose()
+            await session.aclose()
+
     async def turn(self, audio: MonoAudio, timeout_s: float) -> tuple[TurnResult, float]:
         """One fresh conversation, one turn; returns it and the seconds until the agent was ready to listen."""
         t0 = time.perf_counter()
@@ -112,6 +129,15 @@ async def run_side(
     return out
 
 
+async def start_only(side: str, mcp_url: str, *, config: Path | None, llm_model: str | None) -> dict[str, Any]:
+    """A process start to the first conversation ready to listen, and nothing else (the restart figure)."""
+    process_start = psutil.Process().create_time()
+    runner = _Side(side, mcp_url, config, llm_model)
+    ready_s = await runner.ready()
+    return {"side": side, "models_load_s": round(runner.load_s, 3), "first_session_ready_s": round(ready_s, 3),
+            "cold_start_s": round(time.time() - process_start, 3)}  # fmt: skip
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--side", choices=("ours", "baseline"), required=True)
@@ -123,9 +149,14 @@ def main() -> None:
     p.add_argument("--config", type=Path)
     p.add_argument("--llm-model")
     p.add_argument("--timeout-s", type=float, default=60.0)
+    p.add_argument("--start-only", action="store_true", help="measure the start only (no turns)")
     a = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=os.environ.get("VOXMCP_LOG_LEVEL", "WARNING"))
+    if a.start_only:
+        started = asyncio.run(start_only(a.side, a.mcp_url, config=a.config, llm_model=a.llm_model))
+        a.out.write_text(json.dumps(started, indent=2) + "\n", encoding="utf-8")
+        return
     audio = {"plain": read_wav(a.plain_wav, sample_rate=16000), "tool": read_wav(a.tool_wav, sample_rate=16000)}
     result = asyncio.run(
         run_side(a.side, a.runs, a.mcp_url, audio, config=a.config, llm_model=a.llm_model, timeout_s=a.timeout_s)

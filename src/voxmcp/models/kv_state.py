@@ -29,7 +29,10 @@ _MAGIC = b"VOXKV1\n"
 
 
 def default_kv_dir() -> Path:
-    """$VOXMCP_CACHE_DIR/kv, else $XDG_CACHE_HOME/voxmcp/kv, else ~/.cache/voxmcp/kv."""
+    """$VOXMCP_KV_CACHE_DIR, else $VOXMCP_CACHE_DIR/kv, else $XDG_CACHE_HOME/voxmcp/kv, else ~/.cache/voxmcp/kv."""
+    own = os.environ.get("VOXMCP_KV_CACHE_DIR")
+    if own:
+        return Path(own).expanduser()
     env = os.environ.get("VOXMCP_CACHE_DIR")
     if env:
         return Path(env).expanduser() / "kv"
