@@ -125,6 +125,8 @@ class ToolCallReply:
 
     name: str
     arguments: dict[str, Any]
+    preamble: str = ""
+    """Text the model says before the call ("One moment."), as a model with a tool preamble does."""
 
 
 LLMReply = str | ToolCallReply
@@ -173,6 +175,9 @@ class _ScriptedLLMStream(llm.LLMStream):
     async def _run(self) -> None:
         reply = self._reply
         if isinstance(reply, ToolCallReply):
+            if reply.preamble:
+                said = llm.ChoiceDelta(role="assistant", content=reply.preamble)
+                self._event_ch.send_nowait(llm.ChatChunk(id=utils.shortuuid("chunk_"), delta=said))
             call = llm.FunctionToolCall(
                 name=reply.name, arguments=json.dumps(reply.arguments), call_id=utils.shortuuid("call_")
             )

@@ -89,6 +89,20 @@ async def test_filler_once_for_a_slow_call() -> None:
         assert c.policies.fillers_said == 1
 
 
+async def test_no_filler_after_the_models_own_preamble() -> None:
+    """ "One moment." spoken by the model at the call decision, then "One moment." again from the filler."""
+    async with conversation(
+        [ToolCallReply("slow", {}, preamble="One moment."), "Done slowly."],
+        server_options={"slow_s": 1.6},
+        progress_first_after_s=60,
+    ) as c:
+        c.user_says("do the slow thing")
+        await c.wait_output()
+        await c.wait_said("Done slowly.")
+        assert sum(1 for t in c.voice.tts.spoken if t == "One moment.") == 1
+        assert c.policies.fillers_said == 0
+
+
 async def test_no_filler_for_a_fast_call() -> None:
     async with conversation([ToolCallReply("quick", {}), "Here it is."]) as c:
         c.user_says("quick one")

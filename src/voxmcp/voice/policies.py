@@ -41,6 +41,14 @@ _META_CALL = "call_tool"
 _CANCEL_WAIT_S = 5.0
 
 
+def _reply_spoke(handle: Any) -> bool:
+    """Whether the reply that made a tool call already said something aloud before the call."""
+    return any(
+        isinstance(item, llm.ChatMessage) and item.role == "assistant" and bool(item.text_content)
+        for item in handle.chat_items
+    )
+
+
 def print_link(server: str, message: str, url: str) -> None:
     """Default way to show a URL-mode elicitation's link: on the terminal, where the user can click it."""
     print(f"\n[{server}] {message.strip() or 'Please open this link'}:\n  {url}\n", flush=True)
@@ -260,7 +268,8 @@ class VoicePolicies:
     async def _filler(
         self, scope: ToolCallScope, context: RunContext[Any], call: asyncio.Task[Any]
     ) -> AsyncIterator[None]:
-        """Say the filler once when the call is still running after `filler_delay_s` of silence."""
+        """Say the filler once when the call is still running after `filler_delay_s` of silence, unless the
+        model's own words at the call decision (a tool preamble) already told the user to wait."""
         if not self.filler:
             yield
             return
@@ -269,6 +278,8 @@ class VoicePolicies:
             session = context.session
             if call.done() or scope.in_dialog or scope.spoke or session.user_state == "speaking":
                 return None
+            if _reply_spoke(context.speech_handle):
+                return None  # the model already said something at the call decision ("One moment.")
             scope.spoke = True
             self.fillers_said += 1
             logger.debug("filler", extra={"tool": scope.exposed_name, "after_s": round(scope.elapsed_s, 2)})
