@@ -168,6 +168,29 @@ async def test_elicitation_by_voice_accepts_with_defaults() -> None:
         assert c.policies.fillers_said == 0  # never a filler while a question waits for its answer
 
 
+async def test_a_form_that_outlasts_the_call_timeout_still_goes_through() -> None:
+    """The user's time in the form is not the server's: a 1 s call timeout, a user who takes longer to answer."""
+    log = ServerLog()
+
+    def hub(handlers: InteractionHandlers) -> MCPHub:
+        server = build_voice_server(log)
+        config = MCPServerConfig.model_validate({"url": "http://in-memory/mcp", "protocol": "legacy", "timeout_s": 1.0})
+        return MCPHub(
+            {"voicetest": config},
+            handlers=handlers,
+            transport_factories={"voicetest": lambda: InMemoryTransport(server)},
+        )
+
+    async with conversation([ToolCallReply("book_table", {}), "Booked."], hub_factory=hub) as c:
+        c.user_says("book me a table")
+        await c.wait_said("Please tell me number of guests.")
+        await asyncio.sleep(1.5)
+        await c.answer("three")
+        out = await c.wait_output()
+        assert not out.is_error, out.output
+        assert log.elicited == [("accept", {"guests": 3, "seating": "inside", "note": "none"})]
+
+
 @pytest.mark.parametrize(("answer", "action"), [("no thanks", "decline"), ("never mind", "cancel")])
 async def test_elicitation_can_be_declined_or_cancelled(answer: str, action: str) -> None:
     async with conversation([ToolCallReply("book_table", {}), "Fine."]) as c:
