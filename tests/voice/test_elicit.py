@@ -49,7 +49,7 @@ async def test_silence_after_the_one_sentence_readback_sends_it() -> None:
     result = await elicit_form(asker, "How many?", BOOKING)
     assert result.action == "accept" and result.content == {"guests": 3, "seating": "inside"}
     assert asker.asked[0] == "How many? Please tell me guests."  # optional fields keep their defaults
-    assert asker.asked[1] == "I'll send guests 3, with the defaults for the rest, unless you say no."
+    assert asker.asked[1] == "I'll send guests 3, with the defaults for the rest; say no if that's wrong."
 
 
 async def test_a_long_form_asks_only_what_it_requires() -> None:
@@ -58,7 +58,7 @@ async def test_a_long_form_asks_only_what_it_requires() -> None:
     result = await elicit_form(asker, "Please provide inputs for the following fields:", EVERYTHING_FORM)
     assert asker.asked == [
         "Please provide inputs for the following fields. Please tell me your full, legal name.",
-        "I'll send your full, legal name Ada Lovelace, with the defaults for the rest, unless you say no.",
+        "I'll send your full, legal name Ada Lovelace, with the defaults for the rest; say no if that's wrong.",
     ]
     assert result.action == "accept"
     assert result.content == {
@@ -74,7 +74,7 @@ async def test_a_named_choice_for_an_optional_field_is_taken() -> None:
     asker = ScriptedAsker("four of us on the terrace", None)
     result = await elicit_form(asker, "Booking?", BOOKING)
     assert result.action == "accept" and result.content == {"guests": 4, "seating": "terrace"}
-    assert asker.asked[1] == "I'll send guests 4, seating terrace, unless you say no."
+    assert asker.asked[1] == "I'll send guests 4, seating terrace; say no if that's wrong."
 
 
 async def test_a_yes_to_another_question_is_not_agreement() -> None:

@@ -161,7 +161,7 @@ async def test_elicitation_by_voice_accepts_with_defaults() -> None:
         await c.wait_said("Please tell me number of guests.")  # only the required field: the rest has defaults
         assert not c.said("optionally")
         await c.answer("four of us on the terrace")
-        await c.wait_said("I'll send number of guests 4, seating terrace, with the defaults for the rest, unless you")
+        await c.wait_said("I'll send number of guests 4, seating terrace, with the defaults for the rest; say no")
         out = await c.wait_output()  # silence after the read-back sends it
         assert c.server.elicited == [("accept", {"guests": 4, "seating": "terrace", "note": "none"})]
         assert "Booked for 4 guests, terrace" in out.output
@@ -206,7 +206,7 @@ async def test_elicitation_readback_no_declines() -> None:
         c.user_says("book me a table")
         await c.wait_said("How many guests")
         await c.answer("two people")
-        await c.wait_said("unless you say no.")
+        await c.wait_said("say no if that's wrong.")
         await c.answer("no")
         await c.wait_output()
         assert c.server.elicited == [("decline", None)]

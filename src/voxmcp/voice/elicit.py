@@ -3,7 +3,7 @@
 Form mode, kept short for the ear: say the server's question and only the fields it requires (optional fields
 keep their schema defaults, SEP-1034), hear one open answer and map it to those fields (deterministically, else
 with the session's LLM), ask once more for what is still missing, then say in one sentence what will be sent
-("I'll send name Ada, with the defaults for the rest, unless you say no."): silence or a yes sends it (the user
+("I'll send name Ada, with the defaults for the rest; say no if that's wrong."): silence or a yes sends it (the user
 heard it and could stop it), a no declines, "cancel" cancels, anything else is asked as a plain yes/no.
 Every outcome is reachable by voice: accept, decline ("no", "don't" to the question or the read-back), cancel
 ("cancel", "never mind", or silence to the question).
@@ -83,7 +83,7 @@ async def _confirm(
     a no declines, "cancel" cancels."""
     said = forms.describe_content(fields, given) if given else "the form"
     defaults = len(content) > len(given)
-    statement = f"I'll send {said}{', with the defaults for the rest' if defaults else ''}, unless you say no."
+    statement = f"I'll send {said}{', with the defaults for the rest' if defaults else ''}; say no if that's wrong."
     heard = await asker.ask(statement, timeout_s=CONFIRM_WINDOW_S)
     if heard is None:
         return types.ElicitResult(action="accept", content=content)
