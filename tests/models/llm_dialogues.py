@@ -83,7 +83,7 @@ async def main() -> None:
         old_factory = logging.getLogRecordFactory()
 
         def factory(*a: object, **kw: object) -> logging.LogRecord:
-            record = old_factory(*a, **kw)  # type: ignore[arg-type]
+            record = old_factory(*a, **kw)
             record.extra = ""
             return record
 

@@ -34,7 +34,8 @@ STOPWORDS = frozenset(
     not no yes so too very can could will would shall should may might must just also only then than now please tell
     give show let lets make want need know like get gets set use using current given specific some any all each every
     other another way thing things something okay ok oh well hi hello hey thank thanks up down out back again
-    e g eg etc return returns result results tool tools user users call calls function value values""".split()
+    e g eg etc return returns result results tool tools user users call calls function value values short long
+    new old good bad big small little few many much more most first last next same different""".split()
 )
 MIN_CHECKED_LENGTH = 5  # shorter strings ("km", "°F", "UTC") are normalised by models, so they are not checked
 
@@ -114,8 +115,24 @@ def value_is_grounded(value: Any, user_text: str) -> bool:
     content = [w for w in words(value) if w not in STOPWORDS] or words(value)
     if not content:
         return True
-    hits = sum(1 for w in content if w in said or stem(w) in said or NUMBER_WORDS.get(w) in said)
+    hits = sum(1 for w in content if _was_said(w, said))
     return hits * 2 >= len(content)
+
+
+def _was_said(word: str, said: set[str]) -> bool:
+    """A value word the user said, allowing a model's local spelling of a name ("Lisboa" for "Lisbon"): the same
+    first four letters and at least two thirds of the shorter word."""
+    if word in said or stem(word) in said or NUMBER_WORDS.get(word) in said:
+        return True
+    if len(word) < 5 or word.isdigit():
+        return False
+    for other in said:
+        shared = next(
+            (i for i, (a, b) in enumerate(zip(word, other, strict=False)) if a != b), min(len(word), len(other))
+        )
+        if shared >= 4 and shared * 3 >= 2 * min(len(word), len(other)):
+            return True
+    return False
 
 
 def spoken_times_to_24h(arguments: dict[str, Any], user_text: str) -> dict[str, Any]:
@@ -153,11 +170,7 @@ def unanswered_tools(user_text: str, tools: Mapping[str, str], called: Iterable[
     covered: set[str] = set()
     for name in done:
         covered |= tool_terms(name, tools.get(name, ""))
-    return [
-        name
-        for name, shared in relevant_tools(user_text, tools).items()
-        if name not in done and shared - covered
-    ]
+    return [name for name, shared in relevant_tools(user_text, tools).items() if name not in done and shared - covered]
 
 
 @dataclass

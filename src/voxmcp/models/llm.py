@@ -41,8 +41,10 @@ logger = logging.getLogger(__name__)
 
 Mode = Literal["tools", "answer"]
 
+# the question first: after "...answer my question "And in Rome?"" a 0.5B repeats the question instead of answering
 ANSWER_NUDGE = (
-    'Tool result: {result}\nUsing only this result, answer my question "{question}" in one short spoken sentence.'
+    'My question: "{question}"\nTool result: {result}\nAnswer my question from this result in one short spoken '
+    "sentence."
 )
 SURE_TOOL_PROBABILITY = 0.6  # above this the model's wish to call is trusted without a word shared with a tool
 MAX_CALL_ATTEMPTS = 3
@@ -534,13 +536,7 @@ class LocalLLMStream(llm.LLMStream):
         pending = grounding.unanswered_tools(question, _descriptions(schemas), called)
         if not pending:
             return False
-        messages, _ = to_template_messages(
-            self._chat_ctx,
-            default_instructions=self._local.default_instructions,
-            preamble=self._local.tool_preamble,
-            nudge=False,
-        )
-        prompt = self._local.runtime.render(messages, prompt_tools(schemas) or None)
+        prompt = self._continuation_prompt(schemas)
         only = [s for s in schemas if s["function"]["name"] in pending]
         calls = await self._generate_calls(prompt, only, question, stats, attempts=1)
         if calls:
@@ -637,6 +633,27 @@ class LocalLLMStream(llm.LLMStream):
         finally:
             req.stop_event.set()
             await asyncio.shield(worker)
+
+    def _continuation_prompt(self, schemas: list[dict[str, Any]]) -> str:
+        """The request followed by the calls made for it, open for one more call in the same assistant turn: where
+        a second call naturally goes, and mostly in the KV cache already (the first call was generated there)."""
+        messages, _ = to_template_messages(
+            self._chat_ctx, default_instructions=self._local.default_instructions, preamble=self._local.tool_preamble
+        )
+        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
+        calls = [
+            c["function"]
+            for m in messages[last_user + 1 :]
+            if m["role"] == "assistant"
+            for c in m.get("tool_calls", [])
+        ]
+        head = self._local.runtime.render(messages[: last_user + 1], prompt_tools(schemas) or None)
+        made = "".join(
+            f"<tool_call>\n{json.dumps({'name': c['name'], 'arguments': c['arguments']}, ensure_ascii=False)}"
+            "\n</tool_call>\n"
+            for c in calls
+        )
+        return f"{head}{made}<tool_call>\n"
 
     def _fallback_prompt(self, messages: list[dict[str, Any]], schemas: list[dict[str, Any]]) -> str:
         """The prompt for speech after a rejected call: the model must not describe functions to the user."""
