@@ -1,0 +1,76 @@
+"""Generate a tool call in two short constrained steps, with the fixed JSON around them evaluated, not generated.
+
+Under one grammar for the whole call, `{"name": "get_weather", "arguments": {"city": "Tokyo"}}` costs 18 generated
+tokens, and about half of them are forced: the grammar allows exactly one token there, yet each still takes a full
+decoding step (~50 ms for a 0.5B on 2 cores). Here the fixed parts (`{"name": "` and `", "arguments": `) are appended
+to the prompt, where llama.cpp evaluates them as a batch, and only the name and the arguments are generated, each
+under its own grammar. The text that comes out is the same shape the one-grammar path produces, so it is parsed and
+checked the same way.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+CALL_PREFIX = '{"name": "'
+ARGUMENTS_PREFIX = ', "arguments": '
+
+JsonSchema = Mapping[str, Any]
+Collect = Callable[[str, str], Awaitable[str]]
+"""(prompt, GBNF grammar) -> the generated text."""
+
+
+def gbnf_literal(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def name_grammar(names: list[str]) -> str:
+    """GBNF for the rest of a `"name": "` value: one of `names`, JSON-escaped, then the closing quote."""
+    if not names:
+        raise ValueError("name_grammar needs at least one tool name")
+    return "root ::= " + " | ".join(gbnf_literal(json.dumps(n)[1:]) for n in names) + "\n"
+
+
+def arguments_grammar(schema: JsonSchema) -> str:
+    """GBNF for a call's arguments object (llama_cpp's JSON-schema converter); any JSON object if it can't convert."""
+    from llama_cpp.llama_grammar import SchemaConverter
+
+    params = dict(schema) if schema else {}
+    params.setdefault("type", "object")
+    if not params.get("properties"):
+        params = {"type": "object", "properties": {}, "additionalProperties": False}
+    converter: Any = SchemaConverter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)  # type: ignore[no-untyped-call]
+    try:
+        converter.resolve_refs(params, "arguments")
+        converter.visit(params, "")
+    except Exception as exc:  # an unsupported schema feature: any object
+        logger.warning("arguments schema not convertible to a grammar", extra={"error": str(exc)})
+        converter = SchemaConverter(prop_order={}, allow_fetch=False, dotall=False, raw_pattern=False)  # type: ignore[no-untyped-call]
+        converter.visit({"type": "object"}, "")
+    return str(converter.format_grammar())
+
+
+async def decode_call(prompt: str, schemas: Mapping[str, JsonSchema], collect: Collect) -> str:
+    """One call as `{"name": ..., "arguments": {...}}` text, for the tools in `schemas` (name -> compact schema)."""
+    names = list(schemas)
+    if not names:
+        raise ValueError("decode_call needs at least one tool")
+    head = CALL_PREFIX
+    if len(names) == 1:
+        name = names[0]
+    else:
+        tail = await collect(prompt + head, name_grammar(names))
+        try:
+            name = json.loads('"' + tail.strip())
+        except ValueError:
+            return head + tail  # unparsable: the caller's parser reports it
+    head += json.dumps(name)[1:] + ARGUMENTS_PREFIX
+    if name not in schemas:
+        return head + "{}}"
+    arguments = await collect(prompt + head, arguments_grammar(schemas[name]))
+    return head + arguments.strip() + "}"
