@@ -69,7 +69,7 @@ async def test_real_model_makes_the_same_calls_both_ways(question: str, expected
     from voxmcp.models import toolcalls, weights
     from voxmcp.models.llm import GenerationStats, LlamaRuntime, _Request, compact_schema, prompt_tools
 
-    schemas = sorted(
+    schemas: list[dict[str, Any]] = sorted(
         ({"type": "function", "function": {"name": t["name"], "description": t["description"],
                                             "parameters": t["input_schema"]}} for t in TOOLS),
         key=lambda s: s["function"]["name"],
