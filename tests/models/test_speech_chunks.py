@@ -44,6 +44,7 @@ async def test_each_reply_starts_with_a_short_piece_again() -> None:
     ("text", "expected"),
     [
         ("Hi, there", None),  # one word before the comma: wait for more
+        ("Sure. The weather", ("Sure.", "The weather")),  # a one-word sentence is a piece
         ("Hi there, friend", ("Hi there,", "friend")),
         ("It costs 1,000 dollars", None),  # a thousands separator is not a clause end
         ("It is 2:19 AM now. Yes", ("It is 2:19 AM now.", "Yes")),

@@ -21,10 +21,13 @@ _SENTENCE_END = re.compile(r"[.!?…]['\")\]]*\s+")
 
 
 def split_first_clause(text: str, *, min_words: int, max_chars: int) -> tuple[str, str] | None:
-    """(first piece, rest) once `text` holds a clause end after `min_words` words, or `max_chars` without one."""
+    """(first piece, rest) once `text` holds a sentence end, or a clause end after `min_words` words, or runs past
+    `max_chars` without one."""
     for m in _CLAUSE_END.finditer(text):
         head = text[: m.end()].strip()
-        if len(head.split()) >= min_words:
+        # a whole sentence may be a single word ("Sure."); a clause needs min_words ("Hi, there" would sound cut)
+        needed = 1 if _SENTENCE_END.fullmatch(text[m.start() : m.end()]) else min_words
+        if len(head.split()) >= needed:
             return head, text[m.end() :]
     if len(text) > max_chars:
         cut = text.rfind(" ", 0, max_chars)
