@@ -164,6 +164,9 @@ class _SentenceStream(tts.ChunkedStream):
 class _SentenceTTS(tts.TTS[Literal["metrics_collected", "error"]]):
     """A local engine: yields int16 audio per sentence; one synthesis at a time per engine."""
 
+    cleans_markdown = True
+    """Text goes through `clean_text_for_speech` first, so LiveKit's own markdown filter is not needed."""
+
     def __init__(self, *, sample_rate: int) -> None:
         super().__init__(capabilities=tts.TTSCapabilities(streaming=False), sample_rate=sample_rate, num_channels=1)
         self._lock = threading.Lock()
