@@ -60,3 +60,28 @@ def test_worker_settings_apply_without_forcing_a_server_url() -> None:
     assert srv._ws_url == "ws://127.0.0.1:7880"
     assert srv._agent_name == "voxmcp"
     assert srv.load_fnc is not None
+
+
+def test_sessions_wrap_local_models_for_speed() -> None:
+    """Local STT decodes during the end-of-turn silence, local TTS speaks from the first clause, and LiveKit's
+    markdown filter (which held a trailing-space preamble back) is off for engines that clean text themselves."""
+    from types import SimpleNamespace
+
+    from livekit.agents import tts as lk_tts
+
+    from voxmcp.app import session_stt, session_text_transforms, session_tts
+    from voxmcp.models.eager_stt import EagerSTTAdapter
+    from voxmcp.models.speech_chunks import FirstClauseTokenizer
+    from voxmcp.models.stt import WhisperSTT
+    from voxmcp.models.tts import HibariTTS
+    from voxmcp.models.vad import build_silero_vad
+
+    settings = load_settings(env={}, dotenv=False)
+    models = SimpleNamespace(stt=WhisperSTT(), tts=HibariTTS(), vad=build_silero_vad())
+    stt_ = session_stt(models, settings)  # type: ignore[arg-type]
+    assert isinstance(stt_, EagerSTTAdapter) and stt_.eager_after_s == settings.voice.eager_stt_after_s
+    tts_ = session_tts(models)  # type: ignore[arg-type]
+    assert isinstance(tts_, lk_tts.StreamAdapter) and isinstance(tts_._sentence_tokenizer, FirstClauseTokenizer)
+    assert session_text_transforms(models) == ["filter_emoji"]  # type: ignore[arg-type]
+    remote = SimpleNamespace(tts=SimpleNamespace(capabilities=SimpleNamespace(streaming=True)))
+    assert session_text_transforms(remote) == ["filter_markdown", "filter_emoji"]  # type: ignore[arg-type]
