@@ -27,6 +27,7 @@ from livekit.agents.utils import AudioBuffer, is_given
 from livekit import rtc
 from voxmcp.audio.wav import MonoAudio, resample
 from voxmcp.models import weights
+from voxmcp.models.vocabulary import SpeechVocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -118,6 +119,35 @@ class WhisperOptions:
     num_workers: int = 1
     hotwords: tuple[str, ...] = ()
     initial_prompt: str | None = None
+    temperatures: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+    """Whisper's fallback: an utterance whose decode looks bad is decoded again at the next temperature."""
+    no_speech_threshold: float | None = 0.6
+    log_prob_threshold: float | None = -1.0
+    length_penalty: float = 1.0
+    patience: float = 1.0
+    pad_s: float = 0.0
+    """Silence added at both ends of an utterance before decoding."""
+    vocabulary: SpeechVocabulary | None = None
+    """Terms from the connected tools (see vocabulary.py), given to whisper as hotwords."""
+
+    def decode_kwargs(self) -> dict[str, Any]:
+        """faster-whisper `transcribe` arguments for one short utterance."""
+        hotwords = list(self.hotwords)
+        if self.vocabulary is not None:
+            hotwords += [t for t in self.vocabulary.terms if t not in hotwords]
+        return {
+            "beam_size": self.beam_size,
+            "patience": self.patience,
+            "length_penalty": self.length_penalty,
+            "temperature": list(self.temperatures),
+            "no_speech_threshold": self.no_speech_threshold,
+            "log_prob_threshold": self.log_prob_threshold,
+            "without_timestamps": True,
+            "condition_on_previous_text": False,
+            "initial_prompt": self.initial_prompt,
+            "hotwords": ", ".join(hotwords) if hotwords else None,
+            "vad_filter": False,
+        }
 
 
 class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
@@ -135,15 +165,30 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         num_workers: int = 1,
         hotwords: Sequence[str] = (),
         initial_prompt: str | None = None,
+        temperatures: Sequence[float] | None = None,
+        no_speech_threshold: float | None = 0.6,
+        log_prob_threshold: float | None = -1.0,
+        length_penalty: float = 1.0,
+        patience: float = 1.0,
+        pad_s: float = 0.0,
+        vocabulary: SpeechVocabulary | None = None,
     ) -> None:
         """model: a registry id ("whisper-tiny.en", "whisper-base"); model_path overrides its location.
         hotwords: names to bias recognition toward (e.g. tool or city names), passed to whisper as a prompt.
+        vocabulary: the connected tools' terms (`build_vocabulary`), also hotwords; replace with `set_vocabulary`.
+        temperatures: decoding temperatures tried in turn (None: WhisperOptions' default).
         language: fixed to "en" for the English-only models; None lets a multilingual model detect it."""
         super().__init__(capabilities=stt.STTCapabilities(streaming=False, interim_results=False))
         if beam_size < 1:
             raise ValueError(f"beam_size must be >= 1, got {beam_size}")
         if cpu_threads < 1:
             raise ValueError(f"cpu_threads must be >= 1, got {cpu_threads}")
+        if patience <= 0:
+            raise ValueError(f"patience must be > 0, got {patience}")
+        if not 0.0 <= pad_s <= 2.0:
+            raise ValueError(f"pad_s must be between 0 and 2 s, got {pad_s}")
+        if temperatures is not None and (not temperatures or any(not 0.0 <= t <= 1.0 for t in temperatures)):
+            raise ValueError(f"temperatures must be a non-empty list of values in [0, 1], got {list(temperatures)}")
         if model.endswith(".en"):
             language = "en"
         self._opts = WhisperOptions(
@@ -155,7 +200,15 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
             num_workers=num_workers,
             hotwords=tuple(h.strip() for h in hotwords if h.strip()),
             initial_prompt=initial_prompt,
+            no_speech_threshold=no_speech_threshold,
+            log_prob_threshold=log_prob_threshold,
+            length_penalty=length_penalty,
+            patience=patience,
+            pad_s=pad_s,
+            vocabulary=vocabulary,
         )
+        if temperatures is not None:
+            self._opts.temperatures = tuple(float(t) for t in temperatures)
         self._model_path = Path(model_path) if model_path is not None else None
 
     @property
@@ -192,6 +245,21 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
         if initial_prompt is not None:
             self._opts.initial_prompt = initial_prompt or None
 
+    def set_vocabulary(self, vocabulary: SpeechVocabulary | None) -> None:
+        """Bias recognition toward these terms from now on (call when the tool list changes; None clears)."""
+        self._opts.vocabulary = vocabulary if vocabulary is not None and vocabulary.terms else None
+        logger.info(
+            "whisper vocabulary set",
+            extra={"terms": len(vocabulary.terms) if vocabulary is not None else 0},
+        )
+
+    def transcribe(self, audio: npt.NDArray[np.float32]) -> tuple[str, float]:
+        """(text, confidence) of mono float32 16 kHz audio, blocking; what `recognize` runs in a thread."""
+        if audio.dtype != np.float32 or audio.ndim != 1:
+            raise ValueError(f"audio must be 1-D float32 at 16 kHz, got {audio.dtype} with shape {audio.shape}")
+        text, confidence, _ = self._transcribe(audio, self._opts.language)
+        return text, confidence
+
     async def _recognize_impl(
         self,
         buffer: AudioBuffer,
@@ -222,17 +290,11 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
     def _transcribe(self, audio: npt.NDArray[np.float32], language: str | None) -> tuple[str, float, str | None]:
         model = self._load()
         o = self._opts
+        if o.pad_s > 0:
+            pad = np.zeros(int(o.pad_s * WHISPER_SAMPLE_RATE), np.float32)
+            audio = np.concatenate([pad, audio, pad])
         try:
-            segments, info = model.transcribe(
-                audio,
-                language=language,
-                beam_size=o.beam_size,
-                without_timestamps=True,
-                condition_on_previous_text=False,
-                initial_prompt=o.initial_prompt,
-                hotwords=", ".join(o.hotwords) if o.hotwords else None,
-                vad_filter=False,
-            )
+            segments, info = model.transcribe(audio, language=language, **o.decode_kwargs())
             parts = list(segments)
         except Exception as e:
             raise STTRecognitionError(f"whisper failed to transcribe {len(audio) / 16000:.2f} s of audio: {e}") from e
