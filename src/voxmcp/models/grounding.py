@@ -126,13 +126,13 @@ def _was_said(word: str, said: set[str]) -> bool:
         return True
     if len(word) < 5 or word.isdigit():
         return False
-    for other in said:
-        shared = next(
-            (i for i, (a, b) in enumerate(zip(word, other, strict=False)) if a != b), min(len(word), len(other))
-        )
-        if shared >= 4 and shared * 3 >= 2 * min(len(word), len(other)):
-            return True
-    return False
+    return any(_close_spelling(word, other) for other in said)
+
+
+def _close_spelling(word: str, other: str) -> bool:
+    shorter = min(len(word), len(other))
+    shared = next((i for i, (a, b) in enumerate(zip(word, other, strict=False)) if a != b), shorter)
+    return word != other and shared >= 4 and shared * 3 >= 2 * shorter
 
 
 def spoken_times_to_24h(arguments: dict[str, Any], user_text: str) -> dict[str, Any]:
@@ -146,6 +146,25 @@ def spoken_times_to_24h(arguments: dict[str, Any], user_text: str) -> dict[str, 
             if 0 < hour < 12 and hour in pm_hours:
                 out[key] = f"{hour + 12}:{clock.group(2)}"
     return out
+
+
+def respell_names(value: str, user_text: str) -> str:
+    """A string value with each word the model spelled its own way replaced by the user's spelling ("Lisboa" ->
+    "Lisbon"): servers know the names their users say, and a 0.5B sometimes localises them."""
+    said_words = re.findall(r"[A-Za-z0-9]+", user_text)
+    exact = _said(user_text)
+
+    def fix(match: re.Match[str]) -> str:
+        word = str(match.group(0))
+        low = word.lower()
+        if low in exact or stem(low) in exact or len(low) < 5 or low.isdigit():
+            return word
+        for said in said_words:
+            if _close_spelling(low, said.lower()):
+                return said[0].upper() + said[1:] if word[0].isupper() else said
+        return word
+
+    return re.sub(r"[A-Za-z0-9]+", fix, value)
 
 
 def tool_terms(name: str, description: str) -> set[str]:
@@ -197,7 +216,7 @@ def check_call(
     dropped: list[str] = []
     for key, value in arguments.items():
         if value_is_grounded(value, user_text):
-            kept[key] = value
+            kept[key] = respell_names(value, user_text) if isinstance(value, str) else value
         elif key in required:
             return CallCheck(None, reason=f"{key}={value!r} was not said")
         else:
