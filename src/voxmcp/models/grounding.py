@@ -151,7 +151,7 @@ def spoken_times_to_24h(arguments: dict[str, Any], user_text: str) -> dict[str, 
 def respell_names(value: str, user_text: str) -> str:
     """A string value with each word the model spelled its own way replaced by the user's spelling ("Lisboa" ->
     "Lisbon"): servers know the names their users say, and a 0.5B sometimes localises them."""
-    said_words = re.findall(r"[A-Za-z0-9]+", user_text)
+    said_words: list[str] = re.findall(r"[A-Za-z0-9]+", user_text)
     exact = _said(user_text)
 
     def fix(match: re.Match[str]) -> str:
