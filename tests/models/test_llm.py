@@ -11,10 +11,14 @@ from livekit.agents.llm import ChatContext, function_tool
 
 from voxmcp.models.llm import (
     ANSWER_NUDGE,
+    SURE_TOOL_PROBABILITY,
     compact_schema,
+    current_request,
+    follows_a_call,
     is_grounded,
     spoken_failure,
     to_template_messages,
+    tool_decision,
     trailing_tool_errors,
 )
 
@@ -71,11 +75,84 @@ def test_earlier_results_stay_in_history() -> None:
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "user"]
 
 
+PREAMBLE = "One moment."
+
+
+def _tool_turn(ctx: ChatContext, call_id: str, name: str, args: str, output: str, answer: str | None) -> ChatContext:
+    """A tool turn as LiveKit records it: the spoken preamble, the call, its output, then the answer."""
+    ctx.add_message(role="assistant", content=PREAMBLE)
+    ctx.insert(llm.FunctionCall(call_id=call_id, name=name, arguments=args))
+    ctx.insert(llm.FunctionCallOutput(call_id=call_id, name=name, output=output, is_error=False))
+    if answer is not None:
+        ctx.add_message(role="assistant", content=answer)
+    return ctx
+
+
+def test_the_preamble_is_not_in_history() -> None:
+    ctx = _tool_turn(_ctx("Add a note: buy eggs."), "c1", "add_note", '{"text": "buy eggs"}', "Saved note 1.", None)
+    ctx.add_message(role="assistant", content=f"{PREAMBLE} Saved your note.")
+    ctx.add_message(role="user", content="Now read me my notes.")
+    messages, mode = to_template_messages(ctx, default_instructions="x", preamble=PREAMBLE)
+    assert mode == "tools"
+    assert all(PREAMBLE not in str(m.get("content")) for m in messages)
+    # each earlier request is followed directly by its call
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "tool", "assistant", "user"]
+    assert messages[2]["tool_calls"][0]["function"]["name"] == "add_note"
+    assert messages[4]["content"] == "Saved your note."
+    kept, _ = to_template_messages(ctx, default_instructions="x")  # without a preamble configured nothing changes
+    assert any(m.get("content") == PREAMBLE for m in kept)
+
+
+def test_results_of_every_step_are_restated_with_the_question() -> None:
+    question = "What's the weather in Oslo, and what time is it there?"
+    ctx = _tool_turn(_ctx(question), "c1", "get_weather", '{"city": "Oslo"}', "Oslo: snow.", None)
+    ctx.insert(llm.FunctionCall(call_id="c2", name="get_time", arguments='{"timezone": "Oslo"}'))
+    ctx.insert(llm.FunctionCallOutput(call_id="c2", name="get_time", output="It is 4 AM.", is_error=False))
+    messages, mode = to_template_messages(ctx, default_instructions="x", preamble=PREAMBLE)
+    assert mode == "answer"
+    assert [c["function"]["name"] for c in messages[-2]["tool_calls"]] == ["get_weather", "get_time"]
+    assert messages[-1]["content"] == ANSWER_NUDGE.format(result="Oslo: snow. It is 4 AM.", question=question)
+    assert current_request(ctx) == (question, ["get_weather", "get_time"])
+    native, _ = to_template_messages(ctx, default_instructions="x", preamble=PREAMBLE, nudge=False)
+    assert [m["role"] for m in native][-2:] == ["assistant", "tool"]
+
+
+def test_a_request_after_a_tool_turn_is_a_possible_follow_up() -> None:
+    ctx = _tool_turn(
+        _ctx("Weather in Berlin?"), "c1", "get_weather", '{"city": "Berlin"}', "Berlin: cloudy.", "Cloudy."
+    )
+    ctx.add_message(role="user", content="And in Rome?")
+    messages, _ = to_template_messages(ctx, default_instructions="x", preamble=PREAMBLE)
+    assert follows_a_call(messages)
+    chat = _ctx("Tell me a story.")
+    chat.add_message(role="assistant", content="Once upon a time.")
+    chat.add_message(role="user", content="And then?")
+    assert not follows_a_call(to_template_messages(chat, default_instructions="x")[0])
+
+
+@pytest.mark.parametrize(
+    ("p_tool", "relevant", "follow_up", "decision"),
+    [
+        (0.9, False, False, "call"),  # sure: "Add 123 and 456" shares no word with get-sum
+        (0.4, True, False, "call"),  # "What notes do I have?"
+        (0.3, False, True, "call"),  # "And in Rome?" after a weather call
+        (0.43, False, False, "speak"),  # "What is the capital of France?"
+        (0.0001, True, False, "check_alone"),  # "Stop. What is the weather in Rome?" after a long story
+        (0.01, False, False, "speak"),
+    ],
+)
+def test_tool_decision(p_tool: float, relevant: bool, follow_up: bool, decision: str) -> None:
+    assert p_tool < SURE_TOOL_PROBABILITY or decision == "call"
+    assert tool_decision(p_tool, threshold=0.03, relevant=relevant, follow_up=follow_up) == decision
+
+
 def test_tool_failures_are_spoken_as_they_are() -> None:
     ctx = _with_result(_ctx("Weather in Paris?"), "I can't reach the demo server: connection refused.", is_error=True)
     errors = trailing_tool_errors(ctx)
     assert errors == ["I can't reach the demo server: connection refused."]
     assert spoken_failure(errors) == "Sorry, that didn't work. I can't reach the demo server: connection refused."
+    said_twice = spoken_failure(["That didn't work: I have no weather for 'Atlantis'."])
+    assert said_twice == "Sorry, that didn't work: I have no weather for 'Atlantis'."
     ok = _with_result(_ctx("Weather in Paris?"), "Paris: rain.")
     assert trailing_tool_errors(ok) == []
 
@@ -91,6 +168,8 @@ def test_tool_failures_are_spoken_as_they_are() -> None:
         ({"text": "buy milk"}, "add a note buy milk", True),
         ({}, "what notes do I have", True),
         ({"timezone": "Europe/London"}, "what time is it in london", True),
+        ({"text": "I'm feeling so good today! How about you?"}, "good morning", False),
+        ({"tracking_id": "B1234"}, "the tracking number is a B1 2 3 4", True),
     ],
 )
 def test_grounding(args: dict[str, Any], said: str, grounded: bool) -> None:

@@ -326,6 +326,17 @@ def current_request(chat_ctx: ChatContext) -> tuple[str, list[str]]:
     return "", called[::-1]
 
 
+Decision = Literal["call", "check_alone", "speak"]
+
+
+def tool_decision(p_tool: float, *, threshold: float, relevant: bool, follow_up: bool) -> Decision:
+    """Call, speak, or look again at the request alone, from the probability of a call's first token and whether the
+    request shares a word with a tool (`relevant`) or follows a turn that called one (`follow_up`)."""
+    if p_tool >= SURE_TOOL_PROBABILITY or (p_tool >= threshold and (relevant or follow_up)):
+        return "call"
+    return "check_alone" if relevant else "speak"
+
+
 def follows_a_call(messages: Sequence[dict[str, Any]]) -> bool:
     """Whether the user's previous request was answered with a tool call (so this one may be a follow-up:
     "And in Rome?")."""
@@ -512,10 +523,11 @@ class LocalLLMStream(llm.LLMStream):
         user_text = _last_user_text(messages)
         relevant = grounding.relevant_tools(user_text, _descriptions(schemas))
         threshold = self._local.tool_threshold
-        if p_tool >= SURE_TOOL_PROBABILITY or (p_tool >= threshold and (relevant or follows_a_call(messages))):
-            return prompt
-        if not relevant:
-            return None
+        decision = tool_decision(
+            p_tool, threshold=threshold, relevant=bool(relevant), follow_up=follows_a_call(messages)
+        )
+        if decision != "check_alone":
+            return prompt if decision == "call" else None
         alone = rt.render([messages[0], {"role": "user", "content": user_text}], prompt_tools(schemas) or None)
         p_alone = await asyncio.to_thread(rt.tool_start_probability, alone)
         logger.info(

@@ -1,0 +1,130 @@
+"""Grounding of tool calls in the user's words, and which tools a request is about (no model needed)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from voxmcp.models.grounding import (
+    check_call,
+    relevant_tools,
+    respell_names,
+    spoken_times_to_24h,
+    stem,
+    unanswered_tools,
+    value_is_grounded,
+)
+
+DEMO = {
+    "add_note": "Save a short note for the user (when they say remember, note or write down).",
+    "list_notes": "List all saved notes with their numbers.",
+    "delete_note": "Delete one saved note by its number.",
+    "get_weather": "Get the current weather in a city.",
+    "get_time": "Get the current time in a city or time zone.",
+    "convert_units": "Convert a number between units of length, mass, temperature, volume or speed.",
+    "check_package_status": "Check where a package is by its tracking number. Takes a few seconds.",
+}
+LONG_OP = {
+    "type": "object",
+    "properties": {"duration": {"type": "number", "default": 10}, "steps": {"type": "number", "default": 5}},
+}
+
+
+@pytest.mark.parametrize(
+    ("value", "said", "grounded"),
+    [
+        ("Paris", "what is the weather in paris", True),
+        ("London", "tell me a joke", False),
+        (5, "convert five miles to kilometers", True),
+        (100, "remember to buy milk", False),
+        (6, "start the long running operation for six seconds", True),
+        (3.5, "convert 3.5 miles to kilometers", True),
+        # an id spelled with spaces, or written without them, is the same id
+        ("B1234", "where is my package? the tracking number is a B1 2 3 4", True),
+        ("A B 1 2 3 4", "the tracking number is AB1234", True),
+        ("1234567890", "is it hot in cairo today", False),
+        # half the content words said is enough for a time zone or a reworded note ...
+        ("Europe/London", "what time is it in london", True),
+        ("America/New_York", "if it is 3 PM in New York", True),
+        ("Meeting moved to Friday at 10 AM.", "make a note that the team meeting moved to friday at 10", True),
+        # ... but one shared word in an invented sentence is not
+        ("I'm feeling so good today! How about you?", "Good morning.", False),
+        ("15:00", "if it is 3 PM in New York, what time is it in London", True),
+        ("16:00", "if it is 3 PM in New York, what time is it in London", False),
+        ("Lisboa", "what's the weather in lisbon", True),
+        ("km", "tell me a joke", True),  # short units are normalised by models, not checked
+        ("Dentist appointment on March 3rd.", "add a note, dentist appointment on march 3", True),
+    ],
+)
+def test_value_grounding(value: Any, said: str, grounded: bool) -> None:
+    assert value_is_grounded(value, said) is grounded
+
+
+def test_stem_matches_plural_and_tense() -> None:
+    assert stem("notes") == stem("note")
+    assert stem("saved") == stem("save")
+    assert stem("echoes") == stem("echo")
+
+
+def test_a_required_value_not_said_rejects_the_call() -> None:
+    check = check_call(
+        "add_note", {"text": "I'm feeling so good today!"}, {"required": ["text"]}, DEMO["add_note"], "Good morning."
+    )
+    assert not check.ok and "text" in check.reason
+
+
+def test_an_optional_value_not_said_is_dropped() -> None:
+    check = check_call(
+        "trigger-long-running-operation",
+        {"duration": 6, "steps": 5},
+        LONG_OP,
+        "Demonstrates a long running operation with progress updates.",
+        "Start the long running operation for six seconds.",
+    )
+    assert check.ok and check.arguments == {"duration": 6} and check.dropped == ["steps"]
+
+
+def test_a_call_left_without_arguments_needs_a_word_shared_with_the_tool() -> None:
+    assert check_call("list_notes", {}, {}, DEMO["list_notes"], "What notes do I have?").ok
+    assert not check_call("list_notes", {}, {}, DEMO["list_notes"], "Tell me a short joke.").ok
+    # dropped optional values leave an empty call: the same rule applies
+    desc = "Demonstrates a long running operation with progress updates."
+    assert not check_call("trigger-long-running-operation", {"steps": 5}, LONG_OP, desc, "Good morning.").ok
+
+
+def test_a_pm_time_is_sent_in_24_hours() -> None:
+    said = "If it is 3 PM in New York, what time is it in London?"
+    assert spoken_times_to_24h({"time": "3:00", "tz": "Europe/London"}, said) == {
+        "time": "15:00",
+        "tz": "Europe/London",
+    }
+    assert spoken_times_to_24h({"time": "3:00"}, "at 3 AM") == {"time": "3:00"}
+    check = check_call("convert_time", {"time": "3:00"}, {"required": ["time"]}, "Convert time", said)
+    assert check.arguments == {"time": "15:00"}
+
+
+def test_a_localised_name_takes_the_users_spelling() -> None:
+    assert respell_names("Lisboa", "What's the weather in Lisbon?") == "Lisbon"
+    assert respell_names("Europe/Lisbon", "What time is it in Lisbon?") == "Europe/Lisbon"
+    check = check_call("get_weather", {"city": "Lisboa"}, {"required": ["city"]}, DEMO["get_weather"], "in Lisbon?")
+    assert check.arguments == {"city": "Lisbon"}
+
+
+def test_relevant_tools_share_content_words_not_filler() -> None:
+    assert set(relevant_tools("What notes do I have?", DEMO)) == {"add_note", "list_notes", "delete_note"}
+    assert set(relevant_tools("Stop. What is the weather in Rome?", DEMO)) == {"get_weather"}
+    assert relevant_tools("Tell me a short joke.", DEMO) == {}  # "short" is in add_note's description
+    assert relevant_tools("Good morning!", DEMO) == {}
+    assert relevant_tools("Hello! How are you today?", DEMO) == {}
+
+
+def test_unanswered_tools_are_the_parts_of_a_request_no_called_tool_covers() -> None:
+    oslo = "What's the weather in Oslo, and what time is it there?"
+    assert unanswered_tools(oslo, DEMO, ["get_weather"]) == ["get_time"]
+    assert unanswered_tools(oslo, DEMO, ["get_weather", "get_time"]) == []
+    assert unanswered_tools("What notes do I have?", DEMO, ["list_notes"]) == []
+    time_server = {"get_current_time": "Get current time in a specific timezones", "convert_time": "Convert time"}
+    assert (
+        unanswered_tools("If it is 3 PM in New York, what time is it in London?", time_server, ["convert_time"]) == []
+    )
