@@ -136,6 +136,7 @@ def test_a_request_after_a_tool_turn_is_a_possible_follow_up() -> None:
         (0.9, False, False, "call"),  # sure: "Add 123 and 456" shares no word with get-sum
         (0.4, True, False, "call"),  # "What notes do I have?"
         (0.3, False, True, "call"),  # "And in Rome?" after a weather call
+        (0.05, False, True, "speak"),  # "Thank you, that's all for now." after a weather call
         (0.43, False, False, "speak"),  # "What is the capital of France?"
         (0.0001, True, False, "check_alone"),  # "Stop. What is the weather in Rome?" after a long story
         (0.01, False, False, "speak"),

@@ -47,6 +47,9 @@ ANSWER_NUDGE = (
     "sentence."
 )
 SURE_TOOL_PROBABILITY = 0.6  # above this the model's wish to call is trusted without a word shared with a tool
+# a request after a tool turn that shares no word with a tool ("And in Rome?") needs more than the base threshold:
+# after a tool turn, chat ("Thank you, that's all") gets a few percent
+FOLLOW_UP_PROBABILITY = 0.1
 MAX_CALL_ATTEMPTS = 3
 FALLBACK_NUDGE = (
     "Answer me in one short spoken sentence without mentioning tools or functions; if my request is unclear, ask me "
@@ -332,7 +335,9 @@ Decision = Literal["call", "check_alone", "speak"]
 def tool_decision(p_tool: float, *, threshold: float, relevant: bool, follow_up: bool) -> Decision:
     """Call, speak, or look again at the request alone, from the probability of a call's first token and whether the
     request shares a word with a tool (`relevant`) or follows a turn that called one (`follow_up`)."""
-    if p_tool >= SURE_TOOL_PROBABILITY or (p_tool >= threshold and (relevant or follow_up)):
+    if p_tool >= SURE_TOOL_PROBABILITY or (p_tool >= threshold and relevant):
+        return "call"
+    if follow_up and p_tool >= max(threshold, FOLLOW_UP_PROBABILITY):
         return "call"
     return "check_alone" if relevant else "speak"
 
