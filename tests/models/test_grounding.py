@@ -8,6 +8,7 @@ import pytest
 
 from voxmcp.models.grounding import (
     check_call,
+    closest_tools,
     relevant_tools,
     respell_names,
     spoken_times_to_24h,
@@ -128,3 +129,13 @@ def test_unanswered_tools_are_the_parts_of_a_request_no_called_tool_covers() -> 
     assert (
         unanswered_tools("If it is 3 PM in New York, what time is it in London?", time_server, ["convert_time"]) == []
     )
+
+
+def test_after_a_rejected_pick_the_closest_tools_are_tried() -> None:
+    everything = {
+        "trigger-elicitation-request": "Trigger a Request from the Server for User Elicitation",
+        "trigger-sampling-request": "Trigger a Request from the Server for LLM Sampling",
+        "toggle-simulated-logging": "Toggles simulated, random-leveled logging on or off.",
+    }
+    assert closest_tools("Trigger an elicitation request.", everything) == ["trigger-elicitation-request"]
+    assert closest_tools("Is it hot in Cairo today?", DEMO) == list(DEMO)  # no word shared: every tool stays

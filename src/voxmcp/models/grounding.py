@@ -182,6 +182,17 @@ def relevant_tools(user_text: str, tools: Mapping[str, str]) -> dict[str, set[st
     return found
 
 
+def closest_tools(user_text: str, tools: Mapping[str, str]) -> list[str]:
+    """The tools sharing the most content words with the request, or all of them when none shares any: where to
+    look next after the model's pick was rejected ("Trigger an elicitation request" -> trigger-elicitation-request,
+    not toggle-simulated-logging)."""
+    shared = relevant_tools(user_text, tools)
+    if not shared:
+        return list(tools)
+    best = max(len(words) for words in shared.values())
+    return [name for name in tools if len(shared.get(name, ())) == best]
+
+
 def unanswered_tools(user_text: str, tools: Mapping[str, str], called: Iterable[str]) -> list[str]:
     """Tools not called yet that the request mentions with a word no called tool covers: "weather ... and what
     time is it there" after get_weather leaves get_time; "what time is it" after convert_time leaves nothing."""

@@ -600,7 +600,9 @@ class LocalLLMStream(llm.LLMStream):
                         "tool call not grounded in the user's words",
                         extra={"tool": call.name, "reason": check.reason, "raw": held[:300]},
                     )
-                    allowed = [n for n in allowed if n != call.name]
+                    allowed = grounding.closest_tools(
+                        user_text, {n: descriptions.get(n, "") for n in allowed if n != call.name}
+                    )
                     kept = []
                     break
                 if check.dropped:
