@@ -139,3 +139,12 @@ def test_after_a_rejected_pick_the_closest_tools_are_tried() -> None:
     }
     assert closest_tools("Trigger an elicitation request.", everything) == ["trigger-elicitation-request"]
     assert closest_tools("Is it hot in Cairo today?", DEMO) == list(DEMO)  # no word shared: every tool stays
+
+
+def test_a_call_with_only_flags_and_short_values_needs_a_word_shared_with_the_tool() -> None:
+    said = "Trigger an elicitation request."
+    schema = {"required": ["topic"]}
+    research = "Simulates a deep research operation that gathers, analyzes, and synthesizes information."
+    assert not check_call("simulate-research-query", {"topic": "AI", "ambiguous": True}, schema, research, said).ok
+    weather = check_call("get_weather", {"city": "Rome"}, {"required": ["city"]}, DEMO["get_weather"], "And in Rome?")
+    assert weather.ok  # a short value the user said is evidence enough
