@@ -187,9 +187,11 @@ CONFIGS: list[Config] = [
     Config("fallback +vocab", vocab=default_vocab),
     Config("base t0", model="whisper-base", stt=T0),
     Config("base t0 +vocab", model="whisper-base", stt=T0, vocab=default_vocab),
+    Config("t0 +names +greeting", stt=T0, vocab=names_only, prompt=GREETING),
+    Config("t0 +bigvocab +greeting", stt=T0, vocab=big_vocab, prompt=GREETING),
+    Config("current +vocab +greeting", vocab=default_vocab, prompt=GREETING),
     Config("t0 +vocab +greeting beam1", stt={**T0, "beam_size": 1}, vocab=default_vocab, prompt=GREETING),
     Config("t0 +vocab +greeting pad0.2", stt={**T0, "pad_s": 0.2}, vocab=default_vocab, prompt=GREETING),
-    Config("fallback +vocab +greeting", vocab=default_vocab, prompt=GREETING),
     Config("base t0 +vocab +greeting", model="whisper-base", stt=T0, vocab=default_vocab, prompt=GREETING),
 ]
 
@@ -273,10 +275,14 @@ def main() -> None:
     ap.add_argument("--limit", type=int, default=0, help="first N utterances only")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/voxmcp-stt-bench"))
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--snr", type=float, default=None, help="white noise at this SNR (dB) on every utterance")
     args = ap.parse_args()
     utterances, down = collect(args.suite)
     if args.limit:
         utterances = utterances[: args.limit]
+    if args.snr is not None:
+        for u in utterances:
+            u.snr_db = args.snr
     dump = json.loads(args.tools_json.read_text())
     wanted = {c.strip() for c in args.configs.split(",") if c.strip()}
     configs = [c for c in CONFIGS if not wanted or c.name in wanted]

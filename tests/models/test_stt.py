@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,9 +14,11 @@ import pytest
 from livekit.agents import APIError
 
 from livekit import rtc
-from voxmcp.audio.wav import MonoAudio, read_wav
+from voxmcp.audio.wav import MonoAudio, float_to_int16, read_wav
+from voxmcp.evals.scoring import normalize
 from voxmcp.models.providers import build_stt
 from voxmcp.models.stt import STTModelError, WhisperSTT, load_whisper, resolve_whisper_model
+from voxmcp.models.vocabulary import SpeechVocabulary, build_vocabulary
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="apt-get install espeak-ng")
@@ -99,3 +102,85 @@ def test_factory() -> None:
         build_stt("azure/whisper")
     with pytest.raises(ValueError, match=r"bad STT option for local/tiny\.en"):
         build_stt("local/tiny.en", beam=3)
+
+
+# ---- tool vocabulary (contextual biasing) --------------------------------------------------------------------------
+# The fixtures are the eval's user voice (espeak-ng en-us, 150 wpm, 16 kHz); plain whisper-tiny.en mishears them.
+FIXTURES = Path(__file__).parent / "fixtures"
+GREETING = "Hi! What can I do for you?"  # the app's default greeting: what the user hears before speaking
+
+
+def _fixture(name: str) -> np.ndarray:
+    return read_wav(FIXTURES / name, sample_rate=16000).to_float()
+
+
+def _server_tools(server: str) -> list[dict[str, object]]:
+    tools: list[dict[str, object]] = json.loads((FIXTURES / "eval_tools.json").read_text())[server]
+    return tools
+
+
+@pytest.mark.parametrize(
+    ("wav", "server", "wanted"),
+    [("espeak_what_notes.wav", "demo", "notes"), ("espeak_trigger_elicitation.wav", "everything", "elicitation")],
+)
+def test_tool_vocabulary_fixes_a_real_mishearing(wav: str, server: str, wanted: str) -> None:
+    audio = _fixture(wav)
+    plain, _ = WhisperSTT().transcribe(audio)
+    assert wanted not in plain.lower(), f"the fixture no longer shows the mishearing: {plain!r}"
+    biased = WhisperSTT(initial_prompt=GREETING, vocabulary=build_vocabulary(_server_tools(server)))
+    text, confidence = biased.transcribe(audio)
+    assert wanted in text.lower(), text
+    assert 0.0 < confidence <= 1.0
+
+
+def test_tool_vocabulary_leaves_chit_chat_alone() -> None:
+    biased = WhisperSTT(initial_prompt=GREETING, vocabulary=build_vocabulary(_server_tools("demo")))
+    text, _ = biased.transcribe(_fixture("espeak_short_joke.wav"))
+    assert normalize(text) == "tell me a short joke", text
+
+
+async def test_set_vocabulary_biases_recognize_and_can_be_cleared() -> None:
+    stt = WhisperSTT(initial_prompt=GREETING)
+    speech = MonoAudio(samples=float_to_int16(_fixture("espeak_trigger_elicitation.wav")), sample_rate=16000)
+    stt.set_vocabulary(build_vocabulary(_server_tools("everything")))
+    assert "trigger elicitation request" in (stt.options.decode_kwargs()["hotwords"] or "")
+    event = await stt.recognize(speech.frames(20))
+    assert "elicitation" in event.alternatives[0].text.lower()
+    stt.set_vocabulary(None)
+    assert stt.options.vocabulary is None and stt.options.decode_kwargs()["hotwords"] is None
+    stt.set_vocabulary(SpeechVocabulary(terms=()))
+    assert stt.options.vocabulary is None
+
+
+def test_with_context_copies_options_and_shares_the_model() -> None:
+    shared = WhisperSTT(beam_size=3, hotwords=["Reykjavik"], temperatures=[0.0])
+    vocab = build_vocabulary(_server_tools("time"))
+    session = shared.with_context(vocabulary=vocab, initial_prompt=GREETING)
+    assert session is not shared and shared.options.vocabulary is None and shared.options.initial_prompt is None
+    assert session.options.vocabulary == vocab and session.options.initial_prompt == GREETING
+    assert session.options.beam_size == 3 and session.options.temperatures == (0.0,)
+    kwargs = session.options.decode_kwargs()
+    assert kwargs["hotwords"].startswith("Reykjavik, current time")
+    assert session._load() is shared._load()
+
+
+def test_padding_and_decoding_options_reach_whisper() -> None:
+    stt = WhisperSTT(pad_s=0.2, temperatures=[0.0], no_speech_threshold=None, length_penalty=0.8, patience=1.5)
+    kwargs = stt.options.decode_kwargs()
+    assert kwargs["temperature"] == [0.0] and kwargs["no_speech_threshold"] is None
+    assert kwargs["length_penalty"] == 0.8 and kwargs["patience"] == 1.5
+    text, _ = stt.transcribe(_fixture("espeak_short_joke.wav"))
+    assert "joke" in text.lower()
+
+
+def test_bad_decoding_options_and_audio_are_named() -> None:
+    with pytest.raises(ValueError, match="pad_s"):
+        WhisperSTT(pad_s=-1)
+    with pytest.raises(ValueError, match="temperatures"):
+        WhisperSTT(temperatures=[])
+    with pytest.raises(ValueError, match="temperatures"):
+        WhisperSTT(temperatures=[0.0, 1.5])
+    with pytest.raises(ValueError, match="patience"):
+        WhisperSTT(patience=0)
+    with pytest.raises(ValueError, match="1-D float32"):
+        WhisperSTT().transcribe(np.zeros(16000, np.int16))

@@ -13,7 +13,7 @@ import math
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -252,6 +252,18 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
             "whisper vocabulary set",
             extra={"terms": len(vocabulary.terms) if vocabulary is not None else 0},
         )
+
+    def with_context(
+        self, *, vocabulary: SpeechVocabulary | None = None, initial_prompt: str | None = None
+    ) -> WhisperSTT:
+        """A copy for one session, with its own vocabulary and prompt; it shares the process-wide model.
+
+        Models are shared by every session of a worker while each session has its own tools, so bias a copy
+        rather than the shared instance."""
+        copy = WhisperSTT(model=self._opts.model_id, model_path=self._model_path)
+        copy._opts = replace(self._opts, vocabulary=None, initial_prompt=initial_prompt or self._opts.initial_prompt)
+        copy.set_vocabulary(vocabulary)
+        return copy
 
     def transcribe(self, audio: npt.NDArray[np.float32]) -> tuple[str, float]:
         """(text, confidence) of mono float32 16 kHz audio, blocking; what `recognize` runs in a thread."""
