@@ -9,13 +9,13 @@ import pytest
 from livekit.agents import llm
 from livekit.agents.llm import ChatContext, function_tool
 
+from voxmcp.models.grounding import value_is_grounded
 from voxmcp.models.llm import (
     ANSWER_NUDGE,
     SURE_TOOL_PROBABILITY,
     compact_schema,
     current_request,
     follows_a_call,
-    is_grounded,
     spoken_failure,
     to_template_messages,
     tool_decision,
@@ -174,7 +174,7 @@ def test_tool_failures_are_spoken_as_they_are() -> None:
     ],
 )
 def test_grounding(args: dict[str, Any], said: str, grounded: bool) -> None:
-    assert is_grounded(args, said) is grounded
+    assert all(value_is_grounded(v, said) for v in args.values()) is grounded
 
 
 def test_compact_schema_keeps_what_the_model_needs() -> None:

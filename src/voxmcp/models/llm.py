@@ -7,9 +7,14 @@ Why it is shaped this way (see shared/BASELINE.md for the failures of the plain 
 - After a tool result the model must answer, not call again: that turn is generated under a grammar that admits plain
   speech only, after a short instruction to answer from the result. The greeting is generated the same way.
 - A decision step picks call or speech from the probability of the call's first token (a 0.5B stops *starting*
-  calls after a few turns of chat, but keeps giving them weight). Speech streams from the first token under a grammar
-  that admits no JSON; a call is generated under a grammar built from the tools' JSON schemas, parsed, and checked
-  against the user's words (a call whose values the user never said is chosen again without that tool).
+  calls after a few turns of chat, but keeps giving them weight), with the request's words as a second signal
+  (`grounding`): a middling probability needs a word shared with a tool or a follow-up to a call, and a clear request
+  after chat is checked again on its own. Speech streams from the first token under a grammar that admits no JSON; a
+  call is generated under a grammar built from the tools' JSON schemas, parsed, and checked against the user's words
+  (a wrong tool with invented values is chosen again among the tools closest to the request; an optional value the
+  user never said is dropped).
+- History is rendered without the spoken tool preamble, so each earlier request is followed by its call; after a
+  result, a part of the request no called tool covers gets one more call before the answer.
 """
 
 from __future__ import annotations
@@ -718,8 +723,3 @@ def _last_user_text(messages: Sequence[dict[str, Any]]) -> str:
         if m["role"] == "user":
             return str(m["content"])
     return ""
-
-
-def is_grounded(arguments: dict[str, Any], user_text: str) -> bool:
-    """Whether every value of a call comes from what the user said (see grounding.value_is_grounded)."""
-    return all(grounding.value_is_grounded(v, user_text) for v in arguments.values())
