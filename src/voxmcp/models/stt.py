@@ -128,7 +128,11 @@ class WhisperOptions:
     pad_s: float = 0.0
     """Silence added at both ends of an utterance before decoding."""
     vocabulary: SpeechVocabulary | None = None
-    """Terms from the connected tools (see vocabulary.py), given to whisper as hotwords."""
+    """Terms from the connected tools (see vocabulary.py), given to whisper as hotwords (after `hotwords`).
+
+    Whisper reads hotwords, then `initial_prompt`, as the transcript before the audio: with the agent's greeting
+    as the prompt, the terms bias the words while the greeting keeps whisper's sentence style (see
+    benchmarks/bench_stt_bias.py; terms alone make it write lowercase lists and hear "watch" for "what's")."""
 
     def decode_kwargs(self) -> dict[str, Any]:
         """faster-whisper `transcribe` arguments for one short utterance."""

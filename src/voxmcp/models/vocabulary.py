@@ -58,8 +58,8 @@ class SpeechVocabulary:
 
     @property
     def prompt(self) -> str | None:
-        """The decoder prompt: the phrases as a comma-separated list (None when there are none)."""
-        return ", ".join(self.terms) + "." if self.terms else None
+        """The phrases as whisper gets them (its `hotwords`): a comma-separated list; None when there are none."""
+        return ", ".join(self.terms) if self.terms else None
 
 
 def split_identifier(name: str) -> list[str]:
@@ -180,7 +180,7 @@ def build_vocabulary(
             break
         if term.lower() in seen:
             continue
-        added = len(term) + (2 if chosen else 1)  # ", " between terms, "." at the end
+        added = len(term) + (2 if chosen else 0)  # ", " between terms
         if length + added > max_chars:
             continue  # a shorter term further down may still fit
         seen.add(term.lower())
