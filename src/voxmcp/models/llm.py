@@ -56,6 +56,7 @@ SURE_TOOL_PROBABILITY = 0.6  # above this the model's wish to call is trusted wi
 # after a tool turn, chat ("Thank you, that's all") gets a few percent
 FOLLOW_UP_PROBABILITY = 0.1
 MAX_CALL_ATTEMPTS = 3
+SAY_AGAIN = "Sorry, I didn't catch all of that. Could you say it again?"
 FALLBACK_NUDGE = (
     "Answer me in one short spoken sentence without mentioning tools or functions; if my request is unclear, ask me "
     "to say it again."
@@ -497,6 +498,11 @@ class LocalLLMStream(llm.LLMStream):
                 self._emit_calls(calls)
                 return
             # a hallucinated tool or a hopeless call: answer in speech instead of passing a bad call on
+            if grounding.relevant_tools(_last_user_text(messages), _descriptions(schemas)):
+                # a request for a tool whose values weren't heard (usually a misheard name): asked to answer
+                # anyway, a 0.5B invents the data ("the weather in ... is cloudy"), so ask again instead
+                self._emit_text(SAY_AGAIN)
+                return
             await self._stream_text(self._fallback_prompt(messages, schemas), rt.grammar(SPEECH_GRAMMAR), stats)
         except ValueError as e:
             raise APIConnectionError(f"local LLM failed: {e}", retryable=False) from e
