@@ -436,6 +436,7 @@ class ConversationDriver:
         settle_s: float = 1.5,
         timeout_s: float = 90.0,
         speech_end_s: float | None = None,
+        more_to_say: bool = False,
     ) -> list[TurnResult]:
         """Say `audio`, wait (bounded) until the agent has answered and gone quiet.
 
@@ -461,7 +462,7 @@ class ConversationDriver:
             _, barge_end_offset = speech_bounds(barge_in)
             barge_started = await asyncio.wait_for(self.mic.play(barge_in), timeout=timeout_s)
             first_end, speech_end = speech_end, barge_started + float(barge_end_offset)
-        completed = await self._wait_for_answer(speech_end, settle_s, timeout_s)
+        completed = await self._wait_for_answer(speech_end, settle_s, timeout_s, spoken_is_reply=more_to_say)
         turns: list[TurnResult] = []
         if first_end is not None:
             # the interrupted turn: its tool calls and audio came before the barge-in, its (cut) reply is logged
@@ -485,11 +486,17 @@ class ConversationDriver:
             await asyncio.sleep(0.05)
         return None
 
-    async def _wait_for_answer(self, speech_end: float, settle_s: float, timeout_s: float) -> bool:
+    async def _wait_for_answer(
+        self, speech_end: float, settle_s: float, timeout_s: float, *, spoken_is_reply: bool = False
+    ) -> bool:
+        """`spoken_is_reply`: agent audio counts as the reply (a question asked in the middle of a tool call, such
+        as a voice form's, is no chat message); otherwise only the agent's chat message does (the answer)."""
         deadline = time.monotonic() + max(0.0, speech_end - time.time()) + timeout_s
         while time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-            replied = any(t > speech_end for t, _ in self.agent_items)
+            replied = any(t > speech_end for t, _ in self.agent_items) or (
+                spoken_is_reply and any(s.first_frame_at > speech_end for s in self.speaker.segments)
+            )
             quiet_for = time.time() - self.last_change
             if replied and self.state == "listening" and not self.speaker.playing and quiet_for > settle_s:
                 return True
@@ -501,10 +508,11 @@ class ConversationDriver:
         text_end = until if text_until is None else text_until
         # the STT's final transcripts: also what it heard while a tool listened for an answer (a voice form),
         # which never becomes a chat message
-        heard = [t for at, t in self.finals if speech_end - 1 < at <= text_end]
+        heard = [t for at, t in self.finals if speech_end - 1 < at <= until]  # not the barge-in's first words
         r.user_text_heard = heard or [t for at, t in self.user_items if speech_end - 1 < at <= text_end]
         r.agent_text = [t for at, t in self.agent_items if speech_end < at <= text_end + 0.5]
-        r.tool_calls = [c for c in self.tool_calls if speech_end < c.finished_at <= until]
+        # an interrupted turn's calls may finish while the user is still barging in: they are still its calls
+        r.tool_calls = [c for c in self.tool_calls if speech_end < c.finished_at <= text_end]
         r.errors = list(self.errors)
         segments = [s for s in self.speaker.segments if speech_end < s.first_frame_at <= until]
         marks: dict[str, float] = {}

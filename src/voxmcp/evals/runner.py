@@ -283,7 +283,7 @@ class EvalRunner:
         async with talk as driver:
             replies = ReplyLog(driver.session)
             timings.update(talk.timings)
-            for turn in sc.turns:
+            for i, turn in enumerate(sc.turns):
                 audio = self._speak(turn.say, turn.voice)
                 speech_end: float | None = None
                 if turn.noise_snr_db is not None:
@@ -297,6 +297,8 @@ class EvalRunner:
                     settle_s=d.settle_s,
                     timeout_s=timeout,
                     speech_end_s=speech_end,
+                    # a question the agent asks mid-call (a voice form) is no chat message: its audio is the reply
+                    more_to_say=i < len(sc.turns) - 1,
                 )
                 turn_results.extend(results)
                 cut = False
