@@ -190,6 +190,7 @@ CONFIGS: list[Config] = [
     Config("t0 +names +greeting", stt=T0, vocab=names_only, prompt=GREETING),
     Config("t0 +bigvocab +greeting", stt=T0, vocab=big_vocab, prompt=GREETING),
     Config("current +vocab +greeting", vocab=default_vocab, prompt=GREETING),
+    Config("t0 +vocab +greeting lenpen0.6", stt={**T0, "length_penalty": 0.6}, vocab=default_vocab, prompt=GREETING),
     Config("t0 +vocab +greeting beam1", stt={**T0, "beam_size": 1}, vocab=default_vocab, prompt=GREETING),
     Config("t0 +vocab +greeting pad0.2", stt={**T0, "pad_s": 0.2}, vocab=default_vocab, prompt=GREETING),
     Config("base t0 +vocab +greeting", model="whisper-base", stt=T0, vocab=default_vocab, prompt=GREETING),
