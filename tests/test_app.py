@@ -85,3 +85,24 @@ def test_sessions_wrap_local_models_for_speed() -> None:
     assert session_text_transforms(models) == ["filter_emoji"]  # type: ignore[arg-type]
     remote = SimpleNamespace(tts=SimpleNamespace(capabilities=SimpleNamespace(streaming=True)))
     assert session_text_transforms(remote) == ["filter_markdown", "filter_emoji"]  # type: ignore[arg-type]
+
+
+def test_each_session_biases_its_own_copy_of_whisper() -> None:
+    from types import SimpleNamespace
+
+    from voxmcp.app import session_stt
+    from voxmcp.models.eager_stt import EagerSTTAdapter
+    from voxmcp.models.stt import WhisperSTT
+    from voxmcp.models.vad import build_silero_vad
+    from voxmcp.models.vocabulary import ToolText, build_vocabulary
+
+    settings = load_settings(env={}, dotenv=False)
+    shared = WhisperSTT()
+    models = SimpleNamespace(stt=shared, vad=build_silero_vad())
+    vocab = build_vocabulary([ToolText("list_notes", "List all saved notes."), ToolText("get_weather", "Weather")])
+    stt_ = session_stt(models, settings, vocabulary=vocab)  # type: ignore[arg-type]
+    assert isinstance(stt_, EagerSTTAdapter)
+    own = stt_.wrapped_stt
+    assert isinstance(own, WhisperSTT) and own is not shared
+    assert own.options.vocabulary == vocab and own.options.initial_prompt == "Hi! What can I do for you?"
+    assert shared.options.vocabulary is None and shared.options.initial_prompt is None  # other sessions unaffected
