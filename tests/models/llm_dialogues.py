@@ -21,6 +21,7 @@ from pathlib import Path
 from livekit.agents import llm
 from livekit.agents.llm import ChatContext, ToolError
 
+from voxmcp.app import unreachable_server_tool
 from voxmcp.config import DEFAULT_INSTRUCTIONS
 from voxmcp.evals.schema import load_suite
 from voxmcp.evals.servers import ServerPool
@@ -59,7 +60,9 @@ async def run_turn(model: LocalLLM, hub: MCPHub, ctx: ChatContext, tools: list[l
             fc = llm.FunctionCall(call_id=c.call_id, name=c.name, arguments=c.arguments)
             ctx.insert(fc)
             try:
-                output, is_error = await hub.call(c.name, json.loads(c.arguments or "{}")), False
+                tool = next((t for t in tools if isinstance(t, llm.RawFunctionTool) and t.info.name == c.name), None)
+                raw = json.loads(c.arguments or "{}")
+                output, is_error = (await tool(raw) if tool is not None else await hub.call(c.name, raw)), False
             except ToolError as e:
                 output, is_error = str(e), True
             print(f"    CALL {c.name}({c.arguments}) -> {'ERROR ' if is_error else ''}{output[:120]!r}")
@@ -75,6 +78,7 @@ async def main() -> None:
     parser.add_argument("--say", action="append", default=[], help="an ad-hoc dialogue's turns")
     parser.add_argument("--servers", default="demo", help="servers for --say, comma-separated")
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
+    parser.add_argument("--heard", type=Path, help="an eval report: replay what the agent heard instead of the script")
     parser.add_argument("-v", action="store_true", help="log the LLM module at INFO")
     args = parser.parse_args()
     if args.v:
@@ -111,6 +115,13 @@ async def main() -> None:
                 if t.barge_in is not None:
                     turns.append(t.barge_in.say)
             dialogues.append((sc.name, list(sc.servers), turns))
+    if args.heard:
+        report = {r["name"]: r for r in json.loads(args.heard.read_text())["results"]}
+        dialogues = [
+            (name, servers, [t["heard_by_agent"] for t in report[name]["turns"] if t.get("heard_by_agent")] or turns)
+            for name, servers, turns in dialogues
+            if name in report
+        ]
     model = build_llm("local", args.model, instructions=DEFAULT_INSTRUCTIONS, tool_preamble="One moment.")
     assert isinstance(model, LocalLLM)
     with tempfile.TemporaryDirectory() as tmp:
@@ -118,10 +129,12 @@ async def main() -> None:
         try:
             for name, servers, turns in dialogues:
                 print(f"== {name} {servers}")
-                hub = MCPHub(await pool.configs([s for s in servers if s != "calendar"]))
-                await hub.start()
+                hub = MCPHub(await pool.configs(servers), connect_timeout_s=3.0)
+                statuses = await hub.start()
                 try:
-                    tools: list[llm.Tool] = list(hub.function_tools())
+                    # a server that is down gets the app's stand-in tool, as in a session
+                    down = [unreachable_server_tool(s, hub) for s in statuses if s.state == "failed"]
+                    tools: list[llm.Tool] = [*hub.function_tools(), *down]
                     await model.prefill(DEFAULT_INSTRUCTIONS, tools)
                     ctx = ChatContext.empty()
                     ctx.add_message(role="system", content=DEFAULT_INSTRUCTIONS)
