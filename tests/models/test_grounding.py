@@ -70,7 +70,7 @@ def test_stem_matches_plural_and_tense() -> None:
 
 def test_a_required_value_not_said_rejects_the_call() -> None:
     check = check_call(
-        "add_note", {"text": "I'm feeling so good today!"}, {"required": ["text"]}, DEMO["add_note"], "Good morning."
+        "add_note", {"text": "I'm feeling so good today!"}, {"required": ["text"]}, DEMO, "Good morning."
     )
     assert not check.ok and "text" in check.reason
 
@@ -80,18 +80,20 @@ def test_an_optional_value_not_said_is_dropped() -> None:
         "trigger-long-running-operation",
         {"duration": 6, "steps": 5},
         LONG_OP,
-        "Demonstrates a long running operation with progress updates.",
+        {"trigger-long-running-operation": "Demonstrates a long running operation with progress updates."},
         "Start the long running operation for six seconds.",
     )
     assert check.ok and check.arguments == {"duration": 6} and check.dropped == ["steps"]
 
 
 def test_a_call_left_without_arguments_needs_a_word_shared_with_the_tool() -> None:
-    assert check_call("list_notes", {}, {}, DEMO["list_notes"], "What notes do I have?").ok
-    assert not check_call("list_notes", {}, {}, DEMO["list_notes"], "Tell me a short joke.").ok
+    assert check_call("list_notes", {}, {}, DEMO, "What notes do I have?").ok
+    assert not check_call("list_notes", {}, {}, DEMO, "Tell me a short joke.").ok
+    # one word shared ("number") where another tool shares three: not this tool
+    assert not check_call("list_notes", {}, {}, DEMO, "Where is my package? The tracking number is a B1 2 3 4").ok
     # dropped optional values leave an empty call: the same rule applies
-    desc = "Demonstrates a long running operation with progress updates."
-    assert not check_call("trigger-long-running-operation", {"steps": 5}, LONG_OP, desc, "Good morning.").ok
+    op = {"trigger-long-running-operation": "Demonstrates a long running operation with progress updates."}
+    assert not check_call("trigger-long-running-operation", {"steps": 5}, LONG_OP, op, "Good morning.").ok
 
 
 def test_a_pm_time_is_sent_in_24_hours() -> None:
@@ -101,14 +103,14 @@ def test_a_pm_time_is_sent_in_24_hours() -> None:
         "tz": "Europe/London",
     }
     assert spoken_times_to_24h({"time": "3:00"}, "at 3 AM") == {"time": "3:00"}
-    check = check_call("convert_time", {"time": "3:00"}, {"required": ["time"]}, "Convert time", said)
+    check = check_call("convert_time", {"time": "3:00"}, {"required": ["time"]}, {"convert_time": "Convert time"}, said)
     assert check.arguments == {"time": "15:00"}
 
 
 def test_a_localised_name_takes_the_users_spelling() -> None:
     assert respell_names("Lisboa", "What's the weather in Lisbon?") == "Lisbon"
     assert respell_names("Europe/Lisbon", "What time is it in Lisbon?") == "Europe/Lisbon"
-    check = check_call("get_weather", {"city": "Lisboa"}, {"required": ["city"]}, DEMO["get_weather"], "in Lisbon?")
+    check = check_call("get_weather", {"city": "Lisboa"}, {"required": ["city"]}, DEMO, "in Lisbon?")
     assert check.arguments == {"city": "Lisbon"}
 
 
@@ -145,6 +147,7 @@ def test_a_call_with_only_flags_and_short_values_needs_a_word_shared_with_the_to
     said = "Trigger an elicitation request."
     schema = {"required": ["topic"]}
     research = "Simulates a deep research operation that gathers, analyzes, and synthesizes information."
-    assert not check_call("simulate-research-query", {"topic": "AI", "ambiguous": True}, schema, research, said).ok
-    weather = check_call("get_weather", {"city": "Rome"}, {"required": ["city"]}, DEMO["get_weather"], "And in Rome?")
+    tools = {"simulate-research-query": research, "trigger-elicitation-request": "Trigger a Request for Elicitation"}
+    assert not check_call("simulate-research-query", {"topic": "AI", "ambiguous": True}, schema, tools, said).ok
+    weather = check_call("get_weather", {"city": "Rome"}, {"required": ["city"]}, DEMO, "And in Rome?")
     assert weather.ok  # a short value the user said is evidence enough

@@ -217,10 +217,11 @@ class CallCheck:
 
 
 def check_call(
-    name: str, arguments: dict[str, Any], schema: Mapping[str, Any], description: str, user_text: str
+    name: str, arguments: dict[str, Any], schema: Mapping[str, Any], tools: Mapping[str, str], user_text: str
 ) -> CallCheck:
     """Keep a call only if it comes from the user's words: every required value said, optional values that weren't
-    said dropped, and some value (or else the tool's name or description) shares a word with the request."""
+    said dropped, and some value shares a word with the request, or else the tool is among those whose name and
+    description share the most words with it (`tools`: name -> description of every tool offered)."""
     required = set(schema.get("required") or [])
     arguments = spoken_times_to_24h(arguments, user_text)
     kept: dict[str, Any] = {}
@@ -233,9 +234,10 @@ def check_call(
         else:
             dropped.append(key)
     evidence = any(_came_from(value, user_text) for value in kept.values())
-    if not evidence and not relevant_tools(user_text, {name: description}):
+    if not evidence and (name not in relevant_tools(user_text, tools) or name not in closest_tools(user_text, tools)):
         # flags, enums and short strings prove nothing: {"topic": "AI", "ambiguous": true} for "Trigger an
-        # elicitation request" is a wrong tool, list_notes() for "Tell me a joke" too
+        # elicitation request" is a wrong tool, list_notes() for "Tell me a joke" too, and for "the tracking number
+        # is B1234" (one word shared, "number", where check_package_status shares three)
         return CallCheck(None, dropped, reason="nothing in the call or the tool's name comes from the request")
     return CallCheck(kept, dropped)
 

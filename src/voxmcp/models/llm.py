@@ -335,16 +335,20 @@ def current_request(chat_ctx: ChatContext) -> tuple[str, list[str]]:
     return "", called[::-1]
 
 
-Decision = Literal["call", "check_alone", "speak"]
+Decision = Literal["call", "try", "check_alone", "speak"]
 
 
 def tool_decision(p_tool: float, *, threshold: float, relevant: bool, follow_up: bool) -> Decision:
-    """Call, speak, or look again at the request alone, from the probability of a call's first token and whether the
-    request shares a word with a tool (`relevant`) or follows a turn that called one (`follow_up`)."""
+    """From the probability of a call's first token and whether the request shares a word with a tool (`relevant`)
+    or follows a turn that called one (`follow_up`): call (preamble spoken at once), try a call quietly (the preamble
+    only if the call holds up: chat such as "Good morning" gets 0.3-0.5, and so does a misheard request), look again
+    at the request alone, or speak."""
     if p_tool >= SURE_TOOL_PROBABILITY or (p_tool >= threshold and relevant):
         return "call"
     if follow_up and p_tool >= max(threshold, FOLLOW_UP_PROBABILITY):
         return "call"
+    if p_tool >= threshold:
+        return "try"
     return "check_alone" if relevant else "speak"
 
 
@@ -484,18 +488,26 @@ class LocalLLMStream(llm.LLMStream):
                     return
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
-            call_prompt = await self._decide(prompt, messages, schemas, stats)
-            if call_prompt is None:
+            decision, call_prompt = await self._decide(prompt, messages, schemas, stats)
+            if decision == "speak":
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
-            if preamble:
+            if preamble and decision == "call":
                 # spoken while the call is still being generated: the first audible response of a tool turn
                 # comes right after the decision instead of after the call, the tool and the answer
                 self._emit_text(preamble + " ")
-            attempts = MAX_CALL_ATTEMPTS if (stats.tool_probability or 0.0) >= SURE_TOOL_PROBABILITY else 2
+            attempts = 2
+            if (stats.tool_probability or 0.0) >= SURE_TOOL_PROBABILITY:
+                attempts = MAX_CALL_ATTEMPTS
             calls = await self._generate_calls(call_prompt, schemas, _last_user_text(messages), stats, attempts)
             if calls:
+                if preamble and decision == "try":
+                    self._emit_text(preamble + " ")
                 self._emit_calls(calls)
+                return
+            if decision == "try":
+                # an unsure call that didn't hold up: nothing was said yet, so answer as the model would have
+                await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
             # a hallucinated tool or a hopeless call: answer in speech instead of passing a bad call on
             if grounding.relevant_tools(_last_user_text(messages), _descriptions(schemas)):
@@ -521,8 +533,8 @@ class LocalLLMStream(llm.LLMStream):
 
     async def _decide(
         self, prompt: str, messages: list[dict[str, Any]], schemas: list[dict[str, Any]], stats: GenerationStats
-    ) -> str | None:
-        """The prompt to generate a call from, or None to answer in speech.
+    ) -> tuple[Decision, str]:
+        """Whether to call ("call"), try a call quietly ("try") or speak, and the prompt to generate a call from.
 
         The model's probability of starting a call decides, with the request's words as a second signal: a 0.5B
         gives a call weight after chat it shouldn't act on ("Tell me a joke" -> list_notes), and loses it for a
@@ -533,7 +545,7 @@ class LocalLLMStream(llm.LLMStream):
         rt = self._local.runtime
         if self._tool_choice == "required":
             stats.tool_probability = 1.0
-            return prompt
+            return "call", prompt
         p_tool = await asyncio.to_thread(rt.tool_start_probability, prompt)
         stats.tool_probability = p_tool
         user_text = _last_user_text(messages)
@@ -543,7 +555,7 @@ class LocalLLMStream(llm.LLMStream):
             p_tool, threshold=threshold, relevant=bool(relevant), follow_up=follows_a_call(messages)
         )
         if decision != "check_alone":
-            return prompt if decision == "call" else None
+            return decision, prompt
         alone = rt.render([messages[0], {"role": "user", "content": user_text}], prompt_tools(schemas) or None)
         p_alone = await asyncio.to_thread(rt.tool_start_probability, alone)
         logger.info(
@@ -552,8 +564,8 @@ class LocalLLMStream(llm.LLMStream):
         )
         if p_alone >= threshold:
             stats.tool_probability = p_alone
-            return alone
-        return None
+            return "call", alone
+        return "speak", prompt
 
     async def _next_step(self, schemas: list[dict[str, Any]], stats: GenerationStats) -> bool:
         """After a tool result: call another tool when the request names something no called tool covers ("the
@@ -603,9 +615,7 @@ class LocalLLMStream(llm.LLMStream):
                 continue
             kept: list[toolcalls.ParsedToolCall] = []
             for call in parsed.calls:
-                check = grounding.check_call(
-                    call.name, call.arguments, by_name[call.name], descriptions.get(call.name, ""), user_text
-                )
+                check = grounding.check_call(call.name, call.arguments, by_name[call.name], descriptions, user_text)
                 if not check.ok or check.arguments is None:
                     logger.info(
                         "tool call not grounded in the user's words",
