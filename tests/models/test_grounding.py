@@ -151,3 +151,20 @@ def test_a_call_with_only_flags_and_short_values_needs_a_word_shared_with_the_to
     assert not check_call("simulate-research-query", {"topic": "AI", "ambiguous": True}, schema, tools, said).ok
     weather = check_call("get_weather", {"city": "Rome"}, {"required": ["city"]}, DEMO, "And in Rome?")
     assert weather.ok  # a short value the user said is evidence enough
+
+
+def test_when_no_word_is_shared_the_tools_taking_that_many_numbers_come_next() -> None:
+    tools = {"get-sum": "Returns the sum of two numbers", "echo": "Echoes back the input string", "get-env": "Env"}
+    schemas: dict[str, dict[str, Any]] = {
+        "get-sum": {"properties": {"a": {"type": "number"}, "b": {"type": "number"}}, "required": ["a", "b"]},
+        "echo": {"properties": {"message": {"type": "string"}}, "required": ["message"]},
+        "get-env": {"properties": {}},
+    }
+    assert closest_tools("At 123 and 456.", tools, schemas) == ["get-sum"]
+    assert closest_tools("Is it hot in Cairo?", tools, schemas) == list(tools)
+
+
+def test_the_only_tool_without_parameters_may_be_called_without_a_shared_word() -> None:
+    stand_in = {"calendar_server": "Anything about calendar: the calendar server's tools (the server is unreachable)."}
+    assert check_call("calendar_server", {}, {"properties": {}}, stand_in, "Do I have any meetings tomorrow?").ok
+    assert not check_call("list_notes", {}, {"properties": {}}, DEMO, "Do I have any meetings tomorrow?").ok

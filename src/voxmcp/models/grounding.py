@@ -18,6 +18,7 @@ _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _SPOKEN_TIME = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*([ap])\.?\s?m\b", re.I)
+_NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _CLOCK_VALUE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*$")
 NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
@@ -182,15 +183,33 @@ def relevant_tools(user_text: str, tools: Mapping[str, str]) -> dict[str, set[st
     return found
 
 
-def closest_tools(user_text: str, tools: Mapping[str, str]) -> list[str]:
-    """The tools sharing the most content words with the request, or all of them when none shares any: where to
-    look next after the model's pick was rejected ("Trigger an elicitation request" -> trigger-elicitation-request,
-    not toggle-simulated-logging)."""
+def closest_tools(
+    user_text: str, tools: Mapping[str, str], schemas: Mapping[str, Mapping[str, Any]] | None = None
+) -> list[str]:
+    """The tools sharing the most content words with the request: where to look next after the model's pick was
+    rejected ("Trigger an elicitation request" -> trigger-elicitation-request, not toggle-simulated-logging). When
+    none shares a word but the user said numbers, the tools that take exactly that many numbers ("At 123 and 456"
+    -> get-sum(a, b)); else all of them."""
     shared = relevant_tools(user_text, tools)
-    if not shared:
-        return list(tools)
-    best = max(len(words) for words in shared.values())
-    return [name for name in tools if len(shared.get(name, ())) == best]
+    if shared:
+        best = max(len(words) for words in shared.values())
+        return [name for name in tools if len(shared.get(name, ())) == best]
+    said_numbers = sum(1 for w in words(user_text) if _NUMBER.fullmatch(w) or w in NUMBER_WORDS)
+    if said_numbers and schemas:
+        fitting = [name for name in tools if _numeric_parameters(schemas.get(name, {})) == said_numbers]
+        if fitting:
+            return fitting
+    return list(tools)
+
+
+def _numeric_parameters(schema: Mapping[str, Any]) -> int:
+    properties = schema.get("properties") or {}
+    required = set(schema.get("required") or [])
+    return sum(
+        1
+        for key, spec in properties.items()
+        if key in required and isinstance(spec, Mapping) and spec.get("type") in ("number", "integer")
+    )
 
 
 def unanswered_tools(user_text: str, tools: Mapping[str, str], called: Iterable[str]) -> list[str]:
@@ -234,7 +253,10 @@ def check_call(
         else:
             dropped.append(key)
     evidence = any(_came_from(value, user_text) for value in kept.values())
-    if not evidence and (name not in relevant_tools(user_text, tools) or name not in closest_tools(user_text, tools)):
+    about_it = name in relevant_tools(user_text, tools) and name in closest_tools(user_text, tools)
+    # the only tool offered, taking no parameters (a down server's stand-in): nothing to invent, no other to confuse
+    only_choice = set(tools) == {name} and not schema.get("properties")
+    if not evidence and not about_it and not only_choice:
         # flags, enums and short strings prove nothing: {"topic": "AI", "ambiguous": true} for "Trigger an
         # elicitation request" is a wrong tool, list_notes() for "Tell me a joke" too, and for "the tracking number
         # is B1234" (one word shared, "number", where check_package_status shares three)

@@ -622,7 +622,7 @@ class LocalLLMStream(llm.LLMStream):
                         extra={"tool": call.name, "reason": check.reason, "raw": held[:300]},
                     )
                     allowed = grounding.closest_tools(
-                        user_text, {n: descriptions.get(n, "") for n in allowed if n != call.name}
+                        user_text, {n: descriptions.get(n, "") for n in allowed if n != call.name}, by_name
                     )
                     kept = []
                     break
