@@ -484,7 +484,7 @@ class LocalLLMStream(llm.LLMStream):
                 self._emit_text(spoken_failure(failures))
                 return
             if mode == "answer":
-                if schemas and await self._next_step(schemas, stats):
+                if schemas and self._tool_choice != "none" and await self._next_step(schemas, stats):
                     return
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
