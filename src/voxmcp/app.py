@@ -106,7 +106,10 @@ def unreachable_server_tool(status: ServerStatus, hub: MCPHub) -> llm.RawFunctio
         raise ToolError(reason)
 
     # no arguments: there is nothing for the model to fill in (an invented argument would fail the grounding check)
-    description = f"Anything about {status.name}: the {status.name} server's tools (the server is unreachable)."
+    description = (
+        f"The '{status.name}' tool server, which is unreachable right now. "
+        f"Call this for any request that needs the {status.name} server's tools."
+    )
     schema = {
         "name": name,
         "description": description,
