@@ -496,7 +496,9 @@ class LocalLLMStream(llm.LLMStream):
                 # spoken while the call is still being generated: the first audible response of a tool turn
                 # comes right after the decision instead of after the call, the tool and the answer
                 self._emit_text(preamble + " ")
-            attempts = 2
+            # each attempt costs a call's generation (~0.5-0.8 s): an unsure "try" gets one, so chat in that band
+            # ("What is the capital of France?") waits for one rejected call at most
+            attempts = 1 if decision == "try" else 2
             if (stats.tool_probability or 0.0) >= SURE_TOOL_PROBABILITY:
                 attempts = MAX_CALL_ATTEMPTS
             calls = await self._generate_calls(call_prompt, schemas, _last_user_text(messages), stats, attempts)
