@@ -11,6 +11,7 @@ from voxmcp.models.grounding import (
     closest_tools,
     relevant_tools,
     respell_names,
+    said_numbers,
     spoken_times_to_24h,
     stem,
     unanswered_tools,
@@ -162,6 +163,8 @@ def test_when_no_word_is_shared_the_tools_taking_that_many_numbers_come_next() -
     }
     assert closest_tools("At 123 and 456.", tools, schemas) == ["get-sum"]
     assert closest_tools("Is it hot in Cairo?", tools, schemas) == list(tools)
+    assert said_numbers("What is the sermon 17 and twenty?") == 2
+    assert said_numbers("What is the capital of France?") == 0
 
 
 def test_the_only_tool_without_parameters_may_be_called_without_a_shared_word() -> None:

@@ -194,12 +194,17 @@ def closest_tools(
     if shared:
         best = max(len(words) for words in shared.values())
         return [name for name in tools if len(shared.get(name, ())) == best]
-    said_numbers = sum(1 for w in words(user_text) if _NUMBER.fullmatch(w) or w in NUMBER_WORDS)
-    if said_numbers and schemas:
-        fitting = [name for name in tools if _numeric_parameters(schemas.get(name, {})) == said_numbers]
+    count = said_numbers(user_text)
+    if count and schemas:
+        fitting = [name for name in tools if _numeric_parameters(schemas.get(name, {})) == count]
         if fitting:
             return fitting
     return list(tools)
+
+
+def said_numbers(user_text: str) -> int:
+    """How many numbers the user said (digits or number words)."""
+    return sum(1 for w in words(user_text) if _NUMBER.fullmatch(w) or w in NUMBER_WORDS)
 
 
 def _numeric_parameters(schema: Mapping[str, Any]) -> int:

@@ -497,11 +497,13 @@ class LocalLLMStream(llm.LLMStream):
                 # comes right after the decision instead of after the call, the tool and the answer
                 self._emit_text(preamble + " ")
             # each attempt costs a call's generation (~0.5-0.8 s): an unsure "try" gets one, so chat in that band
-            # ("What is the capital of France?") waits for one rejected call at most
-            attempts = 1 if decision == "try" else 2
+            # ("What is the capital of France?") waits for one rejected call at most, or two when the user said
+            # numbers (the retry then goes to the tools taking that many: "What is the sermon 17 and 25?" -> get-sum)
+            user_text = _last_user_text(messages)
+            attempts = 2 if decision == "call" or grounding.said_numbers(user_text) else 1
             if (stats.tool_probability or 0.0) >= SURE_TOOL_PROBABILITY:
                 attempts = MAX_CALL_ATTEMPTS
-            calls = await self._generate_calls(call_prompt, schemas, _last_user_text(messages), stats, attempts)
+            calls = await self._generate_calls(call_prompt, schemas, user_text, stats, attempts)
             if calls:
                 if preamble and decision == "try":
                     self._emit_text(preamble + " ")
