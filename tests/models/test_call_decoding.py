@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,11 @@ async def test_decode_call_appends_the_fixed_parts_and_asks_only_for_name_and_ar
     seen: list[tuple[str, str]] = []
     replies = iter(['get_weather"', '{"city": "Oslo"}'])
 
-    async def collect(prompt: str, grammar: str) -> str:
+    async def collect(prompt: str, grammar: str, done: Callable[[str], bool]) -> str:
         seen.append((prompt, grammar))
-        return next(replies)
+        reply = next(replies)
+        assert done(reply) and not done(reply[:-1])  # generation stops right at the end of each part
+        return reply
 
     text = await decode_call("P", {"get_weather": {"type": "object"}, "get_time": {"type": "object"}}, collect)
     assert json.loads(text) == {"name": "get_weather", "arguments": {"city": "Oslo"}}
@@ -46,7 +49,7 @@ async def test_decode_call_appends_the_fixed_parts_and_asks_only_for_name_and_ar
 async def test_a_single_tool_needs_no_name_step() -> None:
     prompts: list[str] = []
 
-    async def collect(prompt: str, grammar: str) -> str:
+    async def collect(prompt: str, grammar: str, done: Callable[[str], bool]) -> str:
         prompts.append(prompt)
         return "{}"
 
@@ -85,7 +88,7 @@ async def test_real_model_makes_the_same_calls_both_ways(question: str, expected
         req = _Request(prompt=p, max_tokens=120, grammar=rt.grammar(gbnf))
         return "".join(rt.generate(req, GenerationStats(), 0.0))
 
-    async def collect(p: str, gbnf: str) -> str:
+    async def collect(p: str, gbnf: str, done: Callable[[str], bool]) -> str:
         return gen(p, gbnf)
 
     one = toolcalls.parse_tool_calls(gen(prompt, toolcalls.tool_call_grammar(compact, forms=("bare",))), compact)

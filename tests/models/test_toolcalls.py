@@ -466,3 +466,14 @@ def test_qwen_05b_under_the_grammar_makes_valid_calls() -> None:
         assert result.errors == [], text
         assert [c.name for c in result.calls] == [tool], text
         assert all(not c.repairs for c in result.calls), "the grammar leaves nothing to repair"
+
+
+def test_json_value_closed_is_string_aware() -> None:
+    from voxmcp.models.toolcalls import json_value_closed
+
+    assert json_value_closed('{"city": "Oslo"}')
+    assert json_value_closed(' {"a": [1, {"b": 2}]}')
+    assert not json_value_closed('{"city": "Os}lo"')  # a brace inside a string does not close it
+    assert not json_value_closed('{"a": [1, 2]')
+    assert not json_value_closed("")
+    assert not json_value_closed('get_weather"')

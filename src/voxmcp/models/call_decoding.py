@@ -15,14 +15,21 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from voxmcp.models import toolcalls
+
 logger = logging.getLogger(__name__)
 
 CALL_PREFIX = '{"name": "'
 ARGUMENTS_PREFIX = ', "arguments": '
 
 JsonSchema = Mapping[str, Any]
-Collect = Callable[[str, str], Awaitable[str]]
-"""(prompt, GBNF grammar) -> the generated text."""
+Collect = Callable[[str, str, Callable[[str], bool]], Awaitable[str]]
+"""(prompt, GBNF grammar, done) -> the generated text; generation stops as soon as `done(text so far)`."""
+
+
+def name_done(text: str) -> bool:
+    """The name's closing quote has been generated (an escaped quote inside the name doesn't count)."""
+    return text.endswith('"') and not text.endswith('\\"')
 
 
 def gbnf_literal(text: str) -> str:
@@ -64,7 +71,7 @@ async def decode_call(prompt: str, schemas: Mapping[str, JsonSchema], collect: C
     if len(names) == 1:
         name = names[0]
     else:
-        tail = await collect(prompt + head, name_grammar(names))
+        tail = await collect(prompt + head, name_grammar(names), name_done)
         try:
             name = json.loads('"' + tail.strip())
         except ValueError:
@@ -72,5 +79,5 @@ async def decode_call(prompt: str, schemas: Mapping[str, JsonSchema], collect: C
     head += json.dumps(name)[1:] + ARGUMENTS_PREFIX
     if name not in schemas:
         return head + "{}}"
-    arguments = await collect(prompt + head, arguments_grammar(schemas[name]))
+    arguments = await collect(prompt + head, arguments_grammar(schemas[name]), toolcalls.json_value_closed)
     return head + arguments.strip() + "}"

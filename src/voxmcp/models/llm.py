@@ -25,7 +25,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -35,7 +35,7 @@ from livekit.agents.llm import ChatContext, ChatMessage, FunctionCall, FunctionC
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from livekit.agents.utils import shortuuid
 
-from voxmcp.models import grounding, toolcalls
+from voxmcp.models import call_decoding, grounding, toolcalls
 from voxmcp.models.kv_state import KVStateCache
 
 if TYPE_CHECKING:
@@ -89,6 +89,9 @@ class _Request:
     max_tokens: int
     grammar: LlamaGrammar | None
     stop_event: threading.Event = field(default_factory=threading.Event)
+    until: Callable[[str], bool] | None = None
+    """Stop as soon as the text so far satisfies this (checked in the worker: no decoding step is wasted on the
+    end-of-text token a finished grammar would still ask for)."""
 
 
 class LlamaRuntime:
@@ -165,6 +168,7 @@ class LlamaRuntime:
                 grammar=req.grammar,
                 stream=True,
             )
+            produced = ""
             try:
                 for chunk in stream:
                     if stats.ttft_s is None:
@@ -172,7 +176,8 @@ class LlamaRuntime:
                     text = chunk["choices"][0]["text"]  # type: ignore[index]
                     stats.completion_tokens += 1
                     yield text
-                    if req.stop_event.is_set():
+                    produced += text
+                    if req.stop_event.is_set() or (req.until is not None and req.until(produced)):
                         break
             finally:
                 stream.close()  # type: ignore[union-attr]
@@ -604,13 +609,17 @@ class LocalLLMStream(llm.LLMStream):
                 break
             if attempt:
                 stats.retries += 1
-            # the grammar only fixes names, keys and types: length bounds and patterns would explode llama.cpp's
+            # the grammars only fix names, keys and types: length bounds and patterns would explode llama.cpp's
             # grammar (maxLength 2000 -> 2000 repetitions); the parser checks the full schema afterwards.
-            # Bare JSON only: it is what the model starts with (`{"`), while `<tool_call>` is a special token that
-            # a text grammar can't match, so admitting the tagged form makes the model spell the tag out of pieces
+            # Bare JSON, which is what the model starts with (`{"`): `<tool_call>` is a special token that a text
+            # grammar can't match. Only the name and the arguments are generated (call_decoding): the JSON around
+            # them is evaluated as a batch, ~8 fewer decoding steps per call
             compact = {name: compact_schema(by_name[name]) for name in allowed}
-            grammar = rt.grammar(toolcalls.tool_call_grammar(compact, forms=("bare",)))
-            held = "".join(await self._collect(prompt, grammar, stats))
+
+            async def collect(text: str, gbnf: str, until: Callable[[str], bool]) -> str:
+                return "".join(await self._collect(text, rt.grammar(gbnf), stats, until))
+
+            held = await call_decoding.decode_call(prompt, compact, collect)
             parsed = toolcalls.parse_tool_calls(held, by_name)
             if parsed.errors or not parsed.calls:
                 logger.info("tool call needs a retry", extra={"raw": held[:300], "errors": parsed.errors})
@@ -647,14 +656,26 @@ class LocalLLMStream(llm.LLMStream):
                 started = True
             self._emit_text(piece)
 
-    async def _collect(self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats) -> list[str]:
-        return [p async for p in self._tokens(prompt, grammar, stats)]
+    async def _collect(
+        self,
+        prompt: str,
+        grammar: LlamaGrammar | None,
+        stats: GenerationStats,
+        until: Callable[[str], bool] | None = None,
+    ) -> list[str]:
+        return [p async for p in self._tokens(prompt, grammar, stats, until)]
 
-    async def _tokens(self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats) -> AsyncIterator[str]:
+    async def _tokens(
+        self,
+        prompt: str,
+        grammar: LlamaGrammar | None,
+        stats: GenerationStats,
+        until: Callable[[str], bool] | None = None,
+    ) -> AsyncIterator[str]:
         """Async iterator over tokens produced by the worker thread; cancelling it stops generation."""
         loop = asyncio.get_running_loop()
         queue: asyncio.Queue[str | BaseException | None] = asyncio.Queue()
-        req = _Request(prompt=prompt, max_tokens=self._local.max_tokens, grammar=grammar)
+        req = _Request(prompt=prompt, max_tokens=self._local.max_tokens, grammar=grammar, until=until)
 
         def work() -> None:
             try:

@@ -174,6 +174,14 @@ def _bracket_depths(text: str, start: int = 0) -> Iterator[tuple[int, int, bool]
         yield j, depth, in_string
 
 
+def json_value_closed(text: str) -> bool:
+    """Whether `text` starts with a JSON object or array that has closed (string-aware), e.g. to stop generating."""
+    start = len(text) - len(text.lstrip())
+    if start >= len(text) or text[start] not in "{[":
+        return False
+    return any(d == 0 and not s and text[j] in "}]" for j, d, s in _bracket_depths(text, start))
+
+
 def _balanced_end(text: str, start: int) -> int:
     """End of a brace-balanced span (string-aware); the end of text when it never closes (truncated JSON)."""
     for j, depth, in_string in _bracket_depths(text, start):
