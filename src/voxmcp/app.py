@@ -186,7 +186,7 @@ def build_session(
         tts=session_tts(models),
         turn_handling={
             "turn_detection": "vad",
-            "endpointing": {"min_delay": 0.2, "max_delay": 3.0},
+            "endpointing": {"min_delay": settings.voice.endpointing_min_s, "max_delay": 3.0},
             "interruption": {"enabled": interruptions, "mode": "vad", "min_duration": 0.4},
             "preemptive_generation": {"enabled": False},
         },

@@ -128,6 +128,9 @@ class LLMSettings(_Strict):
 
 class VoiceSettings(_Strict):
     min_silence_s: float = Field(default=0.35, ge=0.1, le=3.0)
+    endpointing_min_s: float = Field(default=0.5, ge=0.0, le=5.0)
+    """A turn ends no sooner than this after the user's last word (a pause between two sentences is not the end);
+    with whisper decoding during the silence, the transcript is usually ready by then."""
     eager_stt_after_s: float = Field(default=0.08, ge=0.0, le=3.0)
     """Start decoding this long into the end-of-turn silence (kept if the silence lasts); 0 decodes at the end only."""
     filler: bool = True
@@ -184,7 +187,7 @@ class Settings(_Strict):
 
 def _load_mcp_json(path: Path) -> dict[str, MCPServerConfig]:
     try:
-        from voxmcp.mcp.config import load_mcp_servers_json  # type: ignore[attr-defined]
+        from voxmcp.mcp.config import load_mcp_servers_json
     except ImportError:  # pragma: no cover - the MCP layer provides it
         raw = json.loads(path.read_text())
         return {k: MCPServerConfig.model_validate(v) for k, v in raw.get("mcpServers", {}).items()}
