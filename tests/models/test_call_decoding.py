@@ -58,6 +58,22 @@ async def test_a_single_tool_needs_no_name_step() -> None:
     assert prompts == ['P{"name": "list_notes", "arguments": ']
 
 
+async def test_runaway_arguments_are_cut() -> None:
+    seen: list[bool] = []
+
+    async def collect(prompt: str, grammar: str, done: Callable[[str], bool]) -> str:
+        if prompt.endswith('"name": "'):
+            return 'check_package_status"'
+        text = '{"tracking_id": "'
+        while not done(text):  # what the worker does: stop as soon as done() says so
+            text += "1234567890"
+        seen.append(True)
+        return text
+
+    text = await decode_call("P", {"check_package_status": {}, "get_weather": {}}, collect, max_argument_chars=80)
+    assert seen and len(text) < 140 and not text.endswith('"}}')
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize(
     ("question", "expected"),

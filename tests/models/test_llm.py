@@ -278,3 +278,34 @@ def test_real_model_calls_after_chat_and_for_a_second_part(local_llm: Any) -> No
         assert calls == []
 
     asyncio.run(main())
+
+
+def test_a_short_prose_result_is_the_answer() -> None:
+    from livekit.agents.llm import FunctionCall, FunctionCallOutput
+
+    from voxmcp.models.llm import prose_answer, request_results
+
+    def out(text: str, *, error: bool = False) -> FunctionCallOutput:
+        return FunctionCallOutput(call_id="c", name="t", output=text, is_error=error)
+
+    assert prose_answer([out("Saved note 1: buy milk.")]) == "Saved note 1: buy milk."
+    assert prose_answer([out("The weather in Paris is cloudy,\n13 degrees Celsius.")]) == (
+        "The weather in Paris is cloudy, 13 degrees Celsius."
+    )
+    assert prose_answer([out("Name: Ada. Age: 36.")]) is None  # key: value fields need phrasing
+    assert prose_answer([out('{"temp": 13}')]) is None
+    assert prose_answer([out("no final punctuation")]) is None
+    assert prose_answer([out("One. Two. Three. Four.")]) is None
+    assert prose_answer([out("x" * 300 + ".")]) is None
+    assert prose_answer([out("It failed.", error=True)]) is None
+    assert prose_answer([out("A."), out("B.")]) is None  # several results: the model combines them
+
+    ctx = ChatContext.empty()
+    ctx.add_message(role="user", content="weather in Oslo?")
+    ctx.insert(FunctionCall(call_id="a", name="w", arguments="{}"))
+    ctx.insert(FunctionCallOutput(call_id="a", name="w", output="old.", is_error=False))
+    ctx.add_message(role="user", content="and the time there?")
+    ctx.add_message(role="assistant", content="One moment.")
+    ctx.insert(FunctionCall(call_id="b", name="t", arguments="{}"))
+    ctx.insert(FunctionCallOutput(call_id="b", name="t", output="It is 5 AM.", is_error=False))
+    assert [o.output for o in request_results(ctx)] == ["It is 5 AM."]  # only this request's results

@@ -62,8 +62,14 @@ def arguments_grammar(schema: JsonSchema) -> str:
     return str(converter.format_grammar())
 
 
-async def decode_call(prompt: str, schemas: Mapping[str, JsonSchema], collect: Collect) -> str:
-    """One call as `{"name": ..., "arguments": {...}}` text, for the tools in `schemas` (name -> compact schema)."""
+async def decode_call(
+    prompt: str, schemas: Mapping[str, JsonSchema], collect: Collect, *, max_argument_chars: int | None = None
+) -> str:
+    """One call as `{"name": ..., "arguments": {...}}` text, for the tools in `schemas` (name -> compact schema).
+
+    max_argument_chars: stop the arguments there (then they don't parse, and the call is retried or dropped). A
+    0.5B that picked a wrong tool can fill a string with digits until max_tokens (160 tokens: ~6 s); arguments much
+    longer than what the user said can't have come from it anyway."""
     names = list(schemas)
     if not names:
         raise ValueError("decode_call needs at least one tool")
@@ -79,5 +85,9 @@ async def decode_call(prompt: str, schemas: Mapping[str, JsonSchema], collect: C
     head += json.dumps(name)[1:] + ARGUMENTS_PREFIX
     if name not in schemas:
         return head + "{}}"
-    arguments = await collect(prompt + head, arguments_grammar(schemas[name]), toolcalls.json_value_closed)
+
+    def arguments_done(text: str) -> bool:
+        return toolcalls.json_value_closed(text) or (max_argument_chars is not None and len(text) > max_argument_chars)
+
+    arguments = await collect(prompt + head, arguments_grammar(schemas[name]), arguments_done)
     return head + arguments.strip() + "}"

@@ -382,6 +382,39 @@ def trailing_tool_errors(chat_ctx: ChatContext) -> list[str]:
     return []
 
 
+def request_results(chat_ctx: ChatContext) -> list[FunctionCallOutput]:
+    """The tool outputs given for the user's last request (every step since that user message), in order."""
+    outputs: list[FunctionCallOutput] = []
+    for item in reversed(chat_ctx.items):
+        if isinstance(item, FunctionCallOutput):
+            outputs.append(item)
+        elif isinstance(item, ChatMessage) and item.role == "user":
+            break
+    return outputs[::-1]
+
+
+_MAX_SPOKEN_RESULT_CHARS = 240
+
+
+def prose_answer(outputs: Sequence[FunctionCallOutput]) -> str | None:
+    """A lone tool result that is already a short spoken answer ("Saved note 1: buy milk.", "The weather in Paris
+    is cloudy, 13 degrees Celsius."), to be said as it is; None when the model must phrase one.
+
+    A 0.5B asked to answer from such a sentence only rephrases it, and not always right ("Maria said about the
+    invoice."); saying it is also ~0.5-1 s sooner. Structured results (key: value lists, several fields), long or
+    cut results, several results and errors still go through the model."""
+    if len(outputs) != 1 or outputs[0].is_error:
+        return None
+    text = " ".join(outputs[0].output.split())
+    if not text or len(text) > _MAX_SPOKEN_RESULT_CHARS or not text.endswith((".", "!", "?")):
+        return None
+    if text.count(":") > 1 or re.search(r"[{}\[\]<>|=#*`]", text) or "ask me for the rest" in text:
+        return None
+    if len(re.findall(r"[.!?](?:\s|$)", text)) > 2:
+        return None
+    return text
+
+
 def spoken_failure(errors: Sequence[str]) -> str:
     reasons = " ".join(e if e.endswith((".", "!", "?")) else e + "." for e in errors if e) or "The tool failed."
     if reasons.lower().startswith(("that didn't work", "sorry")):
@@ -405,6 +438,7 @@ class LocalLLM(llm.LLM[Any]):
         instructions: str = "You are a helpful voice assistant.",
         tool_threshold: float = 0.03,
         tool_preamble: str | None = None,
+        speak_prose_results: bool = True,
     ) -> None:
         super().__init__()
         self._model_name = model_name
@@ -414,6 +448,7 @@ class LocalLLM(llm.LLM[Any]):
         self.default_instructions = instructions
         self.tool_threshold = tool_threshold
         self.tool_preamble = tool_preamble
+        self.speak_prose_results = speak_prose_results
         self.last_stats: GenerationStats | None = None
 
     @property
@@ -490,6 +525,11 @@ class LocalLLMStream(llm.LLMStream):
                 return
             if mode == "answer":
                 if schemas and self._tool_choice != "none" and await self._next_step(schemas, stats):
+                    return
+                direct = prose_answer(request_results(self._chat_ctx)) if self._local.speak_prose_results else None
+                if direct is not None:
+                    stats.mode = "result"
+                    self._emit_text(direct)
                     return
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
@@ -619,7 +659,7 @@ class LocalLLMStream(llm.LLMStream):
             async def collect(text: str, gbnf: str, until: Callable[[str], bool]) -> str:
                 return "".join(await self._collect(text, rt.grammar(gbnf), stats, until))
 
-            held = await call_decoding.decode_call(prompt, compact, collect)
+            held = await call_decoding.decode_call(prompt, compact, collect, max_argument_chars=len(user_text) + 30)
             parsed = toolcalls.parse_tool_calls(held, by_name)
             if parsed.errors or not parsed.calls:
                 logger.info("tool call needs a retry", extra={"raw": held[:300], "errors": parsed.errors})
