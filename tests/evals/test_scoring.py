@@ -25,6 +25,7 @@ from voxmcp.evals.scoring import (
     ("text", "expected"),
     [
         ("It is 3:05 p.m.", "it is 3 05 pm"),
+        ("In London it is 5am on Monday.", "in london it is 5 am on monday"),
         ("London is 1.36 AM on Monday", "london is 1 36 am on monday"),
         ("1.36 miles", "1.36 miles"),
         ("Six point two miles.", "6.2 miles"),
