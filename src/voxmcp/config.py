@@ -128,7 +128,7 @@ class LLMSettings(_Strict):
 
 class VoiceSettings(_Strict):
     min_silence_s: float = Field(default=0.35, ge=0.1, le=3.0)
-    endpointing_min_s: float = Field(default=0.5, ge=0.0, le=5.0)
+    endpointing_min_s: float = Field(default=0.6, ge=0.0, le=5.0)
     """A turn ends no sooner than this after the user's last word (a pause between two sentences is not the end);
     with whisper decoding during the silence, the transcript is usually ready by then."""
     eager_stt_after_s: float = Field(default=0.08, ge=0.0, le=3.0)
