@@ -87,9 +87,7 @@ def build_server(name: str = "test", events: ServerEvents | None = None, **optio
             await asyncio.sleep(delay)
         return f"done after {steps} steps"
 
-    @server.tool()
-    async def hang() -> str:
-        """Never answers (until cancelled)."""
+    async def wait_until_cancelled() -> str:
         seen.hang_started.set()
         try:
             await asyncio.sleep(3600)
@@ -97,6 +95,11 @@ def build_server(name: str = "test", events: ServerEvents | None = None, **optio
             seen.cancelled.set()
             raise
         return "unreachable"
+
+    @server.tool()
+    async def hang() -> str:
+        """Never answers (until cancelled)."""
+        return await wait_until_cancelled()
 
     @server.tool()
     async def ask_name(ctx: Context) -> str:
@@ -127,13 +130,7 @@ def build_server(name: str = "test", events: ServerEvents | None = None, **optio
             {"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]},
             related_request_id=ctx.request_id,
         )
-        seen.hang_started.set()
-        try:
-            await asyncio.sleep(3600)
-        except asyncio.CancelledError:
-            seen.cancelled.set()
-            raise
-        return "unreachable"
+        return await wait_until_cancelled()
 
     @server.tool()
     async def open_link(ctx: Context) -> str:
