@@ -246,7 +246,13 @@ class TestParticipant:
         def seen() -> float | None:
             return next((t for t, s in self.timeline.states if s == state and t >= after), None)
 
-        await self.wait_until(lambda: seen() is not None, timeout_s=timeout_s, what=f"agent state {state!r}")
+        t0 = self.timeline.connected_at or 0.0
+        history = lambda: [(round(t - t0, 2), s) for t, s in self.timeline.states]  # noqa: E731
+        await self.wait_until(
+            lambda: seen() is not None,
+            timeout_s=timeout_s,
+            what=f"agent state {state!r} after {after - t0:.2f}s (states seen: {history()})",
+        )
         found = seen()
         assert found is not None
         return found
@@ -283,8 +289,9 @@ class TestParticipant:
         samples = _read_wav_mono(path, self._mic_rate)
         silence = np.zeros(int(self._mic_rate * trailing_silence_s), dtype=np.int16)
         self.timeline.question_started_at = time.monotonic()
-        await self._play(samples)
-        self.timeline.question_ended_at = time.monotonic()
+        # the question ends with its last sound, not with the file: the WAV's own trailing silence is
+        # already end-of-turn silence, and a fast agent answers before the file is over
+        await self._play(samples, mark_after_sample=_last_sound_sample(samples, self._mic_rate))
         await self._play(silence)
 
     async def play_silence(self, seconds: float) -> None:
@@ -292,7 +299,8 @@ class TestParticipant:
             raise RuntimeError("call publish_microphone() first")
         await self._play(np.zeros(int(self._mic_rate * seconds), dtype=np.int16))
 
-    async def _play(self, samples: np.ndarray) -> None:
+    async def _play(self, samples: np.ndarray, *, mark_after_sample: int | None = None) -> None:
+        """Play in real time; with `mark_after_sample`, the moment that sample has been sent is the question's end."""
         assert self._source is not None
         step = self._mic_rate * FRAME_MS // 1000
         start = time.monotonic()
@@ -302,6 +310,9 @@ class TestParticipant:
                 chunk = np.pad(chunk, (0, step - len(chunk)))
             frame = rtc.AudioFrame(chunk.tobytes(), self._mic_rate, 1, step)
             await self._source.capture_frame(frame)
+            if mark_after_sample is not None and offset + step > mark_after_sample:
+                self.timeline.question_ended_at = time.monotonic()
+                mark_after_sample = None
             # real-time pacing: never run ahead of the wall clock by more than one frame
             ahead = start + (i + 1) * FRAME_MS / 1000 - time.monotonic()
             if ahead > 0:
@@ -323,6 +334,15 @@ class TestParticipant:
             out.setframerate(RECORD_RATE)
             out.writeframes(samples.tobytes())
         return path
+
+
+def _last_sound_sample(samples: np.ndarray, rate: int) -> int:
+    """Index of the end of the last 10 ms window that is sound (RMS above SPEECH_RMS); 0 for silence."""
+    window = max(1, rate // 100)
+    for end in range(len(samples), 0, -window):
+        if _rms(samples[max(0, end - window) : end]) > SPEECH_RMS:
+            return end
+    return 0
 
 
 def _rms(samples: np.ndarray) -> float:

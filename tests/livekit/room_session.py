@@ -40,7 +40,13 @@ def multi_worker_command(mode: str, config: Path | None) -> list[str]:
     if os.environ.get("VOXMCP_LIVEKIT_AGENT_CMD"):
         return agent_command(mode, config)
     shim = Path(__file__).with_name("worker_shim.py")
-    return [sys.executable, str(shim), mode, *(["--config", str(config)] if config else [])]
+    return [
+        sys.executable,
+        str(shim),
+        mode,
+        *(["--config", str(config)] if config else []),
+        *os.environ.get("VOXMCP_TEST_WORKER_ARGS", "").split(),
+    ]
 
 
 def write_agent_config(
