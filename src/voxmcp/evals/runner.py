@@ -1,8 +1,9 @@
 """Runs a suite's scenarios through voxmcp's whole audio pipeline in-process and scores each one.
 
 Models are loaded once by the caller and shared; each scenario gets its own MCP connections and AgentSession
-(a TalkSession), its user turns spoken by espeak-ng, and the agent's last answer transcribed back by a separate
-Whisper instance to check the facts it must carry.
+(a TalkSession), its user turns spoken by a synthetic user voice (espeak-ng or piper, never the agent's own), and the
+agent's last answer transcribed back by a separate Whisper instance to check the facts it must carry. Every scenario
+runs once per user voice.
 """
 
 from __future__ import annotations
@@ -10,18 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from voxmcp.app import Models
 from voxmcp.audio.wav import MonoAudio, resample
-from voxmcp.config import Settings
+from voxmcp.config import ModelRef, Settings
 from voxmcp.evals.schema import Elicitation, Scenario, Suite
 from voxmcp.evals.scoring import ActualCall, score_scenario, wer
 from voxmcp.evals.servers import ServerPool
-from voxmcp.evals.voice import add_noise, synthesize
+from voxmcp.evals.voice import UserVoice, UserVoiceError, add_noise, parse_voice, piper_model_path, synthesize
 from voxmcp.mcp.interaction import ElicitFn, ElicitReply
 from voxmcp.talk import TalkSession, ToolCallRecord, TurnResult, speech_bounds
 
@@ -79,9 +80,50 @@ class ScenarioResult:
     facts_held: int = 0
     elicitations: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    voice: str = "espeak:en-us"
+    """The user voice this run spoke with (reports written before voices existed all used espeak en-us)."""
+    display_name: str = ""
+    """`name@voice` when the run used more than one user voice, else the scenario's name."""
+
+    def __post_init__(self) -> None:
+        if not self.display_name:
+            self.display_name = self.name
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def run_name(scenario: str, voice: UserVoice | str, *, several_voices: bool) -> str:
+    """How a run is shown: `weather-paris@piper:joe` when the scenario runs under several voices."""
+    return f"{scenario}@{voice}" if several_voices else scenario
+
+
+def agent_voice_clash(voice: UserVoice, tts: ModelRef) -> str | None:
+    """Why `voice` can't be a user voice next to the agent's TTS `tts` (it would be the agent's own voice), or None."""
+    if tts.provider != "local":
+        return None
+    if tts.model in ("espeak-ng", "espeak") and voice.engine == "espeak":
+        return f"the agent speaks with espeak-ng ({tts}), so the user voice {voice} would sound like the agent"
+    if tts.model == "piper-joe" and voice.engine == "piper":
+        if voice.name == "joe":
+            return f"the agent speaks with piper joe ({tts}), the same voice as the user voice {voice}"
+        try:
+            same = piper_model_path(voice.name).resolve() == piper_model_path("joe").resolve()
+        except UserVoiceError:
+            same = False
+        if same:
+            return f"the agent speaks with piper joe ({tts}); the user voice {voice} is the same voice file"
+    return None
+
+
+def check_user_voices(voices: Iterable[UserVoice | str], tts: ModelRef) -> list[UserVoice]:
+    """The voices parsed; UserVoiceError when one is the agent's voice (a user must not sound like the agent)."""
+    parsed = [parse_voice(v) for v in voices]
+    for v in parsed:
+        why = agent_voice_clash(v, tts)
+        if why is not None:
+            raise UserVoiceError(f"{why}; pick another user voice (--voice, or `voices` in the suite) or agent TTS")
+    return parsed
 
 
 def scenario_settings(base: Settings, servers: Mapping[str, Any]) -> Settings:
@@ -157,6 +199,9 @@ def scored(
     duration_s: float,
     elicitations: list[str] | None = None,
     timings: dict[str, float] | None = None,
+    *,
+    voice: str = "espeak:en-us",
+    display_name: str = "",
 ) -> ScenarioResult:
     """Score one conversation against the scenario's expectations (`failures`: what already went wrong)."""
     calls = [
@@ -187,6 +232,8 @@ def scored(
         facts_held=score.facts_held,
         elicitations=elicitations or [],
         timings=timings or {},
+        voice=voice,
+        display_name=display_name or sc.name,
     )
 
 
@@ -207,15 +254,46 @@ def rescore(suite: Suite, report: Mapping[str, Any]) -> list[ScenarioResult]:
         failures = [f for f in r["failures"] if f.startswith(_RUN_FAILURES)]
         failures += [e for t in records for e in t.errors]
         out.append(
-            scored(sc, records, r["heard_answer"], failures, r["duration_s"], r.get("elicitations"), r.get("timings"))
+            scored(
+                sc,
+                records,
+                r["heard_answer"],
+                failures,
+                r["duration_s"],
+                r.get("elicitations"),
+                r.get("timings"),
+                voice=r.get("voice", "espeak:en-us"),
+                display_name=r.get("display_name", sc.name),
+            )
         )
     return out
 
 
+def suite_voices(suite: Suite, voices: Sequence[UserVoice | str] | None = None) -> list[UserVoice]:
+    """The voices a run uses: `voices` (e.g. from --voice) or else the suite's `defaults.voices`, deduplicated."""
+    chosen = [parse_voice(v) for v in (voices or suite.defaults.voices)]
+    return list(dict.fromkeys(chosen))
+
+
+def turn_voices(suite: Suite) -> list[UserVoice]:
+    """The per-turn voice overrides in the suite (spoken under every run)."""
+    return list(dict.fromkeys(parse_voice(t.voice) for s in suite.scenarios for t in s.turns if t.voice is not None))
+
+
 class EvalRunner:
+    """Runs scenarios, each once per user voice, sharing the loaded models and the MCP server pool."""
+
     def __init__(
-        self, suite: Suite, settings: Settings, models: Models, workdir: Path, transcriber: AnswerTranscriber
+        self,
+        suite: Suite,
+        settings: Settings,
+        models: Models,
+        workdir: Path,
+        transcriber: AnswerTranscriber,
+        voices: Sequence[UserVoice | str] | None = None,
     ) -> None:
+        self.voices = suite_voices(suite, voices)
+        check_user_voices([*self.voices, *turn_voices(suite)], settings.models.tts)  # before anything starts
         self.suite = suite
         self.settings = settings
         self.models = models
@@ -224,17 +302,25 @@ class EvalRunner:
         self.pool = ServerPool(dict(suite.servers), workdir)
         self.voice_cache = workdir / "voices"
 
-    def _speak(self, text: str, voice: str | None) -> MonoAudio:
+    def _speak(self, text: str, turn_voice: str | None, run_voice: UserVoice) -> MonoAudio:
         d = self.suite.defaults
-        return synthesize(text, self.voice_cache, voice=voice or d.voice, words_per_minute=d.words_per_minute)
+        voice = parse_voice(turn_voice) if turn_voice is not None else run_voice
+        return synthesize(text, self.voice_cache, voice=voice, words_per_minute=d.words_per_minute)
+
+    def plan(self, scenarios: Sequence[Scenario]) -> list[tuple[Scenario, UserVoice]]:
+        """Every scenario under every voice, scenario by scenario (the suite's order keeps server sets together)."""
+        return [(sc, v) for sc in scenarios for v in self.voices]
+
+    def display_name(self, sc: Scenario, voice: UserVoice) -> str:
+        return run_name(sc.name, voice, several_voices=len(self.voices) > 1)
 
     async def run(
         self, scenarios: list[Scenario], on_done: Callable[[ScenarioResult], None] | None = None
     ) -> list[ScenarioResult]:
         results: list[ScenarioResult] = []
         try:
-            for sc in scenarios:
-                result = await self.run_scenario(sc)
+            for sc, voice in self.plan(scenarios):
+                result = await self.run_scenario(sc, voice)
                 results.append(result)
                 if on_done is not None:
                     on_done(result)
@@ -242,7 +328,8 @@ class EvalRunner:
             await self.pool.aclose()
         return results
 
-    async def run_scenario(self, sc: Scenario) -> ScenarioResult:
+    async def run_scenario(self, sc: Scenario, voice: UserVoice | None = None) -> ScenarioResult:
+        voice = voice or self.voices[0]
         t0 = time.perf_counter()
         records: list[TurnRecord] = []
         turn_results: list[TurnResult] = []
@@ -251,11 +338,13 @@ class EvalRunner:
         timings: dict[str, float] = {}
         limit = self.suite.defaults.scenario_timeout_s
         try:
-            await asyncio.wait_for(self._converse(sc, records, turn_results, elicitations, timings), timeout=limit)
+            await asyncio.wait_for(
+                self._converse(sc, voice, records, turn_results, elicitations, timings), timeout=limit
+            )
         except TimeoutError:
             failures.append(f"scenario timed out after {limit:.0f} s")
         except Exception as e:  # a broken scenario is a failed scenario, not a failed run
-            logger.exception("scenario failed to run", extra={"scenario": sc.name})
+            logger.exception("scenario failed to run", extra={"scenario": sc.name, "voice": str(voice)})
             failures.append(f"could not run: {type(e).__name__}: {e}")
         heard = ""
         last = turn_results[-1] if turn_results else None
@@ -263,11 +352,22 @@ class EvalRunner:
             heard = await asyncio.to_thread(self.transcriber.transcribe, last.agent_audio)
         for r in records:
             failures.extend(r.errors)
-        return scored(sc, records, heard, failures, round(time.perf_counter() - t0, 2), elicitations, timings)
+        return scored(
+            sc,
+            records,
+            heard,
+            failures,
+            round(time.perf_counter() - t0, 2),
+            elicitations,
+            timings,
+            voice=str(voice),
+            display_name=self.display_name(sc, voice),
+        )
 
     async def _converse(
         self,
         sc: Scenario,
+        voice: UserVoice,
         records: list[TurnRecord],
         turn_results: list[TurnResult],
         elicitations: list[str],
@@ -284,12 +384,12 @@ class EvalRunner:
             replies = ReplyLog(driver.session)
             timings.update(talk.timings)
             for i, turn in enumerate(sc.turns):
-                audio = self._speak(turn.say, turn.voice)
+                audio = self._speak(turn.say, turn.voice, voice)
                 speech_end: float | None = None
                 if turn.noise_snr_db is not None:
                     speech_end = NOISE_PAD_S + float(speech_bounds(audio)[1])
                     audio = add_noise(audio, turn.noise_snr_db, pad_s=NOISE_PAD_S)
-                barge_audio = self._speak(turn.barge_in.say, turn.voice) if turn.barge_in is not None else None
+                barge_audio = self._speak(turn.barge_in.say, turn.voice, voice) if turn.barge_in is not None else None
                 results = await driver.turn(
                     audio,
                     barge_in=barge_audio,

@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from voxmcp.evals.voice import UserVoiceError, parse_voice
+
 
 class SuiteError(ValueError):
     """The suite file is unreadable or invalid; the message names the file, scenario and key."""
@@ -212,12 +214,17 @@ class BargeIn(_Strict):
 
 class Turn(_Strict):
     say: str = Field(min_length=1)
-    """What the user says: synthesized with espeak-ng, a voice that is not the agent's."""
+    """What the user says: synthesized by the run's user voice (espeak-ng or piper), never the agent's voice."""
     noise_snr_db: float | None = Field(default=None, ge=-10, le=60)
     """White noise mixed in at this signal-to-noise ratio."""
     barge_in: BargeIn | None = None
     voice: str | None = None
-    """espeak-ng voice (default: the suite's)."""
+    """A user voice spec (`espeak:en-gb`, `piper:joe`) for this turn under every run; default: the run's voice."""
+
+    @field_validator("voice")
+    @classmethod
+    def _voice(cls, v: str | None) -> str | None:
+        return None if v is None else _voice_spec(v)
 
 
 class Elicitation(_Strict):
@@ -249,14 +256,42 @@ class Scenario(_Strict):
         return [_turn(x) for x in v] if isinstance(v, list) else v
 
 
+def _voice_spec(spec: Any) -> str:
+    """A user voice spec in its canonical form (`en-us` -> `espeak:en-us`); a bad one is a ValueError."""
+    try:
+        return str(parse_voice(spec))
+    except UserVoiceError as e:
+        raise ValueError(str(e)) from None
+
+
 class SuiteDefaults(_Strict):
     timeout_s: float = Field(default=120.0, gt=0, le=900)
     """Per turn: how long to wait for a complete answer."""
     scenario_timeout_s: float = Field(default=300.0, gt=0, le=1800)
     """Hard bound on one scenario, start to finish."""
     settle_s: float = Field(default=1.5, ge=0.2, le=10)
-    voice: str = "en-us"
+    voices: list[str] = Field(default_factory=lambda: ["espeak:en-us"], min_length=1)
+    """User voices (`espeak:en-us`, `piper:joe`, `piper:/path/model.onnx`): every scenario runs once per voice."""
     words_per_minute: int = Field(default=150, ge=80, le=300)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _old_voice_key(cls, data: Any) -> Any:
+        """The old single `voice: en-us` key is a one-element `voices` list."""
+        if isinstance(data, dict) and "voice" in data:
+            if "voices" in data:
+                raise ValueError("give either `voice` (one user voice, the old form) or `voices`, not both")
+            data = {k: v for k, v in data.items() if k != "voice"} | {"voices": [data["voice"]]}
+        return data
+
+    @field_validator("voices")
+    @classmethod
+    def _voices(cls, v: list[str]) -> list[str]:
+        specs = [_voice_spec(x) for x in v]
+        dupes = sorted({x for x in specs if specs.count(x) > 1})
+        if dupes:
+            raise ValueError(f"user voice {dupes[0]!r} is listed twice")
+        return specs
 
 
 class Suite(_Strict):

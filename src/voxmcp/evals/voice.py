@@ -1,41 +1,187 @@
-"""The scripted user's voice: espeak-ng (not the agent's voice), optional white noise at a given SNR."""
+"""The scripted user's voices (espeak-ng or piper, never the agent's voice), optional white noise at a given SNR.
+
+A user voice is a spec string `engine:name`: `espeak:en-us` (any espeak-ng voice; a bare `en-us` means espeak),
+`piper:joe` (the bundled piper voice) or `piper:/path/model.onnx` (any piper voice file with its `.json` config).
+Every utterance is cached as a WAV keyed by engine, name, rate and text, so a suite re-run does not re-synthesize.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import shutil
 import subprocess
+import threading
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 
-from voxmcp.audio.wav import MonoAudio, read_wav
+from voxmcp.audio.wav import MonoAudio, read_wav, resample, write_wav
+
+logger = logging.getLogger(__name__)
+
+USER_SAMPLE_RATE = 16000
+ENGINES = ("espeak", "piper")
+BUNDLED_PIPER = {"joe": "piper-joe"}
+"""piper voice names that resolve through `voxmcp.models.weights` (as `PiperTTS` does)."""
+PIPER_INSTALL = "pip install 'voxmcp[piper]'"
+
+PIPER_NATURAL_WPM = 175.0
+"""piper joe's natural pace (length_scale 1.0) in espeak-ng's `-s` units, so that `words_per_minute` means the same
+pace for both engines. Measured on 12 user sentences of evals/public.yaml (speech start to end): piper joe speaks
+206 written words per minute, espeak-ng en-us at `-s 150` speaks 176.5, so piper's natural pace is espeak's
+150 * 206 / 176.5 = 175 (and at 150 wpm piper runs with length_scale 175 / 150 = 1.17)."""
+
+Engine = Literal["espeak", "piper"]
 
 
 class UserVoiceError(RuntimeError):
-    """espeak-ng is missing or failed; the message says how to fix it."""
+    """A user voice spec is invalid or its engine is missing or failed; the message says how to fix it."""
 
 
-def synthesize(text: str, cache_dir: Path, *, voice: str = "en-us", words_per_minute: int = 150) -> MonoAudio:
-    """`text` spoken by espeak-ng at 16 kHz (cached by content, so a suite re-run does not re-synthesize)."""
-    exe = shutil.which("espeak-ng")
-    if exe is None:
-        raise UserVoiceError("espeak-ng is not installed (apt-get install espeak-ng); it speaks the user's turns")
-    key = hashlib.sha256(f"{voice}|{words_per_minute}|{text}".encode()).hexdigest()[:16]
-    path = cache_dir / f"user-{key}.wav"
+@dataclass(frozen=True)
+class UserVoice:
+    """One synthetic user speaker: `engine` and the engine's voice `name` (a piper name or voice file path)."""
+
+    engine: Engine
+    name: str
+
+    def __str__(self) -> str:
+        return f"{self.engine}:{self.name}"
+
+
+def parse_voice(spec: str | UserVoice) -> UserVoice:
+    """`espeak:en-us`, `en-us` (espeak), `piper:joe` or `piper:/path/model.onnx` -> UserVoice."""
+    if isinstance(spec, UserVoice):
+        return spec
+    if not isinstance(spec, str):
+        raise UserVoiceError(f"a user voice must be a string like 'espeak:en-us' or 'piper:joe', got {spec!r}")
+    engine, sep, name = spec.strip().partition(":")
+    if not sep:
+        engine, name = "espeak", engine
+    engine, name = engine.strip().lower(), name.strip()
+    if engine == "espeak-ng":
+        engine = "espeak"
+    if engine not in ENGINES:
+        raise UserVoiceError(
+            f"user voice {spec!r}: unknown engine {engine!r}; use 'espeak:<voice>' (e.g. espeak:en-us), "
+            "'piper:joe' or 'piper:/path/model.onnx'"
+        )
+    if not name:
+        raise UserVoiceError(f"user voice {spec!r}: the voice name after '{engine}:' is empty")
+    if engine == "espeak":
+        if any(c.isspace() for c in name) or name.startswith("-"):
+            raise UserVoiceError(f"user voice {spec!r}: {name!r} is not an espeak-ng voice name (e.g. en-us, en-gb)")
+        return UserVoice("espeak", name)
+    if name not in BUNDLED_PIPER and not name.endswith(".onnx"):
+        raise UserVoiceError(
+            f"user voice {spec!r}: piper voice {name!r} is not bundled; use one of "
+            f"{', '.join(sorted(BUNDLED_PIPER))} or a path to a piper .onnx voice file"
+        )
+    return UserVoice("piper", name)
+
+
+def synthesize(
+    text: str, cache_dir: Path, *, voice: UserVoice | str = "espeak:en-us", words_per_minute: int = 150
+) -> MonoAudio:
+    """`text` spoken by `voice` at 16 kHz mono int16, cached by engine, name, rate and text."""
+    user = parse_voice(voice)
+    if not 80 <= words_per_minute <= 450:
+        raise UserVoiceError(f"words_per_minute must be between 80 and 450, got {words_per_minute}")
+    key = hashlib.sha256(f"{user.engine}|{user.name}|{words_per_minute}|{text}".encode()).hexdigest()[:16]
+    path = cache_dir / f"user-{user.engine}-{key}.wav"
     if not path.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.wav")
-        done = subprocess.run(
-            [exe, "-v", voice, "-s", str(words_per_minute), "-w", str(tmp), text],
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise UserVoiceError(f"espeak-ng failed for voice {voice!r}: {done.stderr.decode(errors='replace')[-300:]}")
+        if user.engine == "espeak":
+            _espeak_to_file(text, user.name, words_per_minute, tmp)
+        else:
+            write_wav(tmp, resample(_piper(text, user.name, words_per_minute), USER_SAMPLE_RATE))
         tmp.replace(path)
-    return read_wav(path, sample_rate=16000)
+    return read_wav(path, sample_rate=USER_SAMPLE_RATE)
+
+
+def _espeak_to_file(text: str, name: str, words_per_minute: int, out: Path) -> None:
+    exe = shutil.which("espeak-ng")
+    if exe is None:
+        raise UserVoiceError("espeak-ng is not installed (apt-get install espeak-ng); it speaks the user's turns")
+    done = subprocess.run(
+        [exe, "-v", name, "-s", str(words_per_minute), "-w", str(out), text],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise UserVoiceError(f"espeak-ng failed for voice {name!r}: {done.stderr.decode(errors='replace')[-300:]}")
+
+
+_piper_voices: dict[str, Any] = {}
+_piper_lock = threading.Lock()
+
+
+def piper_model_path(name: str) -> Path:
+    """The .onnx file of a piper voice: a bundled name resolves like `PiperTTS` does, anything else is a path."""
+    bundled = BUNDLED_PIPER.get(name)
+    if bundled is None:
+        return Path(name).expanduser()
+    from voxmcp.models import weights
+
+    try:
+        return weights.resolve(bundled, progress=False)
+    except weights.ModelError as e:
+        raise UserVoiceError(f"piper voice {name!r} is not available: {e}") from e
+
+
+def load_piper_voice(name: str) -> Any:
+    """The process-wide PiperVoice for `name` (loaded once; loading takes ~0.5 s)."""
+    with _piper_lock:
+        cached = _piper_voices.get(name)
+        if cached is not None:
+            return cached
+        try:
+            import onnxruntime as ort
+
+            ort.disable_telemetry_events()
+            import piper
+        except ImportError as e:
+            raise UserVoiceError(f"the piper user voice needs the optional piper extra: {PIPER_INSTALL}") from e
+        path = piper_model_path(name)
+        config = Path(f"{path}.json")
+        if not path.is_file():
+            raise UserVoiceError(f"piper voice file {path} does not exist")
+        try:
+            json.loads(config.read_text(encoding="utf-8"))["audio"]["sample_rate"]
+        except (OSError, KeyError, TypeError, ValueError) as e:
+            raise UserVoiceError(f"piper voice config {config} is missing or unreadable: {e}") from e
+        try:
+            loaded = piper.PiperVoice.load(str(path), config_path=str(config))
+        except Exception as e:  # onnxruntime's errors for a corrupt model have no common base class
+            raise UserVoiceError(f"could not load piper voice {path}: {type(e).__name__}: {e}") from e
+        _piper_voices[name] = loaded
+        logger.info("piper user voice loaded", extra={"voice": name, "path": str(path)})
+        return loaded
+
+
+def _piper(text: str, name: str, words_per_minute: int) -> MonoAudio:
+    """`text` by piper at its own rate (22.05 kHz for joe), sentences joined."""
+    voice = load_piper_voice(name)
+    import piper
+
+    syn = piper.SynthesisConfig(length_scale=PIPER_NATURAL_WPM / words_per_minute)
+    try:
+        chunks = list(voice.synthesize(text, syn_config=syn))
+    except Exception as e:
+        raise UserVoiceError(f"piper voice {name!r} failed to synthesize {text[:60]!r}: {e}") from e
+    if not chunks:
+        raise UserVoiceError(f"piper voice {name!r} produced no audio for {text[:60]!r}")
+    rate = int(chunks[0].sample_rate)
+    samples = np.concatenate([np.frombuffer(c.audio_int16_bytes, np.int16) for c in chunks])
+    if len(samples) == 0:
+        raise UserVoiceError(f"piper voice {name!r} produced no samples for {text[:60]!r}")
+    return MonoAudio(samples=samples.copy(), sample_rate=rate)
 
 
 def add_noise(audio: MonoAudio, snr_db: float, *, seed: int = 0, pad_s: float = 0.3) -> MonoAudio:
