@@ -41,7 +41,16 @@ def eval_(
     only: Annotated[
         list[str] | None, typer.Option("--only", help="scenario name or category (glob); repeatable")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", min=1, help="run at most N scenarios")] = None,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="run at most N scenarios (each under every voice)")
+    ] = None,
+    voice: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--voice",
+            help="user voice, e.g. espeak:en-us, piper:joe, piper:/path/model.onnx; repeatable; replaces the suite's",
+        ),
+    ] = None,
     out: Annotated[Path, typer.Option("--out", help="folder for report.json, report.html, audio")] = Path("eval-out"),
     config: Annotated[Path | None, typer.Option("--config", "-c", help="voxmcp.toml (models, settings)")] = None,
     rescore_path: Annotated[
@@ -49,8 +58,8 @@ def eval_(
         typer.Option("--rescore", help="score a previous report.json again against this suite; runs nothing"),
     ] = None,
 ) -> None:
-    """Run the suite's scenarios (models loaded once) and report task success, tool-call precision/recall,
-    user-side WER and per-stage latency."""
+    """Run the suite's scenarios (models loaded once), each once per user voice, and report task success, tool-call
+    precision/recall, user-side WER (overall and per voice) and per-stage latency."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         suite = load_suite(suite_path)
@@ -68,7 +77,22 @@ def eval_(
 
     from voxmcp.app import load_models
     from voxmcp.evals.report import summarize_results, write_html, write_json
-    from voxmcp.evals.runner import AnswerTranscriber, EvalRunner, ScenarioResult
+    from voxmcp.evals.runner import (
+        AnswerTranscriber,
+        EvalRunner,
+        ScenarioResult,
+        check_user_voices,
+        suite_voices,
+        turn_voices,
+    )
+    from voxmcp.evals.voice import UserVoiceError
+
+    try:  # before any model loads: a bad voice or the agent's own voice as the user's is refused up front
+        voices = suite_voices(suite, voice or None)
+        check_user_voices([*voices, *turn_voices(suite)], settings.models.tts)
+    except UserVoiceError as e:
+        console.print(f"[red]error:[/red] {e}")
+        raise typer.Exit(2) from None
 
     t0 = time.perf_counter()
     with console.status("loading models"):
@@ -76,7 +100,8 @@ def eval_(
         transcriber = AnswerTranscriber()
     load_s = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
-    runner = EvalRunner(suite, settings, models, out, transcriber)
+    runner = EvalRunner(suite, settings, models, out, transcriber, voices)
+    plan = [runner.display_name(sc, v) for sc, v in runner.plan(scenarios)]
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -98,22 +123,19 @@ def eval_(
         )
         mark = "[green]pass[/green]" if result.success else "[red]FAIL[/red]"
         detail = "" if result.success else f" — {'; '.join(result.failures)[:200]}"
-        progress.console.print(f"{mark} {result.name} ({result.duration_s:.0f} s){detail}")
-        progress.update(task, advance=1, passed=passed, description=_next_name(result.name))
-
-    def _next_name(finished: str) -> str:
-        names = [s.name for s in scenarios]
-        i = names.index(finished) + 1
-        return names[i] if i < len(names) else "done"
+        progress.console.print(f"{mark} {result.display_name} ({result.duration_s:.0f} s){detail}")
+        n = len(finished)
+        progress.update(task, advance=1, passed=passed, description=plan[n] if n < len(plan) else "done")
 
     with progress:
-        task = progress.add_task(scenarios[0].name, total=len(scenarios), passed=0)
+        task = progress.add_task(plan[0], total=len(plan), passed=0)
         results = asyncio.run(runner.run(scenarios, on_done=done))
     meta = {
         "suite": str(suite_path),
         "llm": str(settings.models.llm),
         "stt": str(settings.models.stt),
         "tts": str(settings.models.tts),
+        "user_voices": [str(v) for v in voices],
         "models_load_s": round(load_s, 2),
         "total_s": round(time.perf_counter() - t0, 1),
     }
@@ -150,6 +172,14 @@ def _print_headline(summary: dict[str, object]) -> None:
     table.add_column("value")
     for key in ("task_success", "tool_call_precision", "tool_call_recall", "user_wer"):
         table.add_row(key, str(summary[key]))
+    voices = summary.get("by_voice", {})
+    assert isinstance(voices, dict)
+    for name, f in voices.items():
+        table.add_row(
+            f"voice {name}",
+            f"success {f['passed']}/{f['scenarios']} ({f['task_success']}) · precision {f['tool_call_precision']}"
+            f" · recall {f['tool_call_recall']} · user WER {f['user_wer']}",
+        )
     latency = summary["latency_s"]
     assert isinstance(latency, dict)
     for key, s in latency.items():

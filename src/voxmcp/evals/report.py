@@ -1,5 +1,5 @@
-"""The eval report: headline numbers (task success, tool-call precision/recall, WER, stage latencies) as JSON,
-and the same as an HTML page with matplotlib plots embedded as PNG."""
+"""The eval report: headline numbers (task success, tool-call precision/recall, WER, stage latencies) over every run
+and per user voice, as JSON and as an HTML page with matplotlib plots embedded as PNG."""
 
 from __future__ import annotations
 
@@ -26,8 +26,8 @@ STAGES = (
 )
 
 
-def summarize_results(results: Sequence[ScenarioResult], meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Headline numbers over every scenario; latencies over every turn that has the stage."""
+def voice_figures(results: Sequence[ScenarioResult]) -> dict[str, Any]:
+    """Task success, tool-call precision/recall and user-side WER of some runs (e.g. one voice's)."""
     scores = [
         ScenarioScore(
             success=r.success,
@@ -38,6 +38,29 @@ def summarize_results(results: Sequence[ScenarioResult], meta: dict[str, Any] | 
         for r in results
     ]
     precision, recall = precision_recall(scores)
+    errors = [word_errors(t.said, t.heard_by_agent) for r in results for t in r.turns]
+    ref_words = sum(n for _, n in errors)
+    passed = sum(r.success for r in results)
+    return {
+        "scenarios": len(results),
+        "passed": passed,
+        "task_success": round(passed / len(results), 4) if results else None,
+        "tool_call_precision": None if precision is None else round(precision, 4),
+        "tool_call_recall": None if recall is None else round(recall, 4),
+        "user_wer": round(sum(e for e, _ in errors) / ref_words, 4) if ref_words else None,
+    }
+
+
+def by_voice(results: Sequence[ScenarioResult]) -> dict[str, dict[str, Any]]:
+    """`voice_figures` per user voice, in the order the voices first ran."""
+    voices: dict[str, list[ScenarioResult]] = {}
+    for r in results:
+        voices.setdefault(r.voice, []).append(r)
+    return {v: voice_figures(rs) for v, rs in voices.items()}
+
+
+def summarize_results(results: Sequence[ScenarioResult], meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Headline numbers over every run (scenario x voice) and per voice; latencies over every turn with the stage."""
     categories: dict[str, dict[str, Any]] = {}
     for r in results:
         c = categories.setdefault(r.category, {"n": 0, "passed": 0})
@@ -46,29 +69,28 @@ def summarize_results(results: Sequence[ScenarioResult], meta: dict[str, Any] | 
     for c in categories.values():
         c["success_rate"] = round(c["passed"] / c["n"], 4)
     turns = [t for r in results for t in r.turns]
-    errors = [word_errors(t.said, t.heard_by_agent) for t in turns]
-    ref_words = sum(n for _, n in errors)
     latency = {key: summarize([t.timings[key] for t in turns if key in t.timings]) for key, _ in STAGES}
     v2v_plain = [t.timings["first_audible_s"] for t in turns if "first_audible_s" in t.timings and not t.tool_calls]
     v2v_tool = [t.timings["first_audible_s"] for t in turns if "first_audible_s" in t.timings and t.tool_calls]
-    passed = sum(r.success for r in results)
+    headline = voice_figures(results)
     return {
         "meta": meta or {},
-        "scenarios": len(results),
-        "passed": passed,
-        "task_success": round(passed / len(results), 4) if results else None,
-        "tool_call_precision": None if precision is None else round(precision, 4),
-        "tool_call_recall": None if recall is None else round(recall, 4),
+        "scenarios": headline["scenarios"],
+        "passed": headline["passed"],
+        "task_success": headline["task_success"],
+        "tool_call_precision": headline["tool_call_precision"],
+        "tool_call_recall": headline["tool_call_recall"],
         "tool_calls": {
-            "true_positives": sum(s.true_positives for s in scores),
-            "false_positives": sum(s.false_positives for s in scores),
-            "false_negatives": sum(s.false_negatives for s in scores),
+            "true_positives": sum(r.true_positives for r in results),
+            "false_positives": sum(r.false_positives for r in results),
+            "false_negatives": sum(r.false_negatives for r in results),
         },
-        "user_wer": round(sum(e for e, _ in errors) / ref_words, 4) if ref_words else None,
+        "user_wer": headline["user_wer"],
         "facts": {"checked": sum(r.facts_checked for r in results), "held": sum(r.facts_held for r in results)},
         "latency_s": latency,
         "voice_to_voice_s": {"no_tool_turns": summarize(v2v_plain), "tool_turns": summarize(v2v_tool)},
         "by_category": dict(sorted(categories.items())),
+        "by_voice": by_voice(results),
         "results": [r.to_dict() for r in results],
     }
 
@@ -144,6 +166,12 @@ def render_html(summary: dict[str, Any]) -> str:
         for key, label in STAGES
         if (s := summary["latency_s"][key])["n"]
     )
+    voice_rows = "".join(
+        f"<tr><td>{e(v)}</td><td>{f['passed']}/{f['scenarios']} ({_fmt(f['task_success'])})</td>"
+        f"<td>{_fmt(f['tool_call_precision'])}</td><td>{_fmt(f['tool_call_recall'])}</td><td>{_fmt(f['user_wer'])}</td>"
+        "</tr>"
+        for v, f in summary.get("by_voice", {}).items()
+    )
     sc_rows = []
     for r in summary["results"]:
         calls = "; ".join(
@@ -155,7 +183,8 @@ def render_html(summary: dict[str, Any]) -> str:
         v2v = next((t["timings"].get("first_audible_s") for t in r["turns"] if "first_audible_s" in t["timings"]), None)
         status = "pass" if r["success"] else "FAIL"
         sc_rows.append(
-            f"<tr class='{status.lower()}'><td>{e(r['name'])}</td><td>{e(r['category'])}</td><td>{status}</td>"
+            f"<tr class='{status.lower()}'><td>{e(r.get('display_name') or r['name'])}</td>"
+            f"<td>{e(r.get('voice', ''))}</td><td>{e(r['category'])}</td><td>{status}</td>"
             f"<td>{e(said)}</td><td>{e(calls)}</td><td>{e(r['heard_answer'])}</td><td>{_fmt(v2v)}</td>"
             f"<td>{e('; '.join(r['failures']))}</td></tr>"
         )
@@ -174,9 +203,13 @@ td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-a
 <h2>Latency (seconds from the end of the user's speech)</h2>
 <table><tr><th>stage</th><th>turns</th><th>p50</th><th>p95</th></tr>{lat_rows}</table>
 <img src="data:image/png;base64,{images["latency"]}" alt="stage latency">
+<h2>By user voice</h2>
+<table><tr><th>user voice</th><th>task success</th><th>tool-call precision</th><th>tool-call recall</th>
+<th>user-side WER</th></tr>{voice_rows}</table>
 <h2>By category</h2><img src="data:image/png;base64,{images["categories"]}" alt="success by category">
 <h2>Scenarios</h2>
-<table class="small"><tr><th>scenario</th><th>category</th><th>result</th><th>user said</th><th>tool calls</th>
+<table class="small"><tr><th>scenario</th><th>user voice</th><th>category</th><th>result</th>
+<th>user said</th><th>tool calls</th>
 <th>agent heard saying</th><th>voice-to-voice s</th><th>why it failed</th></tr>{"".join(sc_rows)}</table>
 <p class="small">Generated {datetime.now(UTC).isoformat(timespec="seconds")}</p>
 </body></html>
