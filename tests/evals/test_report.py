@@ -64,6 +64,8 @@ def test_summary_numbers() -> None:
     assert s["voice_to_voice_s"]["no_tool_turns"]["p50"] == 0.8
     assert s["by_category"]["chit-chat"] == {"n": 1, "passed": 0, "success_rate": 0.0}
     assert s["meta"] == {"llm": "local/qwen"}
+    figures = {"scenarios": 2, "passed": 1, "task_success": 0.5, "tool_call_precision": 0.5, "tool_call_recall": 0.5}
+    assert s["by_voice"] == {"espeak:en-us": {**figures, "user_wer": round(1 / 8, 4)}}  # the default voice
 
 
 def test_json_and_html_written(tmp_path: Path) -> None:
@@ -76,7 +78,41 @@ def test_json_and_html_written(tmp_path: Path) -> None:
     assert "FAIL" in page and "weather" in page
 
 
+def _voice_runs() -> list[ScenarioResult]:
+    """The two scenarios under two voices: piper joe heard everything, espeak misheard 'there' and failed."""
+    out: list[ScenarioResult] = []
+    for voice in ("piper:joe", "espeak:en-us"):
+        for r in _results():
+            r.voice, r.display_name = voice, f"{r.name}@{voice}"
+            if voice == "piper:joe" and r.name == "chat":
+                r.success, r.failures, r.false_positives, r.false_negatives = True, [], 0, 0
+                r.turns[0].heard_by_agent = r.turns[0].said
+            out.append(r)
+    return out
+
+
+def test_figures_per_voice() -> None:
+    s = summarize_results(_voice_runs())
+    assert s["scenarios"] == 4 and s["passed"] == 3 and s["task_success"] == 0.75  # the headline: every run
+    assert list(s["by_voice"]) == ["piper:joe", "espeak:en-us"]
+    joe, espeak = s["by_voice"]["piper:joe"], s["by_voice"]["espeak:en-us"]
+    assert joe == {"scenarios": 2, "passed": 2, "task_success": 1.0, "tool_call_precision": 1.0,
+                   "tool_call_recall": 1.0, "user_wer": 0.0}  # fmt: skip
+    assert espeak["task_success"] == 0.5 and espeak["tool_call_precision"] == 0.5 and espeak["tool_call_recall"] == 0.5
+    assert espeak["user_wer"] == round(1 / 8, 4)
+    assert s["user_wer"] == round(1 / 16, 4)
+
+
+def test_html_has_voice_table_and_names(tmp_path: Path) -> None:
+    s = summarize_results(_voice_runs())
+    page = write_html(s, tmp_path / "report.html").read_text()
+    assert "By user voice" in page and page.count("data:image/png;base64,") == 2
+    assert "chat@piper:joe" in page and "weather@espeak:en-us" in page
+    assert "<td>piper:joe</td><td>2/2 (1.000)</td>" in page
+    assert json.loads(json.dumps(s))["results"][0]["voice"] == "piper:joe"
+
+
 def test_empty_results_render() -> None:
     s = summarize_results([])
-    assert s["task_success"] is None and s["user_wer"] is None
+    assert s["task_success"] is None and s["user_wer"] is None and s["by_voice"] == {}
     assert "voxmcp eval report" in render_html(s)

@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
-from voxmcp.config import load_settings
+import pytest
+
+from voxmcp.app import Models
+from voxmcp.config import ModelRef, load_settings
 from voxmcp.evals.cli import select
-from voxmcp.evals.runner import ReplyLog, reclaim_barge_in_calls, rescore, scenario_settings
-from voxmcp.evals.schema import parse_suite
+from voxmcp.evals.runner import (
+    AnswerTranscriber,
+    EvalRunner,
+    ReplyLog,
+    ScenarioResult,
+    agent_voice_clash,
+    check_user_voices,
+    reclaim_barge_in_calls,
+    rescore,
+    scenario_settings,
+    scored,
+    suite_voices,
+)
+from voxmcp.evals.schema import Scenario, parse_suite
+from voxmcp.evals.voice import UserVoice, UserVoiceError, parse_voice
 from voxmcp.mcp.config import MCPServerConfig
 from voxmcp.talk import ToolCallRecord, TurnResult
 
@@ -66,6 +83,19 @@ def test_rescore_applies_current_rules_and_keeps_run_failures() -> None:
     assert results[0].success and results[0].true_positives == 1 and results[0].facts_held == 1
     assert not results[1].success
     assert results[1].failures[:2] == ["scenario timed out after 300 s", "no complete answer within 120 s"]
+    assert results[0].voice == "espeak:en-us" and results[0].display_name == "time-london"  # a report before voices
+
+
+def test_rescore_keeps_each_runs_voice() -> None:
+    runs = [
+        {**_result("chat", [_turn([])], "Hi!", []), "voice": v, "display_name": f"chat@{v}"}
+        for v in ("piper:joe", "espeak:en-us")
+    ]
+    results = rescore(parse_suite(SUITE), {"results": runs})
+    assert [(r.voice, r.display_name) for r in results] == [
+        ("piper:joe", "chat@piper:joe"),
+        ("espeak:en-us", "chat@espeak:en-us"),
+    ]
 
 
 def test_scenario_settings_replace_servers() -> None:
@@ -125,3 +155,89 @@ def test_calls_that_finish_during_the_barge_in_stay_with_the_interrupted_turn() 
     assert first.tool_calls == [before, during] and barge.tool_calls == [after]
     reclaim_barge_in_calls([before, during, after], first, barge, barge_started=12.0)  # nothing twice
     assert first.tool_calls == [before, during]
+
+
+def _tts(spec: str) -> ModelRef:
+    return load_settings(env={"VOXMCP_MODELS__TTS": spec}, dotenv=False).models.tts
+
+
+def test_user_voice_must_not_be_the_agents() -> None:
+    hibari, piper, espeak = _tts("local/hibari"), _tts("local/piper-joe"), _tts("local/espeak-ng")
+    assert agent_voice_clash(parse_voice("piper:joe"), hibari) is None
+    assert agent_voice_clash(parse_voice("espeak:en-us"), hibari) is None
+    assert agent_voice_clash(parse_voice("espeak:en-us"), piper) is None
+    assert agent_voice_clash(parse_voice("piper:joe"), espeak) is None
+    assert "piper joe" in (agent_voice_clash(parse_voice("piper:joe"), piper) or "")
+    assert "espeak-ng" in (agent_voice_clash(parse_voice("espeak:en-gb"), espeak) or "")  # any espeak voice
+    assert agent_voice_clash(parse_voice("piper:joe"), ModelRef.parse("openai/tts-1")) is None
+    assert check_user_voices(["piper:joe", "en-us"], hibari) == [
+        UserVoice("piper", "joe"),
+        UserVoice("espeak", "en-us"),
+    ]
+    with pytest.raises(UserVoiceError, match="pick another user voice"):
+        check_user_voices(["espeak:en-us", "piper:joe"], piper)
+
+
+def test_a_piper_file_that_is_the_agents_joe_clashes() -> None:
+    pytest.importorskip("piper")
+    from voxmcp.evals.voice import piper_model_path
+
+    try:
+        joe = piper_model_path("joe")
+    except UserVoiceError as e:
+        pytest.skip(str(e))
+    assert "same voice file" in (agent_voice_clash(parse_voice(f"piper:{joe}"), _tts("local/piper-joe")) or "")
+    assert agent_voice_clash(parse_voice("piper:/elsewhere/amy.onnx"), _tts("local/piper-joe")) is None
+
+
+def test_suite_voices_or_the_command_lines() -> None:
+    data = {**SUITE, "defaults": {"voices": ["piper:joe", "espeak:en-us"]}}
+    suite = parse_suite(data)
+    assert suite_voices(suite) == [UserVoice("piper", "joe"), UserVoice("espeak", "en-us")]
+    assert suite_voices(suite, ["en-gb", "espeak:en-gb"]) == [UserVoice("espeak", "en-gb")]  # replaces, deduplicated
+    assert suite_voices(parse_suite(SUITE)) == [UserVoice("espeak", "en-us")]
+    with pytest.raises(UserVoiceError, match="unknown engine"):
+        suite_voices(suite, ["kokoro:x"])
+
+
+class _ScriptedRunner(EvalRunner):
+    """EvalRunner with the conversation replaced: records which scenario ran under which voice."""
+
+    async def run_scenario(self, sc: Scenario, voice: UserVoice | None = None) -> ScenarioResult:
+        assert voice is not None
+        return scored(sc, [], "", [], 0.0, voice=str(voice), display_name=self.display_name(sc, voice))
+
+
+def _runner(tmp_path: Path, voices: list[str] | None, tts: str = "local/hibari") -> _ScriptedRunner:
+    settings = load_settings(env={"VOXMCP_MODELS__TTS": tts}, dotenv=False)
+    suite = parse_suite({**SUITE, "defaults": {"voices": ["espeak:en-us"]}})
+    return _ScriptedRunner(suite, settings, cast(Models, None), tmp_path, cast(AnswerTranscriber, None), voices)
+
+
+async def test_every_selected_scenario_runs_once_per_voice(tmp_path: Path) -> None:
+    runner = _runner(tmp_path, ["piper:joe", "espeak:en-us"])
+    scenarios = select(list(runner.suite.scenarios), ["chat"], None)  # --only selects it under every voice
+    seen: list[str] = []
+    results = await runner.run(scenarios, on_done=lambda r: seen.append(r.display_name))
+    assert seen == ["chat@piper:joe", "chat@espeak:en-us"]
+    assert [(r.name, r.voice) for r in results] == [("chat", "piper:joe"), ("chat", "espeak:en-us")]
+    everything = await runner.run(list(runner.suite.scenarios))
+    assert [r.display_name for r in everything] == [
+        "time-london@piper:joe", "time-london@espeak:en-us", "chat@piper:joe", "chat@espeak:en-us"
+    ]  # fmt: skip
+
+
+async def test_one_voice_keeps_plain_names(tmp_path: Path) -> None:
+    results = await _runner(tmp_path, None).run(list(parse_suite(SUITE).scenarios))
+    assert [(r.display_name, r.voice) for r in results] == [("time-london", "espeak:en-us"), ("chat", "espeak:en-us")]
+
+
+def test_runner_refuses_the_agents_voice_before_running(tmp_path: Path) -> None:
+    with pytest.raises(UserVoiceError, match="the agent speaks with espeak-ng"):
+        _runner(tmp_path, None, tts="local/espeak-ng")  # the suite's espeak:en-us
+    with pytest.raises(UserVoiceError, match="piper joe"):
+        _runner(tmp_path, ["espeak:en-us", "piper:joe"], tts="local/piper-joe")
+    suite = parse_suite({**SUITE, "scenarios": [{**SUITE["scenarios"][1], "turns": [{"say": "Hi", "voice": "en-gb"}]}]})
+    settings = load_settings(env={"VOXMCP_MODELS__TTS": "local/espeak-ng"}, dotenv=False)
+    with pytest.raises(UserVoiceError, match="espeak:en-gb"):  # a per-turn override counts too
+        EvalRunner(suite, settings, cast(Models, None), tmp_path, cast(AnswerTranscriber, None), ["piper:joe"])

@@ -103,3 +103,36 @@ def test_public_suite_is_valid_and_covers_the_issue() -> None:
     kinds = {spec.kind for spec in suite.servers.values()}
     assert kinds == {"demo", "everything", "stdio", "down"}
     assert any(t.barge_in is not None for s in suite.scenarios for t in s.turns)
+
+
+def test_voices_default_old_key_and_canonical_specs() -> None:
+    assert parse_suite(_suite()).defaults.voices == ["espeak:en-us"]
+    old = _suite()
+    old["defaults"] = {"voice": "en-gb"}  # the old single-voice key
+    assert parse_suite(old).defaults.voices == ["espeak:en-gb"]
+    new = _suite(turns=[{"say": "hi", "voice": "en-gb"}])
+    new["defaults"] = {"voices": ["piper:joe", "en-us", "piper:/v/amy.onnx"]}
+    suite = parse_suite(new)
+    assert suite.defaults.voices == ["piper:joe", "espeak:en-us", "piper:/v/amy.onnx"]
+    assert suite.scenarios[0].turns[0].voice == "espeak:en-gb"
+
+
+@pytest.mark.parametrize(
+    ("defaults", "message"),
+    [
+        ({"voices": ["kokoro:af"]}, "defaults.voices: user voice 'kokoro:af': unknown engine 'kokoro'"),
+        ({"voices": ["piper:amy"]}, "piper voice 'amy' is not bundled"),
+        ({"voices": []}, "defaults.voices"),
+        ({"voices": ["en-us", "espeak:en-us"]}, "'espeak:en-us' is listed twice"),
+        ({"voice": "en-us", "voices": ["piper:joe"]}, "either `voice`"),
+    ],
+)
+def test_bad_voices_are_named(defaults: dict[str, Any], message: str) -> None:
+    data = _suite()
+    data["defaults"] = defaults
+    assert message in _error(data)
+
+
+def test_bad_turn_voice_is_named() -> None:
+    msg = _error(_suite(turns=[{"say": "hi", "voice": "piper:"}]))
+    assert "scenarios[0] (s1).turns[0].voice" in msg and "empty" in msg

@@ -177,8 +177,8 @@ def _print_headline(summary: dict[str, object]) -> None:
     for name, f in voices.items():
         table.add_row(
             f"voice {name}",
-            f"success {f['passed']}/{f['scenarios']} ({f['task_success']}) · precision {f['tool_call_precision']}"
-            f" · recall {f['tool_call_recall']} · user WER {f['user_wer']}",
+            f"{f['passed']}/{f['scenarios']} ({f['task_success']}) · P {f['tool_call_precision']}"
+            f" · R {f['tool_call_recall']} · WER {f['user_wer']}",
         )
     latency = summary["latency_s"]
     assert isinstance(latency, dict)

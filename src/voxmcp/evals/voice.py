@@ -98,8 +98,11 @@ def synthesize(
         tmp = path.with_suffix(".tmp.wav")
         if user.engine == "espeak":
             _espeak_to_file(text, user.name, words_per_minute, tmp)
+            audio = read_wav(tmp)
         else:
-            write_wav(tmp, resample(_piper(text, user.name, words_per_minute), USER_SAMPLE_RATE))
+            audio = _piper(text, user.name, words_per_minute)
+        # stored at 16 kHz: resampled once, so every run of a suite hears exactly the same samples
+        write_wav(tmp, resample(audio, USER_SAMPLE_RATE))
         tmp.replace(path)
     return read_wav(path, sample_rate=USER_SAMPLE_RATE)
 

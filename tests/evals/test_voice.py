@@ -1,0 +1,116 @@
+"""User voices: spec parsing, espeak and piper synthesis at 16 kHz, the cache, and clear errors."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voxmcp.evals import voice as voice_mod
+from voxmcp.evals.voice import UserVoice, UserVoiceError, parse_voice, synthesize
+from voxmcp.talk import speech_bounds
+
+needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+
+
+def test_specs_parse() -> None:
+    assert parse_voice("espeak:en-us") == UserVoice("espeak", "en-us")
+    assert parse_voice("en-gb") == UserVoice("espeak", "en-gb")  # the old bare form means espeak
+    assert parse_voice("espeak-ng:en-us+f3") == UserVoice("espeak", "en-us+f3")
+    assert parse_voice("piper:joe") == UserVoice("piper", "joe")
+    assert parse_voice("piper:/voices/amy.onnx") == UserVoice("piper", "/voices/amy.onnx")
+    assert str(parse_voice(" Piper:joe ")) == "piper:joe"
+    v = UserVoice("piper", "joe")
+    assert parse_voice(v) is v
+    with pytest.raises(AttributeError):
+        v.name = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("kokoro:af", "unknown engine 'kokoro'"),
+        ("piper:", "voice name after 'piper:' is empty"),
+        ("espeak:", "voice name after 'espeak:' is empty"),
+        ("", "voice name after 'espeak:' is empty"),
+        ("piper:amy", "piper voice 'amy' is not bundled"),
+        ("espeak:en us", "not an espeak-ng voice name"),
+    ],
+)
+def test_bad_specs_are_named(spec: str, message: str) -> None:
+    with pytest.raises(UserVoiceError, match=message):
+        parse_voice(spec)
+
+
+def _speech_s(audio_samples: np.ndarray, rate: int) -> float:
+    from voxmcp.audio.wav import MonoAudio
+
+    start, end = speech_bounds(MonoAudio(samples=audio_samples, sample_rate=rate))
+    return float(end - start)
+
+
+@needs_espeak
+def test_espeak_synth_is_16k_and_cached(tmp_path: Path) -> None:
+    audio = synthesize("What is the weather in Tokyo?", tmp_path, voice="espeak:en-us")
+    assert audio.sample_rate == 16000 and audio.samples.dtype == np.int16
+    assert 1.0 < audio.duration < 4.0
+    files = list(tmp_path.glob("user-espeak-*.wav"))
+    assert len(files) == 1
+    mtime = files[0].stat().st_mtime_ns
+    again = synthesize("What is the weather in Tokyo?", tmp_path, voice=UserVoice("espeak", "en-us"))
+    assert np.array_equal(again.samples, audio.samples) and files[0].stat().st_mtime_ns == mtime  # a cache hit
+    synthesize("What is the weather in Tokyo?", tmp_path, voice="en-gb")  # another voice: another file
+    synthesize("What is the weather in Tokyo?", tmp_path, voice="en-us", words_per_minute=200)  # another rate
+    assert len(list(tmp_path.glob("user-*.wav"))) == 3
+
+
+@needs_espeak
+def test_espeak_unknown_voice_fails_clearly(tmp_path: Path) -> None:
+    with pytest.raises(UserVoiceError, match="espeak-ng failed for voice 'xx-nope'"):
+        synthesize("Hello", tmp_path, voice="espeak:xx-nope")
+
+
+def test_rate_out_of_range(tmp_path: Path) -> None:
+    with pytest.raises(UserVoiceError, match="words_per_minute"):
+        synthesize("Hello", tmp_path, voice="espeak:en-us", words_per_minute=20)
+
+
+def test_piper_synth_is_16k_rate_scaled_and_loaded_once(tmp_path: Path) -> None:
+    pytest.importorskip("piper")
+    try:
+        voice_mod.piper_model_path("joe")
+    except UserVoiceError as e:
+        pytest.skip(str(e))
+    audio = synthesize("What is the weather in Tokyo?", tmp_path, voice="piper:joe")
+    assert audio.sample_rate == 16000 and audio.samples.dtype == np.int16
+    assert 1.0 < audio.duration < 4.0
+    assert list(tmp_path.glob("user-piper-*.wav"))
+    loaded = voice_mod.load_piper_voice("joe")
+    assert voice_mod.load_piper_voice("joe") is loaded  # one PiperVoice per process
+    slow = synthesize("What is the weather in Tokyo?", tmp_path, voice="piper:joe", words_per_minute=100)
+    fast = synthesize("What is the weather in Tokyo?", tmp_path, voice="piper:joe", words_per_minute=200)
+    ratio = _speech_s(slow.samples, 16000) / _speech_s(fast.samples, 16000)
+    assert 1.6 < ratio < 2.4  # length_scale follows words_per_minute
+
+
+def test_missing_piper_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "piper", None)  # `import piper` raises ImportError
+    monkeypatch.setattr(voice_mod, "_piper_voices", {})
+    with pytest.raises(UserVoiceError, match=r"pip install 'voxmcp\[piper\]'"):
+        synthesize("Hello", tmp_path, voice="piper:joe")
+
+
+def test_missing_or_corrupt_piper_voice_file(tmp_path: Path) -> None:
+    pytest.importorskip("piper")
+    with pytest.raises(UserVoiceError, match="does not exist"):
+        synthesize("Hello", tmp_path, voice=f"piper:{tmp_path / 'none.onnx'}")
+    model = tmp_path / "broken.onnx"
+    model.write_bytes(b"not an onnx model")
+    with pytest.raises(UserVoiceError, match=r"config .* is missing or unreadable"):
+        synthesize("Hello", tmp_path, voice=f"piper:{model}")
+    Path(f"{model}.json").write_text('{"audio": {"sample_rate": 22050}}')
+    with pytest.raises(UserVoiceError, match="could not load piper voice"):
+        synthesize("Hello", tmp_path, voice=f"piper:{model}")
