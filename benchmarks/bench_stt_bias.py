@@ -1,11 +1,14 @@
 """User-side WER and decode time of whisper configurations on every user utterance of an eval suite.
 
-Each utterance is synthesized as the eval does (espeak-ng, en-us, 150 wpm, white noise at the turn's SNR with 0.3 s
-of padding), cut by Silero VAD as the agent's StreamAdapter cuts it (min silence 0.35 s, the app's default) and each
-VAD segment decoded by `WhisperSTT.transcribe`; what the agent hears is the segments' texts joined. Tool vocabulary
-per scenario comes from the tools of the scenario's servers (a JSON dump of their `tools/list`).
+Each utterance is synthesized as the eval does (a user voice, by default espeak-ng en-us, 150 wpm, white noise at the
+turn's SNR with 0.3 s of padding), cut by Silero VAD as the agent's StreamAdapter cuts it (min silence 0.35 s, the app's
+default) and each VAD segment decoded by `WhisperSTT.transcribe`; what the agent hears is the segments' texts joined.
+Tool vocabulary per scenario comes from the tools of the scenario's servers (a JSON dump of their `tools/list`).
 
-    .venv/bin/python benchmarks/bench_stt_bias.py [--configs NAME,...] [--json OUT] [--limit N]
+    .venv/bin/python benchmarks/bench_stt_bias.py [--voice SPEC] [--configs NAME,...] [--json OUT] [--limit N]
+
+`--voice` is a user voice spec as in the eval suite (`espeak:en-us`, `piper:joe`, `piper:/path/model.onnx`), so the
+user-side WER can be measured per voice.
 
 Decode time is the sum over an utterance's segments (the VAD cuts most utterances into one segment). Figures move with
 the machine's load: the load average is recorded in the output.
@@ -33,7 +36,7 @@ from livekit import rtc
 from voxmcp.audio.wav import MonoAudio
 from voxmcp.evals.schema import DownServer, load_suite
 from voxmcp.evals.scoring import word_errors
-from voxmcp.evals.voice import add_noise, synthesize
+from voxmcp.evals.voice import UserVoice, UserVoiceError, add_noise, parse_voice, synthesize
 from voxmcp.models.stt import WhisperSTT
 from voxmcp.models.vad import build_silero_vad
 from voxmcp.models.vocabulary import SpeechVocabulary, ToolText, build_vocabulary
@@ -114,12 +117,12 @@ async def segment(audio: MonoAudio, vad: Any) -> list[npt.NDArray[np.float32]]:
     return segments
 
 
-def prepare(utterances: list[Utterance], cache: Path) -> None:
+def prepare(utterances: list[Utterance], cache: Path, voice: UserVoice) -> None:
     vad = build_silero_vad(min_silence_duration=0.35)
 
     async def run() -> None:
         for u in utterances:
-            audio = synthesize(u.text, cache)
+            audio = synthesize(u.text, cache, voice=voice)
             if u.snr_db is not None:
                 audio = add_noise(audio, u.snr_db, pad_s=NOISE_PAD_S)
             u.whole = audio.to_float()
@@ -272,12 +275,17 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--suite", type=Path, default=ROOT / "evals" / "public.yaml")
     ap.add_argument("--tools-json", type=Path, default=TOOLS_JSON)
+    ap.add_argument("--voice", default="espeak:en-us", help="user voice: espeak:en-us, piper:joe, piper:/x.onnx")
     ap.add_argument("--configs", default="", help="comma-separated config names (default: all)")
     ap.add_argument("--limit", type=int, default=0, help="first N utterances only")
     ap.add_argument("--cache", type=Path, default=Path("/tmp/voxmcp-stt-bench"))
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--snr", type=float, default=None, help="white noise at this SNR (dB) on every utterance")
     args = ap.parse_args()
+    try:
+        voice = parse_voice(args.voice)
+    except UserVoiceError as e:
+        raise SystemExit(str(e)) from None
     utterances, down = collect(args.suite)
     if args.limit:
         utterances = utterances[: args.limit]
@@ -289,9 +297,9 @@ def main() -> None:
     configs = [c for c in CONFIGS if not wanted or c.name in wanted]
     if wanted - {c.name for c in configs}:
         raise SystemExit(f"unknown configs: {sorted(wanted - {c.name for c in configs})}")
-    prepare(utterances, args.cache)
+    prepare(utterances, args.cache, voice)
     split = [u.text for u in utterances if len(u.segments) != 1]
-    print(f"{len(utterances)} utterances; VAD cut {len(split)} into != 1 segment: {split}")
+    print(f"{len(utterances)} utterances by {voice}; VAD cut {len(split)} into != 1 segment: {split}")
     results = run_configs(configs, utterances, dump, down)
     print("| config | WER | clean | noise | chit-chat | exact | decode median s | p95 s |")
     print("|---|---|---|---|---|---|---|---|")
@@ -301,7 +309,12 @@ def main() -> None:
             f"{r['exact']}/{r['utterances']} | {r['decode_median_s']} | {r['decode_p95_s']} |"
         )
     if args.json:
-        meta = {"suite": str(args.suite), "load_avg": os.getloadavg(), "at": time.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        meta = {
+            "suite": str(args.suite),
+            "voice": str(voice),
+            "load_avg": os.getloadavg(),
+            "at": time.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }
         args.json.write_text(json.dumps({"meta": meta, "results": results}, indent=1))
 
 
