@@ -663,8 +663,15 @@ class LocalLLMStream(llm.LLMStream):
             parsed = toolcalls.parse_tool_calls(held, by_name)
             if parsed.errors or not parsed.calls:
                 logger.info("tool call needs a retry", extra={"raw": held[:300], "errors": parsed.errors})
-                # the model meant a real tool but produced unusable arguments: retry under that tool's grammar
-                allowed = [n for n in dict.fromkeys(_called_names(held)) if n in allowed]
+                named = [n for n in dict.fromkeys(_called_names(held)) if n in allowed]
+                if any("incomplete" in e for e in parsed.errors):
+                    # cut off at the length of the user's words: the model was writing a value nobody said
+                    # ("Is it hot in Cairo?" -> check_package_status("1234567890...")), so it's the wrong tool
+                    others = {n: descriptions.get(n, "") for n in allowed if n not in named}
+                    allowed = grounding.closest_tools(user_text, others, by_name) if others else []
+                else:
+                    # the model meant a real tool but produced unusable arguments: retry under that tool's grammar
+                    allowed = named
                 continue
             kept: list[toolcalls.ParsedToolCall] = []
             for call in parsed.calls:
