@@ -30,6 +30,8 @@ from voxmcp.evals.scoring import (
         ("1.36 miles", "1.36 miles"),
         ("Six point two miles.", "6.2 miles"),
         ("minus five degrees", "-5 degrees"),
+        ("-5", "-5"),  # a fact written as a negative number keeps its sign
+        ("a well-known x-y-9", "a well known x y 9"),
         ("Twenty-three", "23"),
         ("twenty three", "23"),
         ("1,000 meters", "1000 meters"),
@@ -110,6 +112,9 @@ def test_facts() -> None:
     assert not fact_holds(Fact(none=["42"]), "forty two", [])[0]
     from_tool = Fact(from_tool=FromTool(tool="get_weather", pattern=r"(minus \d+|\d+) degrees"))
     assert fact_holds(from_tool, "It's -5 degrees in Moscow.", calls)[0]
+    # an expected fact "-5" holds for the answer heard back as words (it was dropped to "5" and missed)
+    heard = "One moment, the weather in Moscow is snow, minus five degrees Celsius."
+    assert fact_holds(Fact(any=["-5", "5"]), heard, [])[0]
     assert not fact_holds(from_tool, "It's 5 degrees in Moscow.", calls)[0]
     ok, what = fact_holds(from_tool, "anything", [])
     assert not ok and "no such result" in what

@@ -87,7 +87,7 @@ def normalize(text: str) -> str:
     t = re.sub(r"\b(\d{1,2})\.(\d\d)(?=\s*[ap]m\b)", r"\1 \2", t)  # Whisper's '1.36 am' is a time
     t = re.sub(r"[^a-z0-9.\-' ]+", " ", t)
     t = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", t)
-    t = re.sub(r"(?<![\s])-|-(?![\d])", " ", t)
+    t = re.sub(r"(?<=\S)-|-(?!\d)", " ", t)  # hyphens go, a minus sign before a number stays ("-5" at the start too)
     t = t.replace("'", "")
     return " ".join(_words_to_numbers(t.split()))
 
