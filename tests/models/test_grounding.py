@@ -55,6 +55,12 @@ LONG_OP = {
         ("15:00", "if it is 3 PM in New York, what time is it in London", True),
         ("16:00", "if it is 3 PM in New York, what time is it in London", False),
         ("Lisboa", "what's the weather in lisbon", True),
+        # a name the model repaired from a mishearing one edit away is what the user said
+        ("Paris", "how is the weather in pairs right now", True),
+        ("Berlin", "what's the weather in berlinn", True),
+        ("Madrid", "what is the weather in madrd", True),
+        ("Madrid", "what is the weather in my grid", False),
+        ("Tokyo", "what time is it in kyoto", False),
         ("km", "tell me a joke", True),  # short units are normalised by models, not checked
         ("Dentist appointment on March 3rd.", "add a note, dentist appointment on march 3", True),
     ],

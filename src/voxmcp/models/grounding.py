@@ -121,13 +121,27 @@ def value_is_grounded(value: Any, user_text: str) -> bool:
 
 
 def _was_said(word: str, said: set[str]) -> bool:
-    """A value word the user said, allowing a model's local spelling of a name ("Lisboa" for "Lisbon"): the same
-    first four letters and at least two thirds of the shorter word."""
+    """A value word the user said, allowing a model's local spelling of a name ("Lisboa" for "Lisbon": the same
+    first four letters and at least two thirds of the shorter word) and its repair of a misheard one, one edit away
+    ("Paris" for whisper's "pairs")."""
     if word in said or stem(word) in said or NUMBER_WORDS.get(word) in said:
         return True
     if len(word) < 5 or word.isdigit():
         return False
-    return any(_close_spelling(word, other) for other in said)
+    return any(_close_spelling(word, other) or _one_edit_apart(word, other) for other in said)
+
+
+def _one_edit_apart(word: str, other: str) -> bool:
+    """Words of five letters or more that differ by one substitution, insertion, deletion or swap of neighbours."""
+    if min(len(word), len(other)) < 5 or abs(len(word) - len(other)) > 1 or word == other:
+        return False
+    i = next((k for k, (a, b) in enumerate(zip(word, other, strict=False)) if a != b), min(len(word), len(other)))
+    if len(word) == len(other):
+        if word[i + 1 :] == other[i + 1 :]:
+            return True  # substitution
+        return word[i : i + 2] == other[i : i + 2][::-1] and word[i + 2 :] == other[i + 2 :]  # swap
+    longer, shorter = (word, other) if len(word) > len(other) else (other, word)
+    return longer[i + 1 :] == shorter[i:]
 
 
 def _close_spelling(word: str, other: str) -> bool:
