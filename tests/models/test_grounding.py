@@ -42,6 +42,8 @@ LONG_OP = {
         (100, "remember to buy milk", False),
         (6, "start the long running operation for six seconds", True),
         (3.5, "convert 3.5 miles to kilometers", True),
+        (2500, "Convert 2,500 meters to kilometers", True),  # whisper's thousands separator
+        (500, "Convert 2,500 meters to kilometers", False),
         # an id spelled with spaces, or written without them, is the same id
         ("B1234", "where is my package? the tracking number is a B1 2 3 4", True),
         ("A B 1 2 3 4", "the tracking number is AB1234", True),

@@ -19,6 +19,7 @@ _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _SPOKEN_TIME = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*([ap])\.?\s?m\b", re.I)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
+_THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _CLOCK_VALUE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*$")
 NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
@@ -60,8 +61,10 @@ def stem(word: str) -> str:
 
 
 def words(text: str) -> list[str]:
-    """Lower-case words and numbers, apostrophes dropped ("what's" -> "whats"), camelCase and snake_case split."""
+    """Lower-case words and numbers, apostrophes dropped ("what's" -> "whats"), camelCase and snake_case split,
+    thousands separators dropped (whisper writes "2,500": the number the user said is 2500)."""
     spaced = _CAMEL.sub(" ", text).replace("'", "").replace("\u2019", "")
+    spaced = _THOUSANDS.sub("", spaced)
     return _WORD.findall(spaced.lower())
 
 
