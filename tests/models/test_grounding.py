@@ -52,6 +52,13 @@ LONG_OP = {
         ("Europe/London", "what time is it in london", True),
         ("America/New_York", "if it is 3 PM in New York", True),
         ("Meeting moved to Friday at 10 AM.", "make a note that the team meeting moved to friday at 10", True),
+        # ... with no figure the user didn't say
+        ("Schedule appointment for March 3rd at 10:00 AM.", "add note, then list appointment on March 3rd", False),
+        ("Appointment on March 3rd", "add note, then list appointment on March 3rd", True),
+        ("Team meeting at 10:00", "note that the team meeting is at 10", True),
+        ("Buy 12 eggs", "add a note: buy eggs", False),
+        ("Buy 12 eggs", "add a note: buy twelve eggs", True),
+        ("Call Maria at 5", "note: call maria at five", True),
         # ... but one shared word in an invented sentence is not
         ("I'm feeling so good today! How about you?", "Good morning.", False),
         ("15:00", "if it is 3 PM in New York, what time is it in London", True),

@@ -20,6 +20,7 @@ _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
 _SPOKEN_TIME = re.compile(r"\b(\d{1,2})(?:[:.](\d{2}))?\s*([ap])\.?\s?m\b", re.I)
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
+_NUMBER_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])\d+(?::\d{2}|\.\d+)?(?![0-9])")
 _CLOCK_VALUE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*$")
 NUMBER_WORDS = {
     "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
@@ -116,11 +117,21 @@ def value_is_grounded(value: Any, user_text: str) -> bool:
     collapsed = _collapsed(value)
     if len(collapsed) >= 3 and collapsed in _collapsed(user_text):
         return True
+    if not all(_number_was_said(m.group(0), said) for m in _NUMBER_IN_TEXT.finditer(value)):
+        return False  # a reworded note may add words, not figures: "at 10:00 AM" nobody said is invented data
     content = [w for w in words(value) if w not in STOPWORDS] or words(value)
     if not content:
         return True
     hits = sum(1 for w in content if _was_said(w, said))
     return hits * 2 >= len(content)
+
+
+def _number_was_said(token: str, said: set[str]) -> bool:
+    """A number or clock time written inside a string value ("3", "2.5", "10:00") that the user said."""
+    if ":" in token:
+        hour, minute = token.split(":")
+        return f"{int(hour)}:{minute}" in said or (minute == "00" and str(int(hour)) in said)
+    return token in said or f"{float(token):g}" in said
 
 
 def _was_said(word: str, said: set[str]) -> bool:
