@@ -112,6 +112,14 @@ def test_html_has_voice_table_and_names(tmp_path: Path) -> None:
     assert json.loads(json.dumps(s))["results"][0]["voice"] == "piper:joe"
 
 
+def test_a_runs_agent_log_is_on_the_page_folded(tmp_path: Path) -> None:
+    runs = _voice_runs()
+    runs[0].agent_log = ["llm: tool call not grounded in the user's words {'reason': \"city='Paris' was not said\"}"]
+    page = write_html(summarize_results(runs), tmp_path / "report.html").read_text()
+    assert "<summary>agent log (1)</summary>" in page
+    assert "city=&#x27;Paris&#x27; was not said" in page  # escaped
+
+
 def test_empty_results_render() -> None:
     s = summarize_results([])
     assert s["task_success"] is None and s["user_wer"] is None and s["by_voice"] == {}

@@ -98,6 +98,13 @@ def test_rescore_keeps_each_runs_voice() -> None:
     ]
 
 
+def test_rescore_keeps_the_agent_log() -> None:
+    logged = ["llm: tool call not grounded in the user's words {'tool': 'get_weather'}"]
+    run = {**_result("chat", [_turn([])], "Hi!", []), "agent_log": logged}
+    assert rescore(parse_suite(SUITE), {"results": [run]})[0].agent_log == logged
+    assert rescore(parse_suite(SUITE), {"results": [_result("chat", [_turn([])], "Hi!", [])]})[0].agent_log == []
+
+
 def test_scenario_settings_replace_servers() -> None:
     base = load_settings(env={}, dotenv=False)
     s = scenario_settings(base, {"x": MCPServerConfig(url="http://127.0.0.1:9/mcp")})

@@ -7,7 +7,7 @@ import base64
 import html
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -142,6 +142,14 @@ def plots(summary: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _agent_log_html(lines: Sequence[str], e: Callable[[str], str]) -> str:
+    """The agent's decision log, folded: why a call was rejected or retried."""
+    if not lines:
+        return ""
+    items = "".join(f"<li>{e(line)}</li>" for line in lines)
+    return f"<details><summary>agent log ({len(lines)})</summary><ul>{items}</ul></details>"
+
+
 def _fmt(v: Any) -> str:
     if v is None:
         return "–"
@@ -186,7 +194,7 @@ def render_html(summary: dict[str, Any]) -> str:
             f"<tr class='{status.lower()}'><td>{e(r.get('display_name') or r['name'])}</td>"
             f"<td>{e(r.get('voice', ''))}</td><td>{e(r['category'])}</td><td>{status}</td>"
             f"<td>{e(said)}</td><td>{e(calls)}</td><td>{e(r['heard_answer'])}</td><td>{_fmt(v2v)}</td>"
-            f"<td>{e('; '.join(r['failures']))}</td></tr>"
+            f"<td>{e('; '.join(r['failures']))}{_agent_log_html(r.get('agent_log') or [], e)}</td></tr>"
         )
     meta = " · ".join(f"{e(str(k))}: {e(str(v))}" for k, v in summary.get("meta", {}).items())
     return f"""<!doctype html>

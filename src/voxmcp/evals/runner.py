@@ -19,6 +19,7 @@ from typing import Any
 from voxmcp.app import Models
 from voxmcp.audio.wav import MonoAudio, resample
 from voxmcp.config import ModelRef, Settings
+from voxmcp.evals.agent_log import agent_log
 from voxmcp.evals.schema import Elicitation, Scenario, Suite
 from voxmcp.evals.scoring import ActualCall, score_scenario, wer
 from voxmcp.evals.servers import ServerPool
@@ -84,6 +85,8 @@ class ScenarioResult:
     """The user voice this run spoke with (reports written before voices existed all used espeak en-us)."""
     display_name: str = ""
     """`name@voice` when the run used more than one user voice, else the scenario's name."""
+    agent_log: list[str] = field(default_factory=list)
+    """The agent's decision logs during the run (agent_log.py): why a call was rejected, retried or not made."""
 
     def __post_init__(self) -> None:
         if not self.display_name:
@@ -202,6 +205,7 @@ def scored(
     *,
     voice: str = "espeak:en-us",
     display_name: str = "",
+    agent_log: list[str] | None = None,
 ) -> ScenarioResult:
     """Score one conversation against the scenario's expectations (`failures`: what already went wrong)."""
     calls = [
@@ -234,6 +238,7 @@ def scored(
         timings=timings or {},
         voice=voice,
         display_name=display_name or sc.name,
+        agent_log=agent_log or [],
     )
 
 
@@ -264,6 +269,7 @@ def rescore(suite: Suite, report: Mapping[str, Any]) -> list[ScenarioResult]:
                 r.get("timings"),
                 voice=r.get("voice", "espeak:en-us"),
                 display_name=r.get("display_name", sc.name),
+                agent_log=r.get("agent_log"),
             )
         )
     return out
@@ -337,10 +343,12 @@ class EvalRunner:
         failures: list[str] = []
         timings: dict[str, float] = {}
         limit = self.suite.defaults.scenario_timeout_s
+        decisions: list[str] = []
         try:
-            await asyncio.wait_for(
-                self._converse(sc, voice, records, turn_results, elicitations, timings), timeout=limit
-            )
+            with agent_log(decisions):
+                await asyncio.wait_for(
+                    self._converse(sc, voice, records, turn_results, elicitations, timings), timeout=limit
+                )
         except TimeoutError:
             failures.append(f"scenario timed out after {limit:.0f} s")
         except Exception as e:  # a broken scenario is a failed scenario, not a failed run
@@ -362,6 +370,7 @@ class EvalRunner:
             timings,
             voice=str(voice),
             display_name=self.display_name(sc, voice),
+            agent_log=decisions,
         )
 
     async def _converse(
