@@ -262,6 +262,8 @@ class CallCheck:
     arguments: dict[str, Any] | None
     dropped: list[str] = field(default_factory=list)
     reason: str = ""
+    invented: bool = False
+    """Rejected for a required value the user never said (the model filled one in: often a misheard name)."""
 
     @property
     def ok(self) -> bool:
@@ -282,7 +284,7 @@ def check_call(
         if value_is_grounded(value, user_text):
             kept[key] = respell_names(value, user_text) if isinstance(value, str) else value
         elif key in required:
-            return CallCheck(None, reason=f"{key}={value!r} was not said")
+            return CallCheck(None, reason=f"{key}={value!r} was not said", invented=True)
         else:
             dropped.append(key)
     evidence = any(_came_from(value, user_text) for value in kept.values())

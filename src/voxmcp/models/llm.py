@@ -81,6 +81,8 @@ class GenerationStats:
     mode: str = ""
     retries: int = 0
     tool_probability: float | None = None
+    invented_values: int = 0
+    """Calls rejected for a value the user never said (or cut off while writing one)."""
 
 
 @dataclass
@@ -559,9 +561,10 @@ class LocalLLMStream(llm.LLMStream):
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
             # a hallucinated tool or a hopeless call: answer in speech instead of passing a bad call on
-            if grounding.relevant_tools(_last_user_text(messages), _descriptions(schemas)):
-                # a request for a tool whose values weren't heard (usually a misheard name): asked to answer
-                # anyway, a 0.5B invents the data ("the weather in ... is cloudy"), so ask again instead
+            if stats.invented_values or grounding.relevant_tools(user_text, _descriptions(schemas)):
+                # a request for a tool whose values weren't heard (usually a misheard name: the model filled in
+                # a value nobody said, or the request shares words with a tool): asked to answer anyway, a 0.5B
+                # invents the data ("How cold is it in my cold?" -> "The temperature is 0 degrees"), so ask again
                 self._emit_text(SAY_AGAIN)
                 return
             await self._stream_text(self._fallback_prompt(messages, schemas), rt.grammar(SPEECH_GRAMMAR), stats)
@@ -665,6 +668,7 @@ class LocalLLMStream(llm.LLMStream):
                 logger.info("tool call needs a retry", extra={"raw": held[:300], "errors": parsed.errors})
                 named = [n for n in dict.fromkeys(_called_names(held)) if n in allowed]
                 if any("incomplete" in e for e in parsed.errors):
+                    stats.invented_values += 1
                     # cut off at the length of the user's words: the model was writing a value nobody said
                     # ("Is it hot in Cairo?" -> check_package_status("1234567890...")), so it's the wrong tool
                     others = {n: descriptions.get(n, "") for n in allowed if n not in named}
@@ -677,6 +681,7 @@ class LocalLLMStream(llm.LLMStream):
             for call in parsed.calls:
                 check = grounding.check_call(call.name, call.arguments, by_name[call.name], descriptions, user_text)
                 if not check.ok or check.arguments is None:
+                    stats.invented_values += check.invented
                     logger.info(
                         "tool call not grounded in the user's words",
                         extra={"tool": call.name, "reason": check.reason, "raw": held[:300]},
