@@ -12,6 +12,7 @@ from voxmcp.models.grounding import (
     relevant_tools,
     respell_names,
     said_numbers,
+    said_spans,
     spoken_times_to_24h,
     stem,
     unanswered_tools,
@@ -186,3 +187,17 @@ def test_the_only_tool_without_parameters_may_be_called_without_a_shared_word() 
     stand_in = {"calendar_server": "Anything about calendar: the calendar server's tools (the server is unreachable)."}
     assert check_call("calendar_server", {}, {"properties": {}}, stand_in, "Do I have any meetings tomorrow?").ok
     assert not check_call("list_notes", {}, {"properties": {}}, DEMO, "Do I have any meetings tomorrow?").ok
+
+
+def test_said_spans_are_runs_of_the_users_words() -> None:
+    spans = said_spans("add note, buy eggs")
+    assert {"add note", "buy eggs", "Buy eggs", "eggs", "note, buy", "add note, buy eggs"} <= set(spans)
+    assert "add eggs" not in spans and "" not in spans and "note," not in spans
+    assert len(said_spans(" ".join(f"w{i}" for i in range(100)))) == 2 * 40 * 41 // 2  # bounded: first 40 words
+
+
+def test_a_string_value_not_said_is_named_for_a_retry() -> None:
+    check = check_call("add_note", {"text": "Buy eggs for $10."}, {"required": ["text"]}, DEMO, "add note, buy eggs")
+    assert check.invented and check.unsaid_key == "text"
+    check = check_call("convert_units", {"value": 100}, {"required": ["value"]}, DEMO, "convert miles")
+    assert check.invented and check.unsaid_key is None  # a number can't be taken from the words as they are

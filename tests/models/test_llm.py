@@ -15,6 +15,7 @@ from voxmcp.models.grounding import value_is_grounded
 from voxmcp.models.llm import (
     ANSWER_NUDGE,
     SURE_TOOL_PROBABILITY,
+    _extractive,
     compact_schema,
     current_request,
     follows_a_call,
@@ -307,6 +308,69 @@ def test_real_model_leaves_a_tool_whose_value_it_invents(local_llm: Any) -> None
         assert [(c.name, c.arguments) for c in calls] == [("get_weather", '{"city": "Cairo"}')]
 
     asyncio.run(main())
+
+
+class _ScriptedRuntime:
+    """Stands in for llama.cpp: a sure wish to call a tool; what the calls say comes from the script."""
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        return "prompt"
+
+    def grammar(self, gbnf: str) -> None:
+        return None
+
+    def tool_start_probability(self, prompt: str) -> float:
+        return 0.9
+
+
+def _scripted_llm(monkeypatch: pytest.MonkeyPatch, outputs: list[str]) -> tuple[Any, list[dict[str, Any]]]:
+    """A LocalLLM whose call decoding returns `outputs` in turn; also the tool schemas each attempt was given."""
+    from voxmcp.models import llm as llm_module
+
+    seen: list[dict[str, Any]] = []
+
+    async def decode_call(prompt: str, schemas: dict[str, Any], collect: Any, **kwargs: Any) -> str:
+        seen.append(schemas)
+        return outputs[len(seen) - 1]
+
+    monkeypatch.setattr(llm_module.LlamaRuntime, "shared", classmethod(lambda cls, *a, **k: _ScriptedRuntime()))
+    monkeypatch.setattr(llm_module.call_decoding, "decode_call", decode_call)
+    return llm_module.LocalLLM(Path("scripted.gguf")), seen
+
+
+async def test_an_embellished_note_is_retried_in_the_users_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "add note, buy eggs" -> add_note("Buy eggs for $10."): the note tool was right and its text invented, so the
+    retry keeps the tool and takes the text from the user's words instead of moving on to other tools."""
+    model, seen = _scripted_llm(
+        monkeypatch,
+        ['{"name": "add_note", "arguments": {"text": "Buy eggs for $10."}}',
+         '{"name": "add_note", "arguments": {"text": "Buy eggs"}}'],
+    )  # fmt: skip
+    _, calls = await _run(model, _ctx("add note, buy eggs"), _demo_tools())
+    assert [(c.name, c.arguments) for c in calls] == [("add_note", '{"text": "Buy eggs"}')]
+    assert list(seen[1]) == ["add_note"]
+    assert "Buy eggs" in seen[1]["add_note"]["properties"]["text"]["enum"]
+    assert "Buy eggs for $10." not in seen[1]["add_note"]["properties"]["text"]["enum"]
+
+
+async def test_an_invented_value_for_a_tool_the_request_doesnt_name_moves_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "Good morning" shares no word with add_note: its invented note is a wrong tool, not a wrong text."""
+    model, seen = _scripted_llm(
+        monkeypatch,
+        ['{"name": "add_note", "arguments": {"text": "Remember the test."}}',
+         '{"name": "list_notes", "arguments": {}}', '{"name": "get_weather", "arguments": {"city": "Paris"}}'],
+    )  # fmt: skip
+    _, calls = await _run(model, _ctx("Good morning! Any news?"), _demo_tools())
+    assert calls == [] and "add_note" not in seen[1]
+    assert all("enum" not in (p or {}) for s in seen for t in s.values() for p in (t.get("properties") or {}).values())
+
+
+def test_extractive_schema_limits_one_string_to_the_users_words() -> None:
+    schema = {"type": "object", "properties": {"text": {"type": "string"}, "n": {"type": "integer"}}}
+    limited = _extractive(schema, "text", "buy eggs")
+    assert limited["properties"]["text"]["enum"] == ["buy", "Buy", "buy eggs", "Buy eggs", "eggs", "Eggs"]
+    assert limited["properties"]["n"] == {"type": "integer"} and schema["properties"]["text"] == {"type": "string"}
+    assert _extractive(schema, None, "buy eggs") is schema and _extractive(schema, "missing", "x") is schema
 
 
 def test_a_short_prose_result_is_the_answer() -> None:

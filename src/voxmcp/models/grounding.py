@@ -264,6 +264,8 @@ class CallCheck:
     reason: str = ""
     invented: bool = False
     """Rejected for a required value the user never said (the model filled one in: often a misheard name)."""
+    unsaid_key: str | None = None
+    """The argument whose value was invented, when it is a string (a retry can take it from the user's words)."""
 
     @property
     def ok(self) -> bool:
@@ -284,7 +286,8 @@ def check_call(
         if value_is_grounded(value, user_text):
             kept[key] = respell_names(value, user_text) if isinstance(value, str) else value
         elif key in required:
-            return CallCheck(None, reason=f"{key}={value!r} was not said", invented=True)
+            unsaid = key if isinstance(value, str) else None
+            return CallCheck(None, reason=f"{key}={value!r} was not said", invented=True, unsaid_key=unsaid)
         else:
             dropped.append(key)
     evidence = any(_came_from(value, user_text) for value in kept.values())
@@ -307,3 +310,22 @@ def _came_from(value: Any, user_text: str) -> bool:
         return value_is_grounded(value, user_text)
     said = set(words(user_text))
     return bool(words(value)) and all(w in said for w in words(value))
+
+
+MAX_SPAN_WORDS = 40
+_EDGE_PUNCTUATION = " ,.;:!?\"'()"
+
+
+def said_spans(user_text: str, *, max_words: int = MAX_SPAN_WORDS) -> list[str]:
+    """Every run of consecutive words of the request (edge punctuation trimmed), each also with a capital first
+    letter: the values a string argument can take when it must be the user's own words ("add note, buy eggs" ->
+    "buy eggs", "Buy eggs", ...). The first `max_words` words only (n words give n(n+1)/2 runs)."""
+    tokens = user_text.split()[:max_words]
+    spans: dict[str, None] = {}
+    for i in range(len(tokens)):
+        for j in range(i + 1, len(tokens) + 1):
+            span = " ".join(tokens[i:j]).strip(_EDGE_PUNCTUATION)
+            if span:
+                spans[span] = None
+                spans[span[0].upper() + span[1:]] = None
+    return list(spans)

@@ -647,6 +647,7 @@ class LocalLLMStream(llm.LLMStream):
         by_name = {s["function"]["name"]: s["function"].get("parameters") or {} for s in schemas}
         descriptions = _descriptions(schemas)
         allowed = list(by_name)
+        extractive: dict[str, str] = {}  # tool -> a string argument to take from the user's words on the retry
         for attempt in range(attempts):
             if not allowed:
                 break
@@ -657,7 +658,9 @@ class LocalLLMStream(llm.LLMStream):
             # Bare JSON, which is what the model starts with (`{"`): `<tool_call>` is a special token that a text
             # grammar can't match. Only the name and the arguments are generated (call_decoding): the JSON around
             # them is evaluated as a batch, ~8 fewer decoding steps per call
-            compact = {name: compact_schema(by_name[name]) for name in allowed}
+            compact = {
+                name: _extractive(compact_schema(by_name[name]), extractive.get(name), user_text) for name in allowed
+            }
 
             async def collect(text: str, gbnf: str, until: Callable[[str], bool]) -> str:
                 return "".join(await self._collect(text, rt.grammar(gbnf), stats, until))
@@ -686,9 +689,16 @@ class LocalLLMStream(llm.LLMStream):
                         "tool call not grounded in the user's words",
                         extra={"tool": call.name, "reason": check.reason, "raw": held[:300]},
                     )
-                    allowed = grounding.closest_tools(
-                        user_text, {n: descriptions.get(n, "") for n in allowed if n != call.name}, by_name
-                    )
+                    relevant = grounding.relevant_tools(user_text, descriptions)
+                    if check.unsaid_key and call.name in relevant and call.name not in extractive:
+                        # the request names this tool ("add note, buy eggs") but the model embellished or invented
+                        # the text ("Buy eggs for $10."): once more, that argument taken from the user's words
+                        extractive[call.name] = check.unsaid_key
+                        allowed = [call.name]
+                    else:
+                        allowed = grounding.closest_tools(
+                            user_text, {n: descriptions.get(n, "") for n in allowed if n != call.name}, by_name
+                        )
                     kept = []
                     break
                 if check.dropped:
@@ -799,6 +809,17 @@ class LocalLLMStream(llm.LLMStream):
                 ),
             )
         )
+
+
+def _extractive(schema: dict[str, Any], key: str | None, user_text: str) -> dict[str, Any]:
+    """`schema` with string property `key` limited to runs of the user's words (see grounding.said_spans)."""
+    props = schema.get("properties")
+    if key is None or not isinstance(props, dict) or key not in props:
+        return schema
+    spans = grounding.said_spans(user_text)
+    if not spans:
+        return schema
+    return {**schema, "properties": {**props, key: {"type": "string", "enum": spans}}}
 
 
 def _called_names(text: str) -> list[str]:
