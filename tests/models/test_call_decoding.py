@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from voxmcp.models.call_decoding import arguments_grammar, decode_call, gbnf_literal, name_grammar
+from voxmcp.models.call_decoding import arguments_grammar, decode_call, gbnf_literal, name_grammar, structure_chars
 
 TOOLS: list[dict[str, Any]] = json.loads((Path(__file__).parent / "fixtures" / "eval_tools.json").read_text())["demo"]
 
@@ -72,6 +72,25 @@ async def test_runaway_arguments_are_cut() -> None:
 
     text = await decode_call("P", {"check_package_status": {}, "get_weather": {}}, collect, max_argument_chars=80)
     assert seen and len(text) < 140 and not text.endswith('"}}')
+
+
+async def test_the_cap_is_on_values_so_several_keys_still_fit() -> None:
+    """`If it is 3pm in New York, what time is it in London?` (52 characters) -> a convert_time call of 87: its keys
+    are 52 characters of structure, so the cap (words + 30) must not count them (it cut "Europe/L" off)."""
+    call = '{"source_timezone": "America/New_York", "time": "15:00", "target_timezone": "Europe/London"}'
+    schema = {"properties": {"source_timezone": {}, "time": {}, "target_timezone": {}}}
+    assert structure_chars(schema) == 2 + 3 * 6 + len('"source_timezone""time""target_timezone"')
+
+    async def collect(prompt: str, grammar: str, done: Callable[[str], bool]) -> str:
+        text = ""
+        for ch in call:  # stop where the worker would
+            text += ch
+            if done(text):
+                break
+        return text
+
+    text = await decode_call("P", {"convert_time": schema}, collect, max_argument_chars=52 + 30)
+    assert json.loads(text)["arguments"]["target_timezone"] == "Europe/London"
 
 
 @pytest.mark.e2e

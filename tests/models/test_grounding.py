@@ -120,6 +120,10 @@ def test_a_pm_time_is_sent_in_24_hours() -> None:
         "tz": "Europe/London",
     }
     assert spoken_times_to_24h({"time": "3:00"}, "at 3 AM") == {"time": "3:00"}
+    # copied as whisper wrote it
+    assert spoken_times_to_24h({"time": "3pm"}, "If it is 3pm in New York") == {"time": "15:00"}
+    assert spoken_times_to_24h({"time": "9:30 a.m."}, "at 9:30 a.m.") == {"time": "09:30"}
+    assert spoken_times_to_24h({"time": "12 AM", "note": "call at 3pm"}, "") == {"time": "00:00", "note": "call at 3pm"}
     check = check_call("convert_time", {"time": "3:00"}, {"required": ["time"]}, {"convert_time": "Convert time"}, said)
     assert check.arguments == {"time": "15:00"}
 

@@ -62,13 +62,22 @@ def arguments_grammar(schema: JsonSchema) -> str:
     return str(converter.format_grammar())
 
 
+def structure_chars(schema: JsonSchema) -> int:
+    """Characters an arguments object spends on structure, not values: braces, and per property its quoted key,
+    `": "`, the value's quotes and a separator. A cap on what the user could have said leaves these out
+    (`{"source_timezone": ..., "time": ..., "target_timezone": ...}` is 52 of them)."""
+    props = schema.get("properties") if isinstance(schema, Mapping) else None
+    return 2 + sum(len(json.dumps(str(key))) + 6 for key in (props or {}))
+
+
 async def decode_call(
     prompt: str, schemas: Mapping[str, JsonSchema], collect: Collect, *, max_argument_chars: int | None = None
 ) -> str:
     """One call as `{"name": ..., "arguments": {...}}` text, for the tools in `schemas` (name -> compact schema).
 
-    max_argument_chars: stop the arguments there (then they don't parse, and the call is retried or dropped). A
-    0.5B that picked a wrong tool can fill a string with digits until max_tokens (160 tokens: ~6 s); arguments much
+    max_argument_chars: stop the arguments once their values could hold this many characters (the tool's keys and
+    punctuation come on top: structure_chars); then they don't parse, and the call is retried or dropped. A 0.5B
+    that picked a wrong tool can fill a string with digits until max_tokens (160 tokens: ~6 s); arguments much
     longer than what the user said can't have come from it anyway."""
     names = list(schemas)
     if not names:
@@ -86,8 +95,10 @@ async def decode_call(
     if name not in schemas:
         return head + "{}}"
 
+    limit = None if max_argument_chars is None else max_argument_chars + structure_chars(schemas[name])
+
     def arguments_done(text: str) -> bool:
-        return toolcalls.json_value_closed(text) or (max_argument_chars is not None and len(text) > max_argument_chars)
+        return toolcalls.json_value_closed(text) or (limit is not None and len(text) > limit)
 
     arguments = await collect(prompt + head, arguments_grammar(schemas[name]), arguments_done)
     return head + arguments.strip() + "}"

@@ -165,12 +165,17 @@ def _close_spelling(word: str, other: str) -> bool:
 
 
 def spoken_times_to_24h(arguments: dict[str, Any], user_text: str) -> dict[str, Any]:
-    """Clock-time strings the model wrote in 12-hour form for a time the user said with PM ("3:00" for "3 PM")
-    rewritten as 24-hour ("15:00"): tools that take a time expect 24-hour clocks."""
+    """Clock-time strings the model wrote in 12-hour form for a time the user said with PM ("3:00" for "3 PM"), or
+    copied as spoken ("3pm", "3:30 p.m."), rewritten as 24-hour ("15:00"): tools that take a time expect 24-hour
+    clocks."""
     pm_hours = {int(h) % 12 for h, _, half in _SPOKEN_TIME.findall(user_text) if half.lower() == "p"}
     out = dict(arguments)
     for key, value in arguments.items():
-        if isinstance(value, str) and (clock := _CLOCK_VALUE.match(value)):
+        spoken = _SPOKEN_TIME.fullmatch(value.strip().rstrip(".")) if isinstance(value, str) else None
+        if spoken is not None:
+            hour, minute, half = spoken.groups()
+            out[key] = f"{int(hour) % 12 + (12 if half.lower() == 'p' else 0):02d}:{minute or '00'}"
+        elif isinstance(value, str) and (clock := _CLOCK_VALUE.match(value)):
             hour = int(clock.group(1))
             if 0 < hour < 12 and hour in pm_hours:
                 out[key] = f"{hour + 12}:{clock.group(2)}"
