@@ -353,6 +353,19 @@ async def test_an_embellished_note_is_retried_in_the_users_words(monkeypatch: py
     assert "Buy eggs for $10." not in seen[1]["add_note"]["properties"]["text"]["enum"]
 
 
+async def test_a_note_cut_off_while_inventing_is_retried_in_the_users_words(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "Add a note by eggs" -> add_note("Eggs are a great source of protein and...", cut off at the cap): the request
+    names the note tool, so the retry keeps it with the text from the user's words."""
+    model, seen = _scripted_llm(
+        monkeypatch,
+        ['{"name": "add_note", "arguments": {"text": "Eggs are a great source of protein and fiber, and',
+         '{"name": "add_note", "arguments": {"text": "eggs"}}'],
+    )  # fmt: skip
+    _, calls = await _run(model, _ctx("Add a note by eggs."), _demo_tools())
+    assert [(c.name, c.arguments) for c in calls] == [("add_note", '{"text": "eggs"}')]
+    assert list(seen[1]) == ["add_note"] and "eggs" in seen[1]["add_note"]["properties"]["text"]["enum"]
+
+
 async def test_an_invented_value_for_a_tool_the_request_doesnt_name_moves_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """ "Good morning" shares no word with add_note: its invented note is a wrong tool, not a wrong text."""
     model, seen = _scripted_llm(

@@ -672,6 +672,19 @@ class LocalLLMStream(llm.LLMStream):
                 named = [n for n in dict.fromkeys(_called_names(held)) if n in allowed]
                 if any("incomplete" in e for e in parsed.errors):
                     stats.invented_values += 1
+                    open_key = _open_string_key(held)
+                    tool = named[0] if len(named) == 1 else None
+                    if (
+                        tool
+                        and open_key
+                        and tool in grounding.relevant_tools(user_text, descriptions)
+                        and tool not in extractive
+                    ):
+                        # the request names this tool ("Add a note by eggs") and the model ran on inventing its
+                        # text ("Eggs are a great source of protein and..."): once more, from the user's words
+                        extractive[tool] = open_key
+                        allowed = [tool]
+                        continue
                     # cut off at the length of the user's words: the model was writing a value nobody said
                     # ("Is it hot in Cairo?" -> check_package_status("1234567890...")), so it's the wrong tool
                     others = {n: descriptions.get(n, "") for n in allowed if n not in named}
@@ -820,6 +833,12 @@ def _extractive(schema: dict[str, Any], key: str | None, user_text: str) -> dict
     if not spans:
         return schema
     return {**schema, "properties": {**props, key: {"type": "string", "enum": spans}}}
+
+
+def _open_string_key(text: str) -> str | None:
+    """The argument whose string value a cut-off call was writing (`..."text": "Eggs are a gre` -> "text")."""
+    match = re.search(r'"([^"\\]+)"\s*:\s*"(?:[^"\\]|\\.)*$', text)
+    return match.group(1) if match else None
 
 
 def _called_names(text: str) -> list[str]:
