@@ -9,6 +9,8 @@ import pytest
 from voxmcp.models.grounding import (
     check_call,
     closest_tools,
+    drawn_terms,
+    is_free_text,
     relevant_tools,
     respell_names,
     said_numbers,
@@ -205,3 +207,49 @@ def test_a_string_value_not_said_is_named_for_a_retry() -> None:
     assert check.invented and check.unsaid_key == "text"
     check = check_call("convert_units", {"value": 100}, {"required": ["value"]}, DEMO, "convert miles")
     assert check.invented and check.unsaid_key is None  # a number can't be taken from the words as they are
+
+
+NOTE = {"properties": {"text": {"type": "string", "description": "What the note says"}}, "required": ["text"]}
+
+
+def test_free_text_arguments_are_named_like_text_and_unrestricted() -> None:
+    assert is_free_text("text", {"type": "string"}) and is_free_text("noteBody", {"type": "string"})
+    assert is_free_text("message", {"description": "Message to echo"})
+    assert not is_free_text("city", {"type": "string"}) and not is_free_text("text", {"type": "integer"})
+    assert not is_free_text("message", {"type": "string", "enum": ["a", "b"]})
+    assert not is_free_text("description", {"type": "string", "format": "uri"})
+
+
+def test_names_and_figures_a_value_draws_on_come_from_its_own_clause() -> None:
+    said = "Add a note, call Maria about the invoice."
+    assert drawn_terms("Invoice details", said) == ["Maria"]
+    assert drawn_terms("Buy eggs", "Hi, I am Bob. Add a note, buy eggs.") == []  # Bob is in another clause
+    assert drawn_terms("Pay rent", "Add a note: pay 2,500 dollars rent") == ["2500"]
+    assert drawn_terms("Maria", "Maria called") == []  # a capital opening a sentence is no name
+    assert drawn_terms("weather", "What is the weather in Paris", ignore={"weather", "paris"}) == []
+
+
+def test_a_free_text_value_must_keep_the_names_and_figures_and_add_little() -> None:
+    def check(text: str, said: str) -> Any:
+        return check_call("add_note", {"text": text}, NOTE, DEMO, said)
+
+    dropped = check("Invoice details", "add note, call Maria about the invoice")
+    assert not dropped.ok and dropped.invented and dropped.unsaid_key == "text" and dropped.keep == ["Maria"]
+    assert "leaves out Maria" in dropped.reason
+    story = check("Invoice for Maria's upcoming meeting.", "Add a note to call Maria about the invoice")
+    assert not story.ok and story.keep == ["Maria"] and "adds" in story.reason
+    assert not check("Pay rent", "Add a note: pay 2,500 dollars rent").ok
+    assert check("Pay 2500 rent", "Add a note: pay 2,500 dollars rent").ok
+    assert check("Call Maria about the invoice", "Add a note, call Maria about the invoice.").ok
+    assert check("Reminder: buy eggs", "add note, buy eggs").ok  # one word of its own
+    assert check("Appointment on March 3rd", "add note, dentist appointment on March 3rd").ok
+    # not free text: a city drops the name of whom the user spoke to
+    weather = {"properties": {"city": {"type": "string"}}, "required": ["city"]}
+    assert check_call("get_weather", {"city": "Paris"}, weather, DEMO, "What's the weather in Paris, Maria?").ok
+
+
+def test_said_spans_keeping_words_stay_in_one_clause_when_they_can() -> None:
+    spans = said_spans("Add a note, call Maria about the invoice.", keeping=["Maria"])
+    assert "call Maria about the invoice" in spans and "Maria" in spans
+    assert all("Maria" in s and "," not in s for s in spans)
+    assert said_spans("buy eggs", keeping=["Zed"]) == said_spans("buy eggs")  # nothing holds it: every run

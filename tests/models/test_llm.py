@@ -366,6 +366,20 @@ async def test_a_note_cut_off_while_inventing_is_retried_in_the_users_words(monk
     assert list(seen[1]) == ["add_note"] and "eggs" in seen[1]["add_note"]["properties"]["text"]["enum"]
 
 
+async def test_a_note_that_drops_a_name_is_retried_keeping_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ "add note, call Maria about the invoice" -> add_note("Invoice details"): a summary that loses who. The retry
+    takes the text from the user's words, and only from runs of them that keep "Maria"."""
+    model, seen = _scripted_llm(
+        monkeypatch,
+        ['{"name": "add_note", "arguments": {"text": "Invoice details"}}',
+         '{"name": "add_note", "arguments": {"text": "call Maria about the invoice"}}'],
+    )  # fmt: skip
+    _, calls = await _run(model, _ctx("add note, call Maria about the invoice"), _demo_tools())
+    assert [(c.name, c.arguments) for c in calls] == [("add_note", '{"text": "call Maria about the invoice"}')]
+    enum = seen[1]["add_note"]["properties"]["text"]["enum"]
+    assert "call Maria about the invoice" in enum and all("Maria" in v for v in enum) and "invoice" not in enum
+
+
 async def test_an_invented_value_for_a_tool_the_request_doesnt_name_moves_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """ "Good morning" shares no word with add_note: its invented note is a wrong tool, not a wrong text."""
     model, seen = _scripted_llm(
@@ -380,10 +394,12 @@ async def test_an_invented_value_for_a_tool_the_request_doesnt_name_moves_on(mon
 
 def test_extractive_schema_limits_one_string_to_the_users_words() -> None:
     schema = {"type": "object", "properties": {"text": {"type": "string"}, "n": {"type": "integer"}}}
-    limited = _extractive(schema, "text", "buy eggs")
+    limited = _extractive(schema, "text", [], "buy eggs")
     assert limited["properties"]["text"]["enum"] == ["buy", "Buy", "buy eggs", "Buy eggs", "eggs", "Eggs"]
     assert limited["properties"]["n"] == {"type": "integer"} and schema["properties"]["text"] == {"type": "string"}
-    assert _extractive(schema, None, "buy eggs") is schema and _extractive(schema, "missing", "x") is schema
+    assert _extractive(schema, None, [], "buy eggs") is schema and _extractive(schema, "missing", [], "x") is schema
+    keeping = _extractive(schema, "text", ["Maria"], "add note, call Maria")["properties"]["text"]["enum"]
+    assert keeping == ["call Maria", "Call Maria", "Maria"]
 
 
 def test_a_short_prose_result_is_the_answer() -> None:

@@ -40,6 +40,13 @@ STOPWORDS = frozenset(
     e g eg etc return returns result results tool tools user users call calls function value values short long
     new old good bad big small little few many much more most first last next same different""".split()
 )
+# argument names of free text, the user's own words kept for them (a note's text, a message): no enum, format or pattern
+FREE_TEXT_KEYS = frozenset(
+    "text message content body note comment description summary memo title subject reminder details".split()
+)
+_CLAUSE_BREAK = re.compile(r"(?<=[,;:.!?])\s+")  # not inside "2,500" or "3.5"
+_NAME = re.compile(r"[A-Z][a-z]+")
+MAX_ADDED_WORDS = 1  # a free-text value may add one word of its own ("Reminder: buy eggs"), not a story
 MIN_CHECKED_LENGTH = 5  # shorter strings ("km", "°F", "UTC") are normalised by models, so they are not checked
 
 
@@ -271,6 +278,8 @@ class CallCheck:
     """Rejected for a required value the user never said (the model filled one in: often a misheard name)."""
     unsaid_key: str | None = None
     """The argument whose value was invented, when it is a string (a retry can take it from the user's words)."""
+    keep: list[str] = field(default_factory=list)
+    """Names and figures of the request's words that a rejected free-text value drew on (a retry must keep them)."""
 
     @property
     def ok(self) -> bool:
@@ -292,9 +301,28 @@ def check_call(
             kept[key] = respell_names(value, user_text) if isinstance(value, str) else value
         elif key in required:
             unsaid = key if isinstance(value, str) else None
-            return CallCheck(None, reason=f"{key}={value!r} was not said", invented=True, unsaid_key=unsaid)
+            spec = (schema.get("properties") or {}).get(key)
+            keep = (
+                drawn_terms(value, user_text, ignore=tool_terms(name, tools.get(name, "")))
+                if isinstance(value, str) and isinstance(spec, Mapping) and is_free_text(key, spec)
+                else []
+            )
+            reason = f"{key}={value!r} was not said"
+            return CallCheck(None, reason=reason, invented=True, unsaid_key=unsaid, keep=keep)
         else:
             dropped.append(key)
+    properties = schema.get("properties") or {}
+    for key, value in kept.items():
+        spec = properties.get(key)
+        if isinstance(value, str) and isinstance(spec, Mapping) and is_free_text(key, spec):
+            drawn = drawn_terms(value, user_text, ignore=tool_terms(name, tools.get(name, "")))
+            missing = [term for term in drawn if not _was_said(term.lower(), _said(value))]
+            added = unsaid_words(value, user_text)
+            if missing or len(added) > MAX_ADDED_WORDS:
+                # a summary for a note ("Invoice details" for "add note, call Maria about the invoice") or a
+                # story around it ("Invoice for Maria's upcoming meeting"): the user's words are the content
+                reason = f"{key}={value!r} " + (f"leaves out {', '.join(missing)}" if missing else f"adds {added}")
+                return CallCheck(None, reason=reason, invented=True, unsaid_key=key, keep=drawn)
     evidence = any(_came_from(value, user_text) for value in kept.values())
     about_it = name in relevant_tools(user_text, tools) and name in closest_tools(user_text, tools)
     # the only tool offered, taking no parameters (a down server's stand-in): nothing to invent, no other to confuse
@@ -305,6 +333,52 @@ def check_call(
         # is B1234" (one word shared, "number", where check_package_status shares three)
         return CallCheck(None, dropped, reason="nothing in the call or the tool's name comes from the request")
     return CallCheck(kept, dropped)
+
+
+def is_free_text(key: str, spec: Mapping[str, Any]) -> bool:
+    """A string argument that carries the user's own words: named like text ("text", "message", "noteBody") and
+    not restricted to a set, format or pattern."""
+    if spec.get("type", "string") != "string" or any(k in spec for k in ("enum", "const", "format", "pattern")):
+        return False
+    return bool(set(words(key)) & FREE_TEXT_KEYS)
+
+
+def unsaid_words(value: str, user_text: str) -> list[str]:
+    """The content words of `value` that the user didn't say (nor a spelling of one)."""
+    said = _said(user_text)
+    return [w for w in words(value) if w not in STOPWORDS and not _was_said(w, said)]
+
+
+def key_terms(clause: str, *, sentence_start: bool) -> list[str]:
+    """The names (capitalised words not opening a sentence) and figures (words with digits) of one clause."""
+    found: list[str] = []
+    for i, token in enumerate(clause.split()):
+        word = token.strip(_EDGE_PUNCTUATION)
+        if any(c.isdigit() for c in word):
+            found.extend(w for w in words(word) if any(c.isdigit() for c in w))
+        elif _NAME.fullmatch(word) and not (i == 0 and sentence_start) and word.lower() not in STOPWORDS:
+            found.append(word)
+    return found
+
+
+def drawn_terms(value: str, user_text: str, *, ignore: Iterable[str] = ()) -> list[str]:
+    """Names and figures of the request's clauses that `value` draws on (shares a content word with): for "Invoice
+    details" and "add note, call Maria about the invoice", "Maria". Terms in `ignore` (the tool's own words) don't
+    count."""
+    value_words = {stem(w) for w in words(value) if w not in STOPWORDS}
+    ignored = set(ignore)
+    found: list[str] = []
+    sentence_start = True
+    for clause in _CLAUSE_BREAK.split(user_text.strip()):
+        clause_words = {stem(w) for w in words(clause) if w not in STOPWORDS}
+        if clause_words & value_words:
+            found.extend(
+                term
+                for term in key_terms(clause, sentence_start=sentence_start)
+                if term.lower() not in ignored and stem(term.lower()) not in ignored and term not in found
+            )
+        sentence_start = clause.rstrip().endswith((".", "!", "?"))
+    return found
 
 
 def _came_from(value: Any, user_text: str) -> bool:
@@ -321,10 +395,11 @@ MAX_SPAN_WORDS = 40
 _EDGE_PUNCTUATION = " ,.;:!?\"'()"
 
 
-def said_spans(user_text: str, *, max_words: int = MAX_SPAN_WORDS) -> list[str]:
+def said_spans(user_text: str, *, max_words: int = MAX_SPAN_WORDS, keeping: Iterable[str] = ()) -> list[str]:
     """Every run of consecutive words of the request (edge punctuation trimmed), each also with a capital first
     letter: the values a string argument can take when it must be the user's own words ("add note, buy eggs" ->
-    "buy eggs", "Buy eggs", ...). The first `max_words` words only (n words give n(n+1)/2 runs)."""
+    "buy eggs", "Buy eggs", ...). The first `max_words` words only (n words give n(n+1)/2 runs). With `keeping`,
+    only the runs holding every one of those words (all runs when none does)."""
     tokens = user_text.split()[:max_words]
     spans: dict[str, None] = {}
     for i in range(len(tokens)):
@@ -333,4 +408,10 @@ def said_spans(user_text: str, *, max_words: int = MAX_SPAN_WORDS) -> list[str]:
             if span:
                 spans[span] = None
                 spans[span[0].upper() + span[1:]] = None
-    return list(spans)
+    needed = {w for term in keeping for w in words(term)}
+    if not needed:
+        return list(spans)
+    holding = [span for span in spans if needed <= set(words(span))]
+    # a note's text is one clause ("call Maria about the invoice"), not the command before it ("Add a note, ...")
+    in_one_clause = [span for span in holding if not _CLAUSE_BREAK.search(span)]
+    return in_one_clause or holding or list(spans)

@@ -647,7 +647,8 @@ class LocalLLMStream(llm.LLMStream):
         by_name = {s["function"]["name"]: s["function"].get("parameters") or {} for s in schemas}
         descriptions = _descriptions(schemas)
         allowed = list(by_name)
-        extractive: dict[str, str] = {}  # tool -> a string argument to take from the user's words on the retry
+        # tool -> a string argument to take from the user's words on the retry, and the words that value must keep
+        extractive: dict[str, tuple[str, list[str]]] = {}
         for attempt in range(attempts):
             if not allowed:
                 break
@@ -659,7 +660,8 @@ class LocalLLMStream(llm.LLMStream):
             # grammar can't match. Only the name and the arguments are generated (call_decoding): the JSON around
             # them is evaluated as a batch, ~8 fewer decoding steps per call
             compact = {
-                name: _extractive(compact_schema(by_name[name]), extractive.get(name), user_text) for name in allowed
+                name: _extractive(compact_schema(by_name[name]), *extractive.get(name, _FREE), user_text)
+                for name in allowed
             }
 
             async def collect(text: str, gbnf: str, until: Callable[[str], bool]) -> str:
@@ -682,7 +684,7 @@ class LocalLLMStream(llm.LLMStream):
                     ):
                         # the request names this tool ("Add a note by eggs") and the model ran on inventing its
                         # text ("Eggs are a great source of protein and..."): once more, from the user's words
-                        extractive[tool] = open_key
+                        extractive[tool] = (open_key, [])
                         allowed = [tool]
                         continue
                     # cut off at the length of the user's words: the model was writing a value nobody said
@@ -706,7 +708,7 @@ class LocalLLMStream(llm.LLMStream):
                     if check.unsaid_key and call.name in relevant and call.name not in extractive:
                         # the request names this tool ("add note, buy eggs") but the model embellished or invented
                         # the text ("Buy eggs for $10."): once more, that argument taken from the user's words
-                        extractive[call.name] = check.unsaid_key
+                        extractive[call.name] = (check.unsaid_key, check.keep)
                         allowed = [call.name]
                     else:
                         allowed = grounding.closest_tools(
@@ -824,12 +826,16 @@ class LocalLLMStream(llm.LLMStream):
         )
 
 
-def _extractive(schema: dict[str, Any], key: str | None, user_text: str) -> dict[str, Any]:
-    """`schema` with string property `key` limited to runs of the user's words (see grounding.said_spans)."""
+_FREE: tuple[str | None, list[str]] = (None, [])  # no argument limited to the user's words
+
+
+def _extractive(schema: dict[str, Any], key: str | None, keeping: list[str], user_text: str) -> dict[str, Any]:
+    """`schema` with string property `key` limited to runs of the user's words that hold the words in `keeping`
+    (see grounding.said_spans)."""
     props = schema.get("properties")
     if key is None or not isinstance(props, dict) or key not in props:
         return schema
-    spans = grounding.said_spans(user_text)
+    spans = grounding.said_spans(user_text, keeping=keeping)
     if not spans:
         return schema
     return {**schema, "properties": {**props, key: {"type": "string", "enum": spans}}}
