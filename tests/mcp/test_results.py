@@ -151,3 +151,15 @@ def test_json_inside_prose_rendered() -> None:
     spoken = to_speakable(text_result(text))
     assert spoken.text == "Done. Raw result: action: accept; content: name: Ada."
     assert_speakable(spoken.text)
+
+
+def test_iso_datetimes_are_rendered_as_spoken_times() -> None:
+    from voxmcp.mcp.results import render_value, spoken_datetime
+
+    assert spoken_datetime("2026-11-30T20:00:00+00:00") == "8:00 PM on 30 November 2026"
+    assert spoken_datetime("2026-11-30T00:05Z") == "12:05 AM on 30 November 2026"
+    assert spoken_datetime("2026-01-02 09:30:15.25-05:00") == "9:30 AM on 2 January 2026"
+    assert spoken_datetime("2026-13-40T20:00:00") is None  # shaped like one, but no date
+    assert spoken_datetime("2026-11-30") is None and spoken_datetime("at 2026-11-30T20:00") is None
+    converted = {"target": {"timezone": "Europe/London", "datetime": "2026-11-30T20:00:00+00:00"}}
+    assert render_value(converted) == "target: timezone: Europe/London, datetime: 8:00 PM on 30 November 2026"

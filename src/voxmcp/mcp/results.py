@@ -13,6 +13,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import jsonschema
@@ -48,6 +49,24 @@ def humanize_key(key: str) -> str:
     return re.sub(r"[_\-\s]+", " ", spaced).strip().lower() or key
 
 
+_ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+
+
+def spoken_datetime(text: str) -> str | None:
+    """An ISO 8601 date-time as a voice says it ("2026-11-30T20:00:00+00:00" -> "8:00 PM on 30 November 2026"),
+    None for anything else. The offset is dropped: results that carry one name their time zone, and a small model
+    reads "20:00:00+00:00" out digit by digit."""
+    if not _ISO_DATETIME.fullmatch(text.strip()):
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    hour = moment.hour % 12 or 12
+    half = "AM" if moment.hour < 12 else "PM"
+    return f"{hour}:{moment.minute:02d} {half} on {moment.day} {moment:%B %Y}"
+
+
 def _format_scalar(value: Any) -> str:
     if value is None:
         return "none"
@@ -55,6 +74,8 @@ def _format_scalar(value: Any) -> str:
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.6g}"
+    if isinstance(value, str) and (spoken := spoken_datetime(value)):
+        return spoken
     return clean_text(str(value))
 
 
