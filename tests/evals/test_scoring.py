@@ -27,6 +27,9 @@ from voxmcp.evals.scoring import (
         ("It is 3:05 p.m.", "it is 3 05 pm"),
         ("In London it is 5am on Monday.", "in london it is 5 am on monday"),
         ("London is 1.36 AM on Monday", "london is 1 36 am on monday"),
+        ("in London, it is 947 AM on Monday.", "in london it is 9 47 am on monday"),  # whisper's 9:47 AM
+        ("1159pm", "11 59 pm"),
+        ("1999 apples", "1999 apples"),
         ("1.36 miles", "1.36 miles"),
         ("Six point two miles.", "6.2 miles"),
         ("minus five degrees", "-5 degrees"),

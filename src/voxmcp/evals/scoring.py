@@ -84,6 +84,7 @@ def normalize(text: str) -> str:
     t = re.sub(r"(?<=\d):(?=\d)", " ", t)  # 3:05 -> 3 05
     t = re.sub(r"\b([ap])\.m\.", r"\1m", t)
     t = re.sub(r"\b(\d{1,4})([ap]m)\b", r"\1 \2", t)  # Whisper's '5am' is '5 am'
+    t = re.sub(r"\b(1[0-2]|0?[1-9])([0-5]\d)(?=\s*[ap]m\b)", r"\1 \2", t)  # Whisper's '947 am' is 9:47
     t = re.sub(r"\b(\d{1,2})\.(\d\d)(?=\s*[ap]m\b)", r"\1 \2", t)  # Whisper's '1.36 am' is a time
     t = re.sub(r"[^a-z0-9.\-' ]+", " ", t)
     t = re.sub(r"(?<!\d)\.|\.(?!\d)", " ", t)
