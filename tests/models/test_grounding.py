@@ -253,3 +253,12 @@ def test_said_spans_keeping_words_stay_in_one_clause_when_they_can() -> None:
     assert "call Maria about the invoice" in spans and "Maria" in spans
     assert all("Maria" in s and "," not in s for s in spans)
     assert said_spans("buy eggs", keeping=["Zed"]) == said_spans("buy eggs")  # nothing holds it: every run
+
+
+def test_a_free_text_value_is_evidence_only_when_the_request_names_the_tool() -> None:
+    tools = {"echo": "Echoes back the input string", "get-sum": "Returns the sum of two numbers"}
+    echo = {"properties": {"message": {"type": "string", "description": "Message to echo"}}, "required": ["message"]}
+    chat = "Hi there, how's it going?"
+    assert not check_call("echo", {"message": chat}, echo, tools, chat).ok  # chit-chat, copied into a tool
+    assert check_call("echo", {"message": "hello world"}, echo, tools, "Echo hello world").ok
+    assert check_call("add_note", {"text": "buy eggs"}, NOTE, DEMO, "add note, buy eggs").ok

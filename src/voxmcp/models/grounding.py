@@ -323,8 +323,12 @@ def check_call(
                 # story around it ("Invoice for Maria's upcoming meeting"): the user's words are the content
                 reason = f"{key}={value!r} " + (f"leaves out {', '.join(missing)}" if missing else f"adds {added}")
                 return CallCheck(None, reason=reason, invented=True, unsaid_key=key, keep=drawn)
-    evidence = any(_came_from(value, user_text) for value in kept.values())
-    about_it = name in relevant_tools(user_text, tools) and name in closest_tools(user_text, tools)
+    relevant = name in relevant_tools(user_text, tools)
+    free = {key for key in kept if isinstance(properties.get(key), Mapping) and is_free_text(key, properties[key])}
+    # a free-text argument holds whatever was said ("Hi there, how's it going?" -> echo(message=...)): it shows the
+    # call is about the request only when the request also names the tool ("Echo hello", "add note, buy eggs")
+    evidence = any(_came_from(value, user_text) for key, value in kept.items() if key not in free or relevant)
+    about_it = relevant and name in closest_tools(user_text, tools)
     # the only tool offered, taking no parameters (a down server's stand-in): nothing to invent, no other to confuse
     only_choice = set(tools) == {name} and not schema.get("properties")
     if not evidence and not about_it and not only_choice:
