@@ -117,5 +117,5 @@ async def test_time_server_over_stdio() -> None:
         converted = await tools["convert_time"](
             {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
         )
-        assert "21:00" in converted
+        assert "datetime: 9:00 PM on " in converted and "T21:00" not in converted  # ISO date-times are spoken
         assert hub.tool_info("get_current_time").annotations is not None
