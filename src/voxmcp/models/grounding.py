@@ -293,6 +293,9 @@ def check_call(
     said dropped, and some value shares a word with the request, or else the tool is among those whose name and
     description share the most words with it (`tools`: name -> description of every tool offered)."""
     required = set(schema.get("required") or [])
+    properties = schema.get("properties") or {}
+    free = {key for key, spec in properties.items() if isinstance(spec, Mapping) and is_free_text(key, spec)}
+    own_words = tool_terms(name, tools.get(name, ""))
     arguments = spoken_times_to_24h(arguments, user_text)
     kept: dict[str, Any] = {}
     dropped: list[str] = []
@@ -301,22 +304,16 @@ def check_call(
             kept[key] = respell_names(value, user_text) if isinstance(value, str) else value
         elif key in required:
             unsaid = key if isinstance(value, str) else None
-            spec = (schema.get("properties") or {}).get(key)
-            keep = (
-                drawn_terms(value, user_text, ignore=tool_terms(name, tools.get(name, "")))
-                if isinstance(value, str) and isinstance(spec, Mapping) and is_free_text(key, spec)
-                else []
-            )
+            keep = drawn_terms(value, user_text, ignore=own_words) if key in free and isinstance(value, str) else []
             reason = f"{key}={value!r} was not said"
             return CallCheck(None, reason=reason, invented=True, unsaid_key=unsaid, keep=keep)
         else:
             dropped.append(key)
-    properties = schema.get("properties") or {}
     for key, value in kept.items():
-        spec = properties.get(key)
-        if isinstance(value, str) and isinstance(spec, Mapping) and is_free_text(key, spec):
-            drawn = drawn_terms(value, user_text, ignore=tool_terms(name, tools.get(name, "")))
-            missing = [term for term in drawn if not _was_said(term.lower(), _said(value))]
+        if key in free and isinstance(value, str):
+            drawn = drawn_terms(value, user_text, ignore=own_words)
+            in_value = _said(value)
+            missing = [term for term in drawn if not _was_said(term.lower(), in_value)]
             added = unsaid_words(value, user_text)
             if missing or len(added) > MAX_ADDED_WORDS:
                 # a summary for a note ("Invoice details" for "add note, call Maria about the invoice") or a
@@ -324,7 +321,6 @@ def check_call(
                 reason = f"{key}={value!r} " + (f"leaves out {', '.join(missing)}" if missing else f"adds {added}")
                 return CallCheck(None, reason=reason, invented=True, unsaid_key=key, keep=drawn)
     relevant = name in relevant_tools(user_text, tools)
-    free = {key for key in kept if isinstance(properties.get(key), Mapping) and is_free_text(key, properties[key])}
     # a free-text argument holds whatever was said ("Hi there, how's it going?" -> echo(message=...)): it shows the
     # call is about the request only when the request also names the tool ("Echo hello", "add note, buy eggs")
     evidence = any(_came_from(value, user_text) for key, value in kept.items() if key not in free or relevant)
