@@ -15,6 +15,7 @@ from voxmcp.models.grounding import (
     respell_names,
     said_numbers,
     said_spans,
+    spelled_code,
     spoken_times_to_24h,
     stem,
     unanswered_tools,
@@ -135,6 +136,35 @@ def test_a_localised_name_takes_the_users_spelling() -> None:
     assert respell_names("Europe/Lisbon", "What time is it in Lisbon?") == "Europe/Lisbon"
     check = check_call("get_weather", {"city": "Lisboa"}, {"required": ["city"]}, DEMO, "in Lisbon?")
     assert check.arguments == {"city": "Lisbon"}
+
+
+@pytest.mark.parametrize(
+    ("value", "sent"),
+    [
+        ("x, y, 9, 876", "XY9876"),  # whisper's commas between spelled characters
+        ("A B 1 2 3 4", "AB1234"),
+        ("x-y-9-8", "XY98"),
+        ("B1234", "B1234"),
+        ("May 3", "May 3"),  # a word, not a spelled letter
+        ("Room 12", "Room 12"),
+        ("Terminal 2, Gate B", "Terminal 2, Gate B"),
+        ("Paris, France", "Paris, France"),
+        ("1, 2, 3", "1, 2, 3"),  # no letter: a list of numbers
+        ("a, b, c", "a, b, c"),  # no digit
+    ],
+)
+def test_a_spelled_code_is_joined(value: str, sent: str) -> None:
+    assert spelled_code(value) == sent
+
+
+def test_a_call_sends_a_spelled_code_joined_and_free_text_as_said() -> None:
+    schema = {"required": ["tracking_id"], "properties": {"tracking_id": {"type": "string"}}}
+    said = "Check the status of package x, y, 9, 876"
+    check = check_call("check_package_status", {"tracking_id": "x, y, 9, 876"}, schema, DEMO, said)
+    assert check.arguments == {"tracking_id": "XY9876"}
+    note = {"required": ["text"], "properties": {"text": {"type": "string"}}}
+    check = check_call("add_note", {"text": "gate B 1 2"}, note, DEMO, "add note, gate B 1 2")
+    assert check.arguments == {"text": "gate B 1 2"}  # a note keeps the user's words
 
 
 def test_relevant_tools_share_content_words_not_filler() -> None:

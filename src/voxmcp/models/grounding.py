@@ -47,6 +47,8 @@ FREE_TEXT_KEYS = frozenset(
 _CLAUSE_BREAK = re.compile(r"(?<=[,;:.!?])\s+")  # not inside "2,500" or "3.5"
 _NAME = re.compile(r"[A-Z][a-z]+")
 MAX_ADDED_WORDS = 1  # a free-text value may add one word of its own ("Reminder: buy eggs"), not a story
+_SPELLED_PIECE = r"(?:[A-Za-z]|\d+|[A-Za-z]+\d[A-Za-z0-9]*|\d+[A-Za-z]+)"
+_SPELLED_CODE = re.compile(rf"{_SPELLED_PIECE}(?:\s*[,.\-]?\s+{_SPELLED_PIECE}|\s*[,\-]\s*{_SPELLED_PIECE})+")
 MIN_CHECKED_LENGTH = 5  # shorter strings ("km", "°F", "UTC") are normalised by models, so they are not checked
 
 
@@ -189,6 +191,19 @@ def spoken_times_to_24h(arguments: dict[str, Any], user_text: str) -> dict[str, 
     return out
 
 
+def spelled_code(value: str) -> str:
+    """A code the user spelled out, as transcribed ("x, y, 9, 876", "A B 1 2 3 4"), joined and upper-cased
+    ("XY9876"): the commas and spaces are the transcriber's, not the code's. Only runs of single letters and digit
+    groups that hold both are joined, so "May 3", "Room 12" or "Paris, France" stay as they are."""
+    text = value.strip().rstrip(".")
+    if not _SPELLED_CODE.fullmatch(text):
+        return value
+    pieces = re.findall(r"[A-Za-z0-9]+", text)
+    if not any(len(p) == 1 and p.isalpha() for p in pieces) or not any(c.isdigit() for c in text):
+        return value
+    return "".join(pieces).upper()
+
+
 def respell_names(value: str, user_text: str) -> str:
     """A string value with each word the model spelled its own way replaced by the user's spelling ("Lisboa" ->
     "Lisbon"): servers know the names their users say, and a 0.5B sometimes localises them."""
@@ -301,7 +316,10 @@ def check_call(
     dropped: list[str] = []
     for key, value in arguments.items():
         if value_is_grounded(value, user_text):
-            kept[key] = respell_names(value, user_text) if isinstance(value, str) else value
+            if isinstance(value, str):
+                value = respell_names(value, user_text)
+                value = value if key in free else spelled_code(value)
+            kept[key] = value
         elif key in required:
             unsaid = key if isinstance(value, str) else None
             keep = drawn_terms(value, user_text, ignore=own_words) if key in free and isinstance(value, str) else []
