@@ -16,6 +16,7 @@ from voxmcp.models.grounding import (
     said_numbers,
     said_spans,
     spelled_code,
+    spelled_code_in,
     spoken_times_to_24h,
     stem,
     unanswered_tools,
@@ -157,11 +158,28 @@ def test_a_spelled_code_is_joined(value: str, sent: str) -> None:
     assert spelled_code(value) == sent
 
 
+@pytest.mark.parametrize(
+    ("value", "said", "sent"),
+    [
+        ("B1234", "Where is my package? The tracking number is a B1234", "AB1234"),  # "A B 1 2 3 4" as whisper hears it
+        ("B1234", "The tracking number is x, y B1234.", "XYB1234"),
+        ("B1234", "The tracking number is B1234", "B1234"),
+        ("9876", "package x y 9876", "9876"),  # digits only: not joined to letters before them
+        ("Paris", "in a Paris", "Paris"),
+    ],
+)
+def test_letters_split_off_a_code_are_put_back(value: str, said: str, sent: str) -> None:
+    assert spelled_code_in(value, said) == sent
+
+
 def test_a_call_sends_a_spelled_code_joined_and_free_text_as_said() -> None:
     schema = {"required": ["tracking_id"], "properties": {"tracking_id": {"type": "string"}}}
     said = "Check the status of package x, y, 9, 876"
     check = check_call("check_package_status", {"tracking_id": "x, y, 9, 876"}, schema, DEMO, said)
     assert check.arguments == {"tracking_id": "XY9876"}
+    said = "Where's my package? The tracking number is a B1234."
+    check = check_call("check_package_status", {"tracking_id": "B1234"}, schema, DEMO, said)
+    assert check.arguments == {"tracking_id": "AB1234"}
     note = {"required": ["text"], "properties": {"text": {"type": "string"}}}
     check = check_call("add_note", {"text": "gate B 1 2"}, note, DEMO, "add note, gate B 1 2")
     assert check.arguments == {"text": "gate B 1 2"}  # a note keeps the user's words

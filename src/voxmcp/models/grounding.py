@@ -204,6 +204,19 @@ def spelled_code(value: str) -> str:
     return "".join(pieces).upper()
 
 
+def spelled_code_in(value: str, user_text: str) -> str:
+    """A code with the letters the user spelled just before it that the transcript split off: "A B 1 2 3 4" comes
+    out of whisper as "a B1234", the model sends "B1234", and the user meant "AB1234". A lone letter right before a
+    code with digits reads as spelling, not as an article: nobody says "the tracking number is a B1234"."""
+    code = spelled_code(value)
+    if not re.fullmatch(r"[A-Za-z0-9]*\d[A-Za-z0-9]*", code) or not any(c.isalpha() for c in code):
+        return value
+    before = re.search(rf"((?:\b[A-Za-z][,.]?\s+)+){re.escape(code)}\b", user_text, flags=re.IGNORECASE)
+    if before is None:
+        return code
+    return "".join(re.findall(r"[A-Za-z]", before.group(1))).upper() + code.upper()
+
+
 def respell_names(value: str, user_text: str) -> str:
     """A string value with each word the model spelled its own way replaced by the user's spelling ("Lisboa" ->
     "Lisbon"): servers know the names their users say, and a 0.5B sometimes localises them."""
@@ -318,7 +331,7 @@ def check_call(
         if value_is_grounded(value, user_text):
             if isinstance(value, str):
                 value = respell_names(value, user_text)
-                value = value if key in free else spelled_code(value)
+                value = value if key in free else spelled_code_in(value, user_text)
             kept[key] = value
         elif key in required:
             unsaid = key if isinstance(value, str) else None
