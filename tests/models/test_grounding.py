@@ -164,6 +164,7 @@ def test_a_spelled_code_is_joined(value: str, sent: str) -> None:
         ("B1234", "Where is my package? The tracking number is a B1234", "AB1234"),  # "A B 1 2 3 4" as whisper hears it
         ("B1234", "The tracking number is x, y B1234.", "XYB1234"),
         ("B1234", "The tracking number is B1234", "B1234"),
+        ("B1234", "it's B1234", "B1234"),  # the "s" of "it's" is not a spelled letter
         ("9876", "package x y 9876", "9876"),  # digits only: not joined to letters before them
         ("Paris", "in a Paris", "Paris"),
     ],

@@ -211,7 +211,7 @@ def spelled_code_in(value: str, user_text: str) -> str:
     code = spelled_code(value)
     if not re.fullmatch(r"[A-Za-z0-9]*\d[A-Za-z0-9]*", code) or not any(c.isalpha() for c in code):
         return value
-    before = re.search(rf"((?:\b[A-Za-z][,.]?\s+)+){re.escape(code)}\b", user_text, flags=re.IGNORECASE)
+    before = re.search(rf"((?:(?<![\w'’])[A-Za-z][,.]?\s+)+){re.escape(code)}\b", user_text, flags=re.IGNORECASE)
     if before is None:
         return code
     return "".join(re.findall(r"[A-Za-z]", before.group(1))).upper() + code.upper()
