@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import socket
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -31,9 +33,10 @@ def _claims(token: str) -> dict[str, object]:
     return jwt.decode(token, SECRET, algorithms=["HS256"], issuer="testkey")
 
 
-def _client(**kw: object) -> TestClient:
+def _client(clock: Callable[[], float] | None = None, **kw: object) -> TestClient:
     settings = WebSettings(credentials=CREDS, agent_name="", **kw)  # type: ignore[arg-type]
-    return TestClient(create_app(settings), base_url="http://127.0.0.1:8787")
+    app = create_app(settings) if clock is None else create_app(settings, clock=clock)
+    return TestClient(app, base_url="http://127.0.0.1:8787")
 
 
 def test_token_is_scoped_to_one_room_and_identity_with_short_ttl() -> None:
@@ -204,7 +207,7 @@ def test_sessions_are_rate_limited() -> None:
 def test_unreachable_livekit_gives_clear_dispatch_error() -> None:
     dead = LiveKitCredentials(f"ws://127.0.0.1:{free_port()}", "testkey", SECRET)
     settings = WebSettings(credentials=dead, agent_name="voxmcp", dispatch_timeout_s=3)
-    resp = TestClient(create_app(settings)).post("/api/session", json={})
+    resp = TestClient(create_app(settings), base_url="http://127.0.0.1:8787").post("/api/session", json={})
     assert resp.status_code == 502
     assert "could not dispatch the agent" in resp.json()["error"]
 
@@ -233,3 +236,113 @@ def test_web_command_refuses_missing_keys_for_a_remote_server(tmp_path: Path) ->
     )
     assert result.exit_code == 2
     assert "api_secret" in result.output
+
+
+def test_dns_rebinding_host_gets_no_token() -> None:
+    client = _client()
+    evil = {"host": "evil.example:8787", "origin": "http://evil.example:8787"}
+    resp = client.post("/api/session", json={}, headers=evil)
+    assert resp.status_code == 403
+    assert resp.json() == {
+        "error": "Host 'evil.example:8787' is not a name this voxmcp web server answers to (DNS rebinding guard): "
+        "open the page at http://127.0.0.1:8787/, or start voxmcp web with --allow-host NAME."
+    }
+    assert client.get("/", headers=evil).status_code == 403
+    assert client.post("/api/session/refresh", json={"token": "x"}, headers=evil).status_code == 403
+    for host in ("localhost:8787", "[::1]:8787", "127.0.0.1:8787"):
+        ok = client.post("/api/session", json={}, headers={"host": host, "origin": f"http://{host}"})
+        assert ok.status_code == 200, (host, ok.text)
+    assert client.post("/api/session", json={}, headers={"host": "127.0.0.1:9999"}).status_code == 403
+
+
+def test_allowed_host_names_work_when_serving_on_all_interfaces() -> None:
+    client = _client(bind_host="0.0.0.0", allowed_hosts=frozenset({"mybox.lan"}))
+    for host in ("192.168.1.5:8787", "mybox.lan:8787"):
+        assert client.post("/api/session", json={}, headers={"host": host}).status_code == 200, host
+    assert client.post("/api/session", json={}, headers={"host": "evil.example:8787"}).status_code == 403
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 5000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_refresh_is_rate_limited_per_session() -> None:
+    client = _client(refreshes_per_minute=2)
+    current = client.post("/api/session", json={}).json()["token"]
+    for _ in range(2):
+        resp = client.post("/api/session/refresh", json={"token": current})
+        assert resp.status_code == 200, resp.text
+        current = resp.json()["token"]
+    limited = client.post("/api/session/refresh", json={"token": current})
+    assert limited.status_code == 429
+    assert limited.json()["error"] == (
+        "too many token refreshes for this session (at most 2 a minute); try again shortly"
+    )
+    other = client.post("/api/session", json={}).json()["token"]
+    assert client.post("/api/session/refresh", json={"token": other}).status_code == 200
+
+
+def test_only_the_newest_token_of_a_session_can_be_exchanged() -> None:
+    clock = _Clock()
+    client = _client(clock=clock, token_ttl=timedelta(seconds=300), max_session=timedelta(seconds=600))
+    first = client.post("/api/session", json={}).json()["token"]
+    clock.now += 400  # the renewed token is cut to the 200 s left, so it differs from the first
+    second = client.post("/api/session/refresh", json={"token": first})
+    assert second.status_code == 200 and second.json()["token"] != first
+    reused = client.post("/api/session/refresh", json={"token": first})
+    assert reused.status_code == 401
+    assert reused.json()["error"] == "token refused: it was already exchanged for a newer one"
+    assert client.post("/api/session/refresh", json={"token": second.json()["token"]}).status_code == 200
+
+
+def test_refresh_never_outlives_the_maximum_session() -> None:
+    clock = _Clock()
+    client = _client(clock=clock, token_ttl=timedelta(seconds=300), max_session=timedelta(seconds=600))
+    token = client.post("/api/session", json={}).json()["token"]
+    clock.now += 400
+    resp = client.post("/api/session/refresh", json={"token": token})
+    assert resp.status_code == 200 and resp.json()["expires_in"] == 200
+    claims = _claims(resp.json()["token"])
+    assert 190 <= int(claims["exp"]) - int(claims["nbf"]) <= 210  # type: ignore[call-overload]
+    clock.now += 195
+    over = client.post("/api/session/refresh", json={"token": resp.json()["token"]})
+    assert over.status_code == 403
+    assert over.json()["error"] == "this session reached its maximum length of 10 min; start a new conversation"
+
+
+def test_refresh_of_a_session_this_server_did_not_start_is_refused() -> None:
+    token = mint_participant_token(CREDS, room="r1", identity="u1")
+    resp = _client().post("/api/session/refresh", json={"token": token})
+    assert resp.status_code == 401
+    assert "does not know the session" in resp.json()["error"]
+
+
+@pytest.mark.parametrize("ttl", ["5", "99999", "0", "-1"])
+def test_web_command_refuses_a_bad_token_ttl_at_start(ttl: str) -> None:
+    result = CliRunner().invoke(web_app, ["--token-ttl", ttl])
+    assert result.exit_code == 2
+    assert result.output.strip() == f"error: --token-ttl must be between 10 and 3600 seconds (got {ttl})"
+
+
+def test_web_command_refuses_a_max_session_shorter_than_the_ttl() -> None:
+    result = CliRunner().invoke(web_app, ["--token-ttl", "600", "--max-session", "60"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "error: --max-session must be between --token-ttl (600) and 86400 seconds (got 60)"
+
+
+def test_web_command_says_when_the_port_is_taken(tmp_path: Path) -> None:
+    config = tmp_path / "voxmcp.toml"
+    config.write_text('[livekit]\nurl = "ws://127.0.0.1:7880"\n')
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(web_app, ["--config", str(config), "--port", str(port)], env={})
+    assert result.exit_code == 1
+    assert (
+        result.output.strip() == f"error: cannot serve on 127.0.0.1:{port}: Address already in use; pick another --port"
+    )

@@ -2,6 +2,8 @@
 
 A visitor gets a fresh random room (or, only if configured, a named one), a token for that room and a
 random identity with a short TTL, and the agent is dispatched into the room before the token is returned.
+Every request must name this server in its Host header (DNS rebinding), token posts must be same-origin,
+and a session renews its token only a few times a minute and never past `max_session` (see `guards`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ import json
 import logging
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from importlib import resources
@@ -19,14 +22,19 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from livekit import api
 from voxmcp.livekit_tokens import (
     DEFAULT_TTL,
+    MAX_TTL,
+    MIN_TTL,
     LiveKitCredentials,
     TokenError,
     TokenRejected,
@@ -36,10 +44,13 @@ from voxmcp.livekit_tokens import (
     new_room_name,
     verify_participant_token,
 )
+from voxmcp.web.guards import HostPolicy, RefreshLedger, RefreshRefused
 
 logger = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 4096
+DEFAULT_MAX_SESSION = timedelta(hours=4)
+MAX_MAX_SESSION = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -54,12 +65,41 @@ class WebSettings:
     allow_any_room: bool = False
     sessions_per_minute: int = 30
     dispatch_timeout_s: float = 10.0
+    bind_host: str = "127.0.0.1"
+    """The address served on: decides which Host headers are accepted (see `guards.HostPolicy`)."""
+    allowed_hosts: frozenset[str] = field(default_factory=frozenset)
+    """Extra Host names (`--allow-host`), e.g. a reverse proxy's or this machine's DNS name."""
+    max_session: timedelta = DEFAULT_MAX_SESSION
+    """No token of a session outlives its start by more than this, however often it is refreshed."""
+    refreshes_per_minute: int = 6
 
     def __post_init__(self) -> None:
         for room in self.allowed_rooms:
             check_room_name(room)
         if self.sessions_per_minute < 1:
             raise TokenError("web sessions_per_minute must be at least 1")
+        if self.refreshes_per_minute < 1:
+            raise TokenError("web refreshes_per_minute must be at least 1")
+        check_lifetimes(self.token_ttl, self.max_session)
+        try:
+            HostPolicy.build(self.bind_host, self.allowed_hosts)
+        except ValueError as exc:
+            raise TokenError(str(exc)) from exc
+
+
+def check_lifetimes(token_ttl: timedelta, max_session: timedelta) -> None:
+    """`TokenError` naming the option when a lifetime is outside what the token minter accepts.
+
+    Checked at start so a bad `--token-ttl` stops `voxmcp web` at once instead of failing every session.
+    """
+    ttl_s, low_s, high_s = (int(t.total_seconds()) for t in (token_ttl, MIN_TTL, MAX_TTL))
+    if not MIN_TTL <= token_ttl <= MAX_TTL:
+        raise TokenError(f"--token-ttl must be between {low_s} and {high_s} seconds (got {ttl_s})")
+    if not token_ttl <= max_session <= MAX_MAX_SESSION:
+        raise TokenError(
+            f"--max-session must be between --token-ttl ({ttl_s}) and {int(MAX_MAX_SESSION.total_seconds())} "
+            f"seconds (got {int(max_session.total_seconds())})"
+        )
 
 
 def static_dir() -> Path:
@@ -85,6 +125,28 @@ class _RateLimit:
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+class HostGuard:
+    """Refuse (403) any request whose Host header names something other than this server."""
+
+    def __init__(self, app: ASGIApp, policy: HostPolicy) -> None:
+        self.app = app
+        self.policy = policy
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket"):
+            host = Headers(scope=scope).get("host")
+            server = scope.get("server")
+            bound_port = int(server[1]) if server and server[1] is not None else None
+            if not self.policy.accepts(host, bound_port):
+                logger.warning("request refused: foreign Host header", extra={"host": (host or "")[:100]})
+                if scope["type"] == "websocket":
+                    await send({"type": "websocket.close", "code": 1008})
+                    return
+                await _error(403, self.policy.refusal(host, bound_port))(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 def _same_origin(request: Request) -> bool:
@@ -113,10 +175,14 @@ async def _json_body(request: Request) -> dict[str, Any]:
     return body
 
 
-def create_app(settings: WebSettings) -> Starlette:
+def create_app(settings: WebSettings, *, clock: Callable[[], float] = time.monotonic) -> Starlette:
     """The Starlette app: GET / (page), /static/*, POST /api/session, POST /api/session/refresh."""
     creds = settings.credentials
     limiter = _RateLimit(settings.sessions_per_minute)
+    ledger = RefreshLedger(
+        max_session=settings.max_session, refreshes_per_minute=settings.refreshes_per_minute, clock=clock
+    )
+    host_policy = HostPolicy.build(settings.bind_host, settings.allowed_hosts)
     lk_origin = urlsplit(creds.url)
     http_origin = urlsplit(creds.http_url)
     livekit_origins = f"{lk_origin.scheme}://{lk_origin.netloc} {http_origin.scheme}://{http_origin.netloc}"
@@ -176,6 +242,7 @@ def create_app(settings: WebSettings) -> Starlette:
             except (aiohttp.ClientError, TimeoutError, api.TwirpError) as exc:
                 logger.warning("agent dispatch failed", extra={"room": room, "error": type(exc).__name__})
                 return _error(502, f"could not dispatch the agent: LiveKit at {creds.http_url} did not accept it")
+        ledger.started(identity, token)
         logger.info("web session", extra={"room": room, "identity": identity})
         return secured(
             JSONResponse(
@@ -200,14 +267,20 @@ def create_app(settings: WebSettings) -> Starlette:
             if not isinstance(old, str):
                 raise TokenError("'token' (string) is required")
             verified = verify_participant_token(creds, old)
-            token = mint_participant_token(
-                creds, room=verified.room, identity=verified.identity, ttl=settings.token_ttl
-            )
+            remaining = ledger.allowance(verified.identity, old)
+            if remaining < MIN_TTL:
+                raise ledger.too_long()
+            ttl = min(settings.token_ttl, timedelta(seconds=int(remaining.total_seconds())))
+            token = mint_participant_token(creds, room=verified.room, identity=verified.identity, ttl=ttl)
         except TokenRejected as exc:
             return _error(401, f"token refused: {exc}")
+        except RefreshRefused as exc:
+            logger.info("token refresh refused", extra={"status": exc.status, "reason": str(exc)})
+            return _error(exc.status, str(exc))
         except TokenError as exc:
             return _error(400, str(exc))
-        return secured(JSONResponse({"token": token, "expires_in": int(settings.token_ttl.total_seconds())}))
+        ledger.refreshed(verified.identity, token)
+        return secured(JSONResponse({"token": token, "expires_in": int(ttl.total_seconds())}))
 
     async def health(_: Request) -> Response:
         return JSONResponse({"ok": True})
@@ -219,4 +292,4 @@ def create_app(settings: WebSettings) -> Starlette:
         Route("/api/health", health),
         Mount("/static", StaticFiles(directory=static_dir()), name="static"),
     ]
-    return Starlette(routes=routes)
+    return Starlette(routes=routes, middleware=[Middleware(HostGuard, policy=host_policy)])
