@@ -17,11 +17,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import httpx2
 import pytest
-from mcp.shared.auth import AuthorizationCodeResult
+from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull
 from oauth_test_server import AuthServerState, run_auth_server
 from pydantic import SecretStr
 
-from voxmcp.mcp.auth.build import AuthConfigError, build_auth
+from voxmcp.mcp.auth.build import AuthConfigError, LoginOwnedStore, LoginRequired, build_auth
 from voxmcp.mcp.auth.login import LoginError, login
 from voxmcp.mcp.auth.settings import OAuthSettings
 from voxmcp.mcp.auth.token_store import FileTokenStore, MemoryTokenStore
@@ -180,9 +180,98 @@ async def test_client_credentials_with_secret_basic(
 async def test_without_login_the_error_names_the_login_command(auth_server: AuthServerState) -> None:
     config = _config(auth_server, connect_timeout_s=5.0)
     auth = build_auth("notes", config, store=MemoryTokenStore())
-    with pytest.raises(MCPConnectError, match="voxmcp mcp login notes"):
+    with pytest.raises(MCPConnectError) as failed:
         async with MCPConnection("notes", config, auth=auth):
             pass
+    assert str(failed.value) == "The notes server needs a login first; log in with: voxmcp mcp login notes."
+
+
+def _files(directory: Path) -> dict[str, str]:
+    return {p.name: p.read_text() for p in sorted(directory.iterdir())} if directory.exists() else {}
+
+
+async def test_without_login_nothing_is_registered_or_written(auth_server: AuthServerState, tmp_path: Path) -> None:
+    config = _config(auth_server, connect_timeout_s=5.0)
+    token_dir = tmp_path / "tokens"
+    auth = build_auth("notes", config, store=FileTokenStore("notes", token_dir))
+    with pytest.raises(MCPConnectError, match="log in with: voxmcp mcp login notes"):
+        async with MCPConnection("notes", config, auth=auth):
+            pass
+    assert auth_server.clients == {}  # no dynamic registration at the authorization server
+    assert auth_server.grants == []
+    assert not token_dir.exists()
+
+
+async def test_a_stored_registration_without_tokens_still_needs_a_login(
+    auth_server: AuthServerState, tmp_path: Path
+) -> None:
+    browser = Browser()
+    config = _config(auth_server, connect_timeout_s=5.0)
+    store = FileTokenStore("notes", tmp_path)
+    auth = build_auth("notes", config, store=store, redirect_handler=browser.open, callback_handler=browser.callback)
+    async with MCPConnection("notes", config, auth=auth) as connection:
+        await connection.list_tools()
+    store.forget("tokens")
+    before = _files(tmp_path)
+    later = build_auth("notes", config, store=FileTokenStore("notes", tmp_path))
+    with pytest.raises(MCPConnectError, match="log in with: voxmcp mcp login notes"):
+        async with MCPConnection("notes", config, auth=later):
+            pass
+    assert _files(tmp_path) == before
+    assert len(auth_server.clients) == 1 and browser.visits == 1
+
+
+async def test_a_refresh_without_login_replaces_the_stored_token_in_place(
+    auth_server: AuthServerState, tmp_path: Path
+) -> None:
+    browser = Browser()
+    config = _config(auth_server)
+    auth = build_auth(
+        "notes",
+        config,
+        store=FileTokenStore("notes", tmp_path),
+        redirect_handler=browser.open,
+        callback_handler=browser.callback,
+    )
+    async with MCPConnection("notes", config, auth=auth) as connection:
+        await connection.list_tools()
+    stored = FileTokenStore("notes", tmp_path)
+    first = await stored.get_tokens()
+    client = await stored.get_client_info()
+    auth_server.access_tokens.clear()  # the server forgets the access token: the next session must refresh
+
+    later = build_auth("notes", config, store=FileTokenStore("notes", tmp_path))
+    async with MCPConnection("notes", config, auth=later) as connection:
+        assert len(await connection.list_tools()) == 1
+    refreshed = await stored.get_tokens()
+    assert first is not None and refreshed is not None
+    assert refreshed.refresh_token != first.refresh_token  # the rotated refresh token is kept for next time
+    assert await stored.get_client_info() == client
+    assert auth_server.grants == ["authorization_code", "refresh_token"]
+    assert list(_files(tmp_path)) == ["notes.json"]
+
+
+async def test_machine_tokens_fetched_without_login_stay_in_memory(
+    auth_server: AuthServerState, tmp_path: Path
+) -> None:
+    config = MCPServerConfig(
+        url=f"{auth_server.base}/mcp",
+        transport="streamable-http",
+        auth="client_credentials",
+        oauth=OAuthSettings(client_id="machine", client_secret=SecretStr("s3cret"), issuer=auth_server.base),
+    )
+    token_dir = tmp_path / "tokens"
+    auth = build_auth("machine", config, store=FileTokenStore("machine", token_dir))
+    async with MCPConnection("machine", config, auth=auth) as connection:
+        assert len(await connection.list_tools()) == 1
+    assert auth_server.grants == ["client_credentials"]
+    assert not token_dir.exists()
+
+
+async def test_login_owned_store_refuses_to_register() -> None:
+    store = LoginOwnedStore(MemoryTokenStore(), "notes")
+    with pytest.raises(LoginRequired, match="log in with: voxmcp mcp login notes"):
+        await store.set_client_info(OAuthClientInformationFull(client_id="x", redirect_uris=None))
 
 
 async def test_login_catches_the_redirect_on_a_loopback_port(auth_server: AuthServerState, tmp_path: Path) -> None:

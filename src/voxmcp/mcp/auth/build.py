@@ -1,4 +1,10 @@
-"""`build_auth`: the `httpx2.Auth` a server's configuration asks for (or None for plain servers)."""
+"""`build_auth`: the `httpx2.Auth` a server's configuration asks for (or None for plain servers).
+
+Only `voxmcp mcp login` (which passes browser handlers) registers clients or writes new tokens. Every
+other caller (`mcp servers`, `mcp call`, the agent) gets the stored tokens and registration through
+`LoginOwnedStore`: it may refresh a stored token in place, and a server with nothing usable stored fails
+with `LoginRequired` ("... log in with: voxmcp mcp login NAME") before any registration is attempted.
+"""
 
 from __future__ import annotations
 
@@ -19,12 +25,14 @@ from mcp.shared.auth import (
 )
 from pydantic import AnyUrl, SecretStr
 
+from voxmcp.mcp.auth.dpop import DPoPKeyStore
 from voxmcp.mcp.auth.headers import HeaderAuth, header_auth_from_config
 from voxmcp.mcp.auth.providers import (
     AuthorizationCodeProvider,
     CallbackHandler,
     ClientSecretProvider,
     EnterpriseManagedProvider,
+    ExpiryAwareStore,
     PrivateKeyJWTProvider,
     RedirectHandler,
     WorkloadIdentityProvider,
@@ -44,6 +52,10 @@ class AuthConfigError(ValueError):
 
 class LoginRequired(Exception):
     """The server needs an interactive login first; the message says which command does it."""
+
+    def __init__(self, server: str) -> None:
+        super().__init__(f"The {server} server needs a login first; log in with: voxmcp mcp login {server}.")
+        self.server = server
 
 
 def _resolve(value: str | SecretStr | None) -> str | None:
@@ -82,6 +94,55 @@ class PreRegisteredClientStore(TokenStorage):
         await self.inner.set_client_info(client_info)
 
 
+class LoginOwnedStore(TokenStorage):
+    """A server's stored credentials as every command but `voxmcp mcp login` sees them: used, never added to.
+
+    * tokens: read from the store; a refreshed (or, for machine flows, re-fetched) token replaces a stored
+      one in place, since the authorization server may have rotated the refresh token and a lost one means
+      a new login; a token obtained with nothing stored (machine flows) lives in this process only;
+    * client registration: read only; registering raises `LoginRequired` (login registers);
+    * the DPoP key: saved only next to tokens that login stored.
+    """
+
+    def __init__(self, stored: TokenStorage, server: str) -> None:
+        self._stored = stored  # not `inner`: DPoP and expiry lookups must go through this policy
+        self.server = server
+        self._process_tokens: OAuthToken | None = None
+
+    async def _has_stored_tokens(self) -> bool:
+        return self._process_tokens is None and await self._stored.get_tokens() is not None
+
+    async def get_tokens(self) -> OAuthToken | None:
+        return self._process_tokens or await self._stored.get_tokens()
+
+    async def set_tokens(self, tokens: OAuthToken) -> None:
+        if await self._has_stored_tokens():
+            await self._stored.set_tokens(tokens)
+        else:
+            self._process_tokens = tokens
+
+    async def get_client_info(self) -> OAuthClientInformationFull | None:
+        return await self._stored.get_client_info()
+
+    async def set_client_info(self, client_info: OAuthClientInformationFull) -> None:
+        raise LoginRequired(self.server)
+
+    def token_expires_at(self) -> float | None:
+        if self._process_tokens is None and isinstance(self._stored, ExpiryAwareStore):
+            return self._stored.token_expires_at()
+        return None
+
+    def load_dpop(self) -> tuple[bytes | None, list[str]]:
+        if isinstance(self._stored, DPoPKeyStore):
+            return self._stored.load_dpop()
+        return None, []
+
+    def save_dpop(self, key_pem: bytes, bound_token_hashes: list[str]) -> None:
+        stored = self._stored
+        if self._process_tokens is None and isinstance(stored, FileTokenStore) and stored.has_tokens():
+            stored.save_dpop(key_pem, bound_token_hashes)
+
+
 class ChainedAuth(httpx2.Auth):
     """Rotating headers first, then an OAuth flow, on the same request."""
 
@@ -103,7 +164,7 @@ class ChainedAuth(httpx2.Auth):
 
 
 async def _login_required(name: str) -> AuthorizationCodeResult:
-    raise LoginRequired(f"The {name} server needs you to log in first: run `voxmcp mcp login {name}`.")
+    raise LoginRequired(name)
 
 
 def _read_file(path: str, what: str) -> str:
@@ -125,7 +186,8 @@ def build_auth(
     """The auth for one server: rotating headers and/or the configured OAuth flow, or None.
 
     Without handlers, an authorization-code server that has no usable token fails with `LoginRequired`
-    (a voice session cannot open a browser); `voxmcp mcp login` passes handlers that can.
+    (a voice session cannot open a browser), and nothing new is written to the store (`LoginOwnedStore`);
+    `voxmcp mcp login` passes handlers that can, and its store is written as the flow goes.
     """
     header_auth = header_auth_from_config(config.headers)
     oauth = _build_oauth(name, config, store, redirect_handler, callback_handler, redirect_uri)
@@ -151,6 +213,9 @@ def _build_oauth(
     url = _resolve(config.url) or ""
     settings = config.oauth or OAuthSettings()
     storage: TokenStorage = store if store is not None else FileTokenStore(name)
+    interactive = redirect_handler is not None or callback_handler is not None
+    if not interactive:
+        storage = LoginOwnedStore(storage, name)
     client_id = _resolve(settings.client_id)
     client_secret = _resolve(settings.client_secret)
 
@@ -211,6 +276,7 @@ def _build_oauth(
         callback_handler=callback_handler or no_callback,
         client_metadata_url=settings.client_metadata_url,
         dpop=settings.dpop,
+        login_required=None if interactive else (lambda: LoginRequired(name)),
     )
 
 

@@ -85,11 +85,45 @@ async def refresh_before_reauthorizing(
                 refresh_response = yield await provider._refresh_token()
                 await refresh_response.aread()
                 if await provider._handle_refresh_response(refresh_response):
-                    logger.info("access token refreshed after a 401", extra={"url": str(request.url)})
+                    # scheme://host/path only: a query may carry a secret (?api_key=)
+                    where = str(request.url.copy_with(query=None, fragment=None))
+                    logger.info("access token refreshed after a 401", extra={"url": where})
                     provider._add_auth_header(request)
                     retried = yield request
                     if retried.status_code != 401:
                         response = retried
+            outgoing = await inner.asend(response)
+    except StopAsyncIteration:
+        return
+    finally:
+        await inner.aclose()
+
+
+def _needs_authorization(response: httpx2.Response) -> bool:
+    """A 401, or a 403 asking for more scope: what the SDK answers with a new (browser) authorization."""
+    if response.status_code == 401:
+        return True
+    challenge = response.headers.get("www-authenticate", "")
+    return response.status_code == 403 and "insufficient_scope" in challenge
+
+
+async def stop_for_login(
+    request: httpx2.Request,
+    inner: AsyncGenerator[httpx2.Request, httpx2.Response],
+    login_required: Callable[[], Exception],
+) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    """Without a user to ask, a 401 that a refresh did not cure means `voxmcp mcp login`: say so at once.
+
+    Raised before the SDK's discovery and client registration run, so a command that cannot finish a
+    login (`mcp servers`, `mcp call`, the agent) never registers a client or writes one to disk, and never
+    logs the SDK's "OAuth flow error" traceback for what is an expected state.
+    """
+    try:
+        outgoing = await inner.__anext__()
+        while True:
+            response = yield outgoing
+            if outgoing is request and _needs_authorization(response):
+                raise login_required()
             outgoing = await inner.asend(response)
     except StopAsyncIteration:
         return
@@ -104,7 +138,11 @@ def dpop_state(mode: DPoPMode, storage: TokenStorage) -> DPoPState:
 
 
 class AuthorizationCodeProvider(OAuthClientProvider):
-    """Authorization code + PKCE (SDK flow) with DPoP-bound tokens when the server supports them."""
+    """Authorization code + PKCE (SDK flow) with DPoP-bound tokens when the server supports them.
+
+    With `login_required` set (no user at hand), a request the stored tokens cannot authorize raises
+    that exception instead of starting discovery, registration and a browser authorization.
+    """
 
     def __init__(
         self,
@@ -116,6 +154,7 @@ class AuthorizationCodeProvider(OAuthClientProvider):
         callback_handler: CallbackHandler,
         client_metadata_url: str | None = None,
         dpop: DPoPMode = "auto",
+        login_required: Callable[[], Exception] | None = None,
     ) -> None:
         super().__init__(
             server_url,
@@ -126,6 +165,7 @@ class AuthorizationCodeProvider(OAuthClientProvider):
             client_metadata_url=client_metadata_url,
         )
         self.dpop = dpop_state(dpop, storage)
+        self.login_required = login_required
 
     async def _initialize(self) -> None:
         await super()._initialize()
@@ -133,6 +173,8 @@ class AuthorizationCodeProvider(OAuthClientProvider):
 
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
         sdk_flow = legacy_issuer_flow(self.context, super()._auth_flow(request))
+        if self.login_required is not None:
+            sdk_flow = stop_for_login(request, sdk_flow, self.login_required)
         return dpop_flow(self.dpop, refresh_before_reauthorizing(self, request, sdk_flow))
 
 
