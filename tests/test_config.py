@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from voxmcp.config import DEMO_SERVER_URL, ConfigError, load_settings
+from voxmcp.config import DEMO_SERVER_URL, ConfigError, dotenv_files, load_dotenv_files, load_settings
+from voxmcp.mcp.config import MissingEnvironmentVariable
 
 
 def _write(tmp_path: Path, text: str) -> Path:
@@ -26,8 +27,9 @@ def test_defaults_are_local_models_and_the_demo_server() -> None:
 
 def test_unknown_key_is_named(tmp_path: Path) -> None:
     p = _write(tmp_path, '[agent]\ninstructionz = "hi"\n')
-    with pytest.raises(ConfigError, match=r"agent\.instructionz: unknown key"):
+    with pytest.raises(ConfigError) as info:
         load_settings(p, env={}, dotenv=False)
+    assert str(info.value) == f"{p}: agent.instructionz: unknown key"
 
 
 def test_unknown_local_model_is_named(tmp_path: Path) -> None:
@@ -38,15 +40,31 @@ def test_unknown_local_model_is_named(tmp_path: Path) -> None:
 
 def test_bad_value_type_is_named(tmp_path: Path) -> None:
     p = _write(tmp_path, '[llm]\nthreads = "many"\n')
-    with pytest.raises(ConfigError, match=r"llm\.threads"):
+    with pytest.raises(ConfigError) as info:
         load_settings(p, env={}, dotenv=False)
+    assert str(info.value) == f"{p}: llm.threads: Input should be a valid integer, unable to parse string as an integer"
 
 
-def test_invalid_toml_and_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not valid TOML"):
+def test_bad_env_override_names_the_variable(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(_write(tmp_path, ""), env={"VOXMCP_LLM__THREADS": "lots"}, dotenv=False)
+    assert "llm.threads (from VOXMCP_LLM__THREADS): Input should be a valid integer" in str(info.value)
+
+
+def test_invalid_toml_missing_file_and_bad_utf8(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"voxmcp\.toml: not valid TOML: "):
         load_settings(_write(tmp_path, "[agent\n"), env={}, dotenv=False)
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError) as info:
         load_settings(tmp_path / "nope.toml", env={}, dotenv=False)
+    assert str(info.value) == f"{tmp_path / 'nope.toml'}: no such file"
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(b'[agent]\ngreeting_text = "caf\xe9"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(bad, env={}, dotenv=False)
+    assert str(info.value) == f"{bad}: not UTF-8 text (byte 0xe9 on line 2); save it as UTF-8"
+    with pytest.raises(ConfigError) as info:
+        load_settings(tmp_path, env={}, dotenv=False)
+    assert str(info.value) == f"{tmp_path}: is a directory, not a TOML file"
 
 
 def test_env_overrides_toml(tmp_path: Path) -> None:
@@ -71,12 +89,73 @@ def test_openai_compatible_role_table(tmp_path: Path) -> None:
 
 
 def test_missing_env_var_names_the_key(tmp_path: Path) -> None:
+    p = _write(tmp_path, '[models.llm]\nprovider = "openai"\nmodel = "m"\napi_key = "${OLLAMA_KEY}"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(p, env={}, dotenv=False)
+    assert str(info.value) == (
+        f"{p}: models.llm.api_key: environment variable OLLAMA_KEY is not set; set it, or add it to .env "
+        "(or write ${OLLAMA_KEY:-default})"
+    )
+
+
+def test_unset_variable_in_one_server_fails_that_server_only(tmp_path: Path) -> None:
     p = _write(
         tmp_path,
-        '[mcp.servers.remote]\nurl = "https://example.com/mcp"\nheaders = { Authorization = "Bearer ${TOKEN}" }\n',
+        '[mcp.servers.remote]\nurl = "https://example.com/mcp"\nheaders = { Authorization = "Bearer ${TOKEN}" }\n'
+        '[mcp.servers.local]\ncommand = "${TOOL_BIN}/server"\ncwd = "${WORK:-/tmp}"\n'
+        '[mcp.servers.files]\ncommand = "files"\ncwd = "${FILES_DIR}"\n',
     )
-    with pytest.raises(ConfigError, match=r"mcp\.servers\.remote\.headers\.Authorization: environment variable TOKEN"):
+    servers = load_settings(p, env={"TOOL_BIN": "/opt/bin"}, dotenv=False).mcp_servers()
+    assert servers["local"].command == "/opt/bin/server" and servers["local"].cwd == "/tmp"
+    servers["local"].require_environment({})  # fully resolved at load: nothing left to ask for
+    assert servers["remote"].headers == {"Authorization": "Bearer ${TOKEN}"}  # left for the connection to report
+    with pytest.raises(MissingEnvironmentVariable) as info:
+        servers["remote"].require_environment({})
+    assert info.value.variable == "TOKEN"
+    with pytest.raises(MissingEnvironmentVariable, match="FILES_DIR"):
+        servers["files"].require_environment({})
+    servers["files"].require_environment({"FILES_DIR": "/srv"})
+
+
+def test_enabled_is_a_strict_boolean(tmp_path: Path) -> None:
+    p = _write(tmp_path, '[mcp.servers.a]\ncommand = "a"\nenabled = "false"\n[mcp.servers.b]\ncommand = "b"\n')
+    assert list(load_settings(p, env={}, dotenv=False).mcp_servers()) == ["b"]
+    p = _write(tmp_path, '[mcp.servers.a]\ncommand = "a"\nenabled = "nope"\n')
+    with pytest.raises(ConfigError) as info:
         load_settings(p, env={}, dotenv=False)
+    assert str(info.value) == f"{p}: mcp.servers.a.enabled: Input should be a valid boolean, unable to interpret input"
+
+
+def test_dotenv_in_the_working_directory_and_beside_the_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    work, conf = tmp_path / "work", tmp_path / "conf"
+    work.mkdir()
+    conf.mkdir()
+    (work / ".env").write_text("OLLAMA_KEY=from-cwd\nVOXMCP_LLM__THREADS=3\nSHARED=cwd\n")
+    (conf / ".env").write_text("SHARED=beside\nBESIDE_ONLY=yes\n")
+    p = conf / "voxmcp.toml"
+    p.write_text('[models.llm]\nprovider = "openai"\nmodel = "m"\napi_key = "${OLLAMA_KEY}"\n')
+    monkeypatch.chdir(work)
+    env = {"SHARED_REAL": "1"}
+    s = load_settings(p, env=env)
+    assert s.models.llm.api_key is not None and s.models.llm.api_key.get_secret_value() == "from-cwd"
+    assert s.llm.threads == 3
+    # real variables win over .env, and ./.env over the one beside the config
+    s = load_settings(p, env={"OLLAMA_KEY": "real"})
+    assert s.models.llm.api_key is not None and s.models.llm.api_key.get_secret_value() == "real"
+    environ: dict[str, str] = {"SHARED": "real"}
+    load_dotenv_files(dotenv_files(p), environ)
+    assert environ == {"SHARED": "real", "OLLAMA_KEY": "from-cwd", "VOXMCP_LLM__THREADS": "3", "BESIDE_ONLY": "yes"}
+    environ = {}
+    load_dotenv_files(dotenv_files(p), environ)
+    assert environ["SHARED"] == "cwd"
+
+
+def test_dotenv_that_is_not_utf8_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / ".env").write_bytes(b"TOKEN=\xff\xfe\n")
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError) as info:
+        load_settings(env={})
+    assert str(info.value) == f"{tmp_path / '.env'}: not UTF-8 text (byte 0xff on line 1); save it as UTF-8"
 
 
 def test_servers_from_toml_and_mcp_json(tmp_path: Path) -> None:
@@ -85,6 +164,19 @@ def test_servers_from_toml_and_mcp_json(tmp_path: Path) -> None:
     servers = load_settings(p, env={}, dotenv=False).mcp_servers()
     assert servers["demo"].url == "http://127.0.0.1:9999/mcp"
     assert servers["time"].command == "mcp-server-time"
+
+
+def test_a_bad_mcp_json_is_a_load_error_naming_file_and_key(tmp_path: Path) -> None:
+    mcp_json = tmp_path / "mcp.json"
+    mcp_json.write_text(json.dumps({"mcpServers": {"time": {"command": "t", "timeout": "abc"}}}))
+    p = _write(tmp_path, '[mcp]\nmcp_json = "mcp.json"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(p, env={}, dotenv=False)
+    assert str(info.value) == f'{mcp_json}: mcpServers.time.timeout: expected a number of milliseconds, got "abc"'
+    p = _write(tmp_path, '[mcp]\nmcp_json = "absent.json"\n')
+    with pytest.raises(ConfigError) as info:
+        load_settings(p, env={}, dotenv=False)
+    assert str(info.value) == f"{tmp_path / 'absent.json'}: no such file; check mcp.mcp_json"
 
 
 def test_server_needs_url_or_command(tmp_path: Path) -> None:

@@ -7,7 +7,6 @@ WAV file; `models`, `mcp` and `demo-server` manage the pieces.
 from __future__ import annotations
 
 import asyncio
-import logging
 import os
 import sys
 import time
@@ -16,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from voxmcp.config import ConfigError, Settings, load_settings
 
@@ -32,7 +32,7 @@ def _settings(config: Path | None) -> Settings:
     try:
         return load_settings(config)
     except ConfigError as e:
-        console.print(f"[red]config error:[/red] {e}")
+        console.print(f"[red]config error:[/red] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
 
 
@@ -197,9 +197,16 @@ _mount()
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=os.environ.get("VOXMCP_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s"
-    )
+    """`./.env` first (it may set VOXMCP_LOG_LEVEL and the secrets `${VAR}` names), then redacted logging."""
+    from voxmcp.config import dotenv_files, load_dotenv_files
+    from voxmcp.logs import LogLevelError, setup_logging
+
+    try:
+        load_dotenv_files(dotenv_files(None), os.environ)
+        setup_logging()
+    except (ConfigError, LogLevelError) as e:
+        console.print(f"[red]config error:[/red] {escape(str(e))}", soft_wrap=True)
+        raise SystemExit(2) from None
     app()
 
 

@@ -2,23 +2,35 @@
 
 Precedence, lowest first: built-in defaults, the TOML file, `VOXMCP_*` environment variables (nested keys joined
 by `__`, e.g. `VOXMCP_MODELS__LLM=local/qwen2.5-coder-1.5b`). `${VAR}` in any TOML string is replaced from the
-environment (after `.env` is loaded). Every error names the key that is wrong.
+environment, where variables from `./.env` (and a `.env` next to the config file) fill in what is not set. Every
+error is one line naming the file and the key that is wrong. A server's table is the exception: an unset `${VAR}`
+there is left for that server to report when it connects, so one server's missing secret doesn't stop the others.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, Literal
 
-from dotenv import load_dotenv
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
 
-from voxmcp.mcp.config import MCPServerConfig
+from voxmcp.mcp.config import (
+    ConfigFileMissing,
+    MCPConfigError,
+    MCPServerConfig,
+    describe_problems,
+    interpolate_known,
+    load_mcp_servers_json,
+    read_config_text,
+    validation_problems,
+)
 
 DEMO_SERVER_URL = "http://127.0.0.1:8931/mcp"
 ENV_PREFIX = "VOXMCP_"
@@ -175,24 +187,29 @@ class Settings(_Strict):
     mcp: MCPSettings = Field(default_factory=MCPSettings)
     livekit: LiveKitSettings = Field(default_factory=LiveKitSettings)
 
+    _json_servers: tuple[Path, dict[str, MCPServerConfig]] | None = PrivateAttr(default=None)
+
     def mcp_servers(self) -> dict[str, MCPServerConfig]:
         """The servers to connect: TOML + `mcpServers` JSON, or the bundled demo server when none is configured."""
         servers = dict(self.mcp.servers)
-        if self.mcp.mcp_json is not None:
-            servers.update(_load_mcp_json(self.mcp.mcp_json))
+        servers.update(self.json_servers())
         if not servers and self.mcp.use_demo_server:
             servers["demo"] = MCPServerConfig(url=DEMO_SERVER_URL)
         return {name: cfg for name, cfg in servers.items() if cfg.enabled}
 
-
-def _load_mcp_json(path: Path) -> dict[str, MCPServerConfig]:
-    try:
-        from voxmcp.mcp.config import load_mcp_servers_json
-    except ImportError:  # pragma: no cover - the MCP layer provides it
-        raw = json.loads(path.read_text())
-        return {k: MCPServerConfig.model_validate(v) for k, v in raw.get("mcpServers", {}).items()}
-    result: dict[str, MCPServerConfig] = load_mcp_servers_json(path)
-    return result
+    def json_servers(self, environ: Mapping[str, str] | None = None) -> dict[str, MCPServerConfig]:
+        """The servers of `mcp.mcp_json` (read once; `load_settings` reads it up front so errors come early)."""
+        path = self.mcp.mcp_json
+        if path is None:
+            return {}
+        if self._json_servers is None or self._json_servers[0] != path:
+            try:
+                self._json_servers = (path, load_mcp_servers_json(path, environ))
+            except ConfigFileMissing as e:
+                raise ConfigError(f"{e}; check mcp.mcp_json") from None
+            except MCPConfigError as e:
+                raise ConfigError(str(e)) from None
+        return dict(self._json_servers[1])
 
 
 def interpolate(value: Any, env: Mapping[str, str], key: str = "") -> Any:
@@ -205,7 +222,10 @@ def interpolate(value: Any, env: Mapping[str, str], key: str = "") -> Any:
                 return env[name]
             if default is not None:
                 return default
-            raise ConfigError(f"{key or 'value'}: environment variable {name} is not set (referenced as ${{{name}}})")
+            raise ConfigError(
+                f"{key or 'value'}: environment variable {name} is not set; set it, or add it to .env "
+                f"(or write ${{{name}:-default}})"
+            )
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, dict):
@@ -254,15 +274,64 @@ def _apply_livekit_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
             lk[key] = env[var]
 
 
-def format_validation_error(err: ValidationError, source: str) -> str:
-    lines = [f"invalid configuration in {source}:"]
-    for e in err.errors():
-        loc = ".".join(str(p) for p in e["loc"] if not str(p).startswith("function-"))
-        msg = e["msg"]
-        if e["type"] == "extra_forbidden":
-            msg = "unknown key"
-        lines.append(f"  {loc}: {msg}")
-    return "\n".join(lines)
+def format_validation_error(
+    err: ValidationError, source: str, env_sources: Mapping[tuple[str, ...], str] | None = None
+) -> str:
+    """One line naming the file and each bad key; a value that came from a `VOXMCP_*` variable names it too."""
+    problems = []
+    for key, message in validation_problems(err):
+        parts = tuple(key.split("."))
+        var = next((v for path, v in (env_sources or {}).items() if parts[: len(path)] == path), None)
+        problems.append((f"{key} (from {var})" if var else key, message))
+    return describe_problems(source, problems)
+
+
+def _env_sources(env: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """Which `VOXMCP_A__B` variable set which key path, so an error can name the variable."""
+    return {
+        tuple(p.lower() for p in name[len(ENV_PREFIX) :].split("__")): name
+        for name in env
+        if name.startswith(ENV_PREFIX) and "__" in name
+    }
+
+
+def dotenv_files(config: Path | None) -> list[Path]:
+    """Where `.env` is looked for: the working directory first, then next to the config file."""
+    try:
+        files = [Path.cwd() / ".env"]
+    except OSError:  # the working directory was removed
+        files = []
+    if config is not None:
+        beside = config.resolve().parent / ".env"
+        if not files or beside != files[0].resolve():
+            files.append(beside)
+    return files
+
+
+def load_dotenv_files(files: Iterable[Path], environ: MutableMapping[str, str]) -> None:
+    """Fill variables that are not set from each `.env` that exists; real environment variables always win."""
+    for file in files:
+        if not file.is_file():
+            continue
+        try:
+            text = read_config_text(file, ".env")
+        except MCPConfigError as e:
+            raise ConfigError(str(e)) from None
+        values = dotenv_values(stream=io.StringIO(text))
+        for name, value in values.items():
+            if value is not None and name not in environ:
+                environ[name] = value
+
+
+def _interpolate_config(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    """Strict `${VAR}` everywhere but the server tables, where unset variables are left for that server to report."""
+    mcp = data.get("mcp")
+    servers = mcp.get("servers") if isinstance(mcp, dict) else None
+    if isinstance(mcp, dict) and isinstance(servers, dict):
+        rest = interpolate({**data, "mcp": {k: v for k, v in mcp.items() if k != "servers"}}, environ)
+        rest["mcp"]["servers"] = {name: interpolate_known(table, environ) for name, table in servers.items()}
+        return dict(rest)
+    return dict(interpolate(data, environ))
 
 
 def load_settings(
@@ -270,30 +339,41 @@ def load_settings(
 ) -> Settings:
     """Load settings from `path` (or ./voxmcp.toml when present), `.env` and the environment.
 
-    Raises ConfigError with a message naming the file and the bad key.
+    With `env` None the process environment is used, and `.env` values are added to it (so servers started or
+    connected later see them too). Raises ConfigError with one line naming the file and the bad key.
     """
-    if dotenv:
-        load_dotenv(override=False)
-    environ = dict(os.environ if env is None else env)
-    data: dict[str, Any] = {}
-    source = "defaults"
     if path is None and Path("voxmcp.toml").is_file():
         path = Path("voxmcp.toml")
-    if path is not None:
-        p = Path(path)
+    p = Path(path) if path is not None else None
+    environ: MutableMapping[str, str] = os.environ if env is None else dict(env)
+    if dotenv:
+        load_dotenv_files(dotenv_files(p), environ)
+    data: dict[str, Any] = {}
+    source = "settings"
+    if p is not None:
         source = str(p)
-        if not p.is_file():
-            raise ConfigError(f"config file {p} does not exist")
         try:
-            data = tomllib.loads(p.read_text(encoding="utf-8"))
+            text = read_config_text(p, "TOML")
+        except MCPConfigError as e:
+            raise ConfigError(str(e)) from None
+        try:
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as e:
-            raise ConfigError(f"{p} is not valid TOML: {e}") from e
-        data = interpolate(data, environ)
-        if isinstance(data.get("mcp", {}).get("mcp_json"), str):
-            data["mcp"]["mcp_json"] = str((p.parent / data["mcp"]["mcp_json"]).resolve())
+            raise ConfigError(f"{p}: not valid TOML: {e}") from None
+        except RecursionError:
+            raise ConfigError(f"{p}: nested too deeply to be a voxmcp.toml") from None
+        try:
+            data = _interpolate_config(data, environ)
+        except ConfigError as e:
+            raise ConfigError(f"{p}: {e}") from None
+        mcp = data.get("mcp")
+        if isinstance(mcp, dict) and isinstance(mcp.get("mcp_json"), str):
+            mcp["mcp_json"] = str((p.parent / mcp["mcp_json"]).resolve())
     _merge(data, _env_overrides(environ))
     _apply_livekit_env(data, environ)
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e, source)) from None
+        raise ConfigError(format_validation_error(e, source, _env_sources(environ))) from None
+    settings.json_servers(environ)  # a bad `mcpServers` file is a load error, named like a TOML one
+    return settings

@@ -54,25 +54,100 @@ def test_load_desktop_json(tmp_path: Path) -> None:
     assert servers["vscode"].url == "https://y/mcp" and servers["vscode"].timeout_s == 5.0
 
 
-def test_load_json_errors_name_file_server_and_key(tmp_path: Path) -> None:
+def _json(tmp_path: Path, document: object, name: str = "mcp.json") -> Path:
+    path = tmp_path / name
+    path.write_text(json.dumps(document))
+    return path
+
+
+def _error(path: Path) -> str:
+    with pytest.raises(MCPConfigError) as info:
+        load_mcp_servers_json(path, {})
+    return str(info.value)
+
+
+def test_load_json_errors_name_file_and_key(tmp_path: Path) -> None:
     bad_json = tmp_path / "bad.json"
     bad_json.write_text("{not json")
-    with pytest.raises(MCPConfigError, match=r"bad\.json: invalid JSON at line 1"):
-        load_mcp_servers_json(bad_json)
-    with pytest.raises(MCPConfigError, match="no such file"):
-        load_mcp_servers_json(tmp_path / "absent.json")
-    both = tmp_path / "both.json"
-    both.write_text(json.dumps({"mcpServers": {"x": {"url": "http://a", "command": "b"}}}))
-    with pytest.raises(MCPConfigError, match=r"server 'x'.*exactly one of"):
-        load_mcp_servers_json(both)
-    unknown = tmp_path / "unknown.json"
-    unknown.write_text(json.dumps({"mcpServers": {"y": {"type": "websocket", "url": "ws://a"}}}))
-    with pytest.raises(MCPConfigError, match="server 'y': unknown type 'websocket'"):
-        load_mcp_servers_json(unknown)
-    typo = tmp_path / "typo.json"
-    typo.write_text(json.dumps({"mcpServers": {"z": {"url": "http://a", "heders": {}}}}))
-    with pytest.raises(MCPConfigError, match="server 'z': heders"):
-        load_mcp_servers_json(typo)
+    assert (
+        _error(bad_json)
+        == f"{bad_json}: invalid JSON at line 1 column 2: Expecting property name enclosed in double quotes"
+    )
+    assert _error(tmp_path / "absent.json") == f"{tmp_path / 'absent.json'}: no such file"
+    both = _json(tmp_path, {"mcpServers": {"x": {"url": "http://a", "command": "b"}}})
+    assert _error(both) == f"{both}: mcpServers.x: give exactly one of `url` (HTTP) or `command` (stdio)"
+    unknown = _json(tmp_path, {"mcpServers": {"y": {"type": "websocket", "url": "ws://a"}}})
+    assert _error(unknown) == (
+        f"{unknown}: mcpServers.y.type: unknown transport 'websocket' "
+        "(expected one of: http, sse, stdio, streamable-http, streamable_http, streamablehttp)"
+    )
+    typo = _json(tmp_path, {"mcpServers": {"z": {"url": "http://a", "heders": {}, "args": "x"}}})
+    assert _error(typo) == f"{typo}: mcpServers.z.args: Input should be a valid list; mcpServers.z.heders: unknown key"
+    renamed = _json(tmp_path, {"mcpServers": {"v": {"serverUrl": 5}}})
+    assert _error(renamed) == f"{renamed}: mcpServers.v.serverUrl: Input should be a valid string"
+
+
+@pytest.mark.parametrize(
+    ("timeout", "shown"), [("abc", '"abc"'), (None, "null"), (True, "true"), ([5], "[5]"), ({}, "{}")]
+)
+def test_timeout_that_is_not_milliseconds(tmp_path: Path, timeout: object, shown: str) -> None:
+    path = _json(tmp_path, {"mcpServers": {"time": {"command": "t", "timeout": timeout}}})
+    assert _error(path) == f"{path}: mcpServers.time.timeout: expected a number of milliseconds, got {shown}"
+
+
+def test_timeout_bounds_use_the_model_messages(tmp_path: Path) -> None:
+    zero = _json(tmp_path, {"mcpServers": {"time": {"command": "t", "timeout": 0}}})
+    assert _error(zero) == f"{zero}: mcpServers.time.timeout: Input should be greater than 0"
+    endless = tmp_path / "inf.json"
+    endless.write_text('{"mcpServers": {"time": {"command": "t", "timeout_s": Infinity}}}')
+    assert _error(endless) == f"{endless}: mcpServers.time.timeout_s: Input should be a finite number"
+    as_text = _json(tmp_path, {"mcpServers": {"time": {"command": "t", "timeout": "2500"}}})
+    assert load_mcp_servers_json(as_text, {})["time"].timeout_s == 2.5
+
+
+@pytest.mark.parametrize(
+    ("disabled", "enabled"), [("false", True), ("False", True), ("true", False), (0, True), (1, False), (False, True)]
+)
+def test_disabled_is_a_strict_boolean(tmp_path: Path, disabled: object, enabled: bool) -> None:
+    path = _json(tmp_path, {"mcpServers": {"s": {"command": "s", "disabled": disabled}}})
+    assert load_mcp_servers_json(path, {})["s"].enabled is enabled
+
+
+@pytest.mark.parametrize("disabled", ["maybe", None, "", [True]])
+def test_disabled_that_is_not_a_boolean(tmp_path: Path, disabled: object) -> None:
+    path = _json(tmp_path, {"mcpServers": {"s": {"command": "s", "disabled": disabled}}})
+    assert _error(path).startswith(f"{path}: mcpServers.s.disabled: Input should be a valid boolean")
+
+
+def test_files_that_are_not_server_lists(tmp_path: Path) -> None:
+    latin1 = tmp_path / "latin1.json"
+    latin1.write_bytes(b'{"mcpServers": {"caf\xe9": {"command": "x"}}}')
+    assert _error(latin1) == f"{latin1}: not UTF-8 text (byte 0xe9 on line 1); save it as UTF-8"
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 200_000)
+    assert _error(deep) == f"{deep}: nested too deeply to be a server list"
+    array = _json(tmp_path, [1, 2])
+    assert _error(array) == f'{array}: expected a JSON object like {{"mcpServers": {{...}}}}, got an array'
+    not_a_map = _json(tmp_path, {"mcpServers": ["a"]})
+    assert _error(not_a_map) == f"{not_a_map}: mcpServers: expected an object mapping names to servers, got an array"
+    entry = _json(tmp_path, {"mcpServers": {"t": "uvx t"}})
+    assert _error(entry) == f"{entry}: mcpServers.t: expected an object, got a string"
+    assert _error(tmp_path) == f"{tmp_path}: is a directory, not a JSON file"
+    with_bom = tmp_path / "bom.json"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + json.dumps({"mcpServers": {"t": {"command": "t"}}}).encode())
+    assert load_mcp_servers_json(with_bom, {})["t"].command == "t"
+
+
+def test_json_references_resolve_when_set_and_wait_when_not(tmp_path: Path) -> None:
+    path = _json(
+        tmp_path,
+        {"mcpServers": {"a": {"command": "${BIN}/a", "cwd": "${HOME_DIR:-/tmp}"}, "b": {"url": "http://${HOST}/mcp"}}},
+    )
+    servers = load_mcp_servers_json(path, {"BIN": "/opt"})
+    assert servers["a"].command == "/opt/a" and servers["a"].cwd == "/tmp"
+    assert servers["b"].url == "http://${HOST}/mcp"
+    with pytest.raises(MissingEnvironmentVariable, match="HOST"):
+        servers["b"].require_environment({})
 
 
 def test_config_validation_and_helpers() -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, model_validator
 
 from voxmcp.mcp.auth.settings import OAuthSettings
 
@@ -17,6 +18,10 @@ _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 class MCPConfigError(ValueError):
     """A server table or `mcpServers` file is malformed; the message names the file, server and key."""
+
+
+class ConfigFileMissing(MCPConfigError):
+    """The named config file does not exist (the caller can say where the name came from)."""
 
 
 class MissingEnvironmentVariable(MCPConfigError):
@@ -43,6 +48,47 @@ def interpolate_env(value: str, environ: dict[str, str] | None = None) -> str:
     return _ENV_REFERENCE.sub(replace, value)
 
 
+def interpolate_known(value: Any, environ: Mapping[str, str] | None = None) -> Any:
+    """`interpolate_env` over a whole table, leaving `${NAME}` of an unset variable in place.
+
+    Why: a server that names an unset variable must fail on its own when it connects ("The X server needs the
+    environment variable Y"), not reject the whole configuration at load time.
+    """
+    source = os.environ if environ is None else environ
+    if isinstance(value, str):
+
+        def replace(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            found = source.get(name)
+            if found is not None:
+                return found
+            return default if default is not None else match.group(0)
+
+        return _ENV_REFERENCE.sub(replace, value)
+    if isinstance(value, dict):
+        return {key: interpolate_known(item, source) for key, item in value.items()}
+    if isinstance(value, list):
+        return [interpolate_known(item, source) for item in value]
+    return value
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        yield value.get_secret_value()
+    elif isinstance(value, str):
+        yield value
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from _strings(getattr(value, name))
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(key)
+            yield from _strings(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _strings(item)
+
+
 class MCPServerConfig(BaseModel):
     """One MCP server: either a URL (HTTP transports) or a command (stdio)."""
 
@@ -60,11 +106,11 @@ class MCPServerConfig(BaseModel):
     """Client identity and flow options for `auth = "oauth"` / `"client_credentials"` (see auth.settings)."""
     allowed_tools: list[str] | None = None
     denied_tools: list[str] = Field(default_factory=list)
-    timeout_s: float = Field(default=30.0, gt=0)
+    timeout_s: float = Field(default=30.0, gt=0, allow_inf_nan=False)
     tool_timeouts: dict[str, float] = Field(default_factory=dict)
     enabled: bool = True
     # Beyond the contract's core fields (all optional, defaults keep the old behaviour).
-    connect_timeout_s: float = Field(default=10.0, gt=0)
+    connect_timeout_s: float = Field(default=10.0, gt=0, allow_inf_nan=False)
     """Bound on one connect attempt (transport + initialize / server/discover)."""
     protocol: Literal["auto", "legacy"] = "auto"
     """`auto`: probe the 2026-07-28 stateless revision (server/discover), fall back to initialize;
@@ -96,6 +142,17 @@ class MCPServerConfig(BaseModel):
         """The transport to open: `stdio` for commands, else the configured HTTP flavour."""
         return "stdio" if self.command is not None else self.transport
 
+    def require_environment(self, environ: Mapping[str, str] | None = None) -> None:
+        """Raise MissingEnvironmentVariable for the first `${NAME}` (without a default) left unset in this table.
+
+        Called when the server connects, so an unset variable fails this server alone, whichever key names it.
+        """
+        source = os.environ if environ is None else environ
+        for text in _strings(self):
+            for match in _ENV_REFERENCE.finditer(text):
+                if match.group(2) is None and match.group(1) not in source:
+                    raise MissingEnvironmentVariable(match.group(1))
+
     def timeout_for(self, tool: str) -> float:
         """Per-tool timeout if configured, else the server's."""
         return self.tool_timeouts.get(tool, self.timeout_s)
@@ -105,6 +162,51 @@ class MCPServerConfig(BaseModel):
         if self.allowed_tools is not None and tool not in self.allowed_tools:
             return False
         return tool not in self.denied_tools
+
+
+def validation_problems(err: ValidationError, *, rename: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
+    """(dotted key, message) for each error pydantic found; `rename` maps a first key back to the file's spelling.
+
+    Shared by `voxmcp.toml` and `mcpServers` JSON, so both name the bad key and say what is wrong the same way.
+    """
+    problems: list[tuple[str, str]] = []
+    for error in err.errors():
+        loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
+        if loc and rename and loc[0] in rename:
+            loc[0] = rename[loc[0]]
+        message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
+        problems.append((".".join(loc), message))
+    return problems
+
+
+def describe_problems(source: str, problems: Sequence[tuple[str, str]], limit: int = 4) -> str:
+    """One line: `mcp.json: mcpServers.time.timeout: Input should be a valid number` (more problems after `;`)."""
+    parts = [f"{key}: {message}" if key else message for key, message in problems[:limit]]
+    if len(problems) > limit:
+        parts.append(f"and {len(problems) - limit} more")
+    return f"{source}: {'; '.join(parts)}"
+
+
+def read_config_text(path: Path, what: str, *, max_bytes: int = 4_000_000) -> str:
+    """A config file's text, or MCPConfigError naming the file: missing, unreadable, huge or not UTF-8."""
+    try:
+        if path.is_dir():
+            raise MCPConfigError(f"{path}: is a directory, not a {what} file")
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except FileNotFoundError as exc:
+        raise ConfigFileMissing(f"{path}: no such file") from exc
+    except OSError as exc:
+        raise MCPConfigError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    if len(data) > max_bytes:
+        raise MCPConfigError(f"{path}: larger than {max_bytes // 1_000_000} MB, which is not a {what} file")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise MCPConfigError(
+            f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}); save it as UTF-8"
+        ) from exc
 
 
 # Keys desktop MCP clients (Claude Desktop, Cursor, VS Code, Windsurf) use in an `mcpServers` entry.
@@ -117,68 +219,109 @@ _TRANSPORT_ALIASES: dict[str, Literal["auto", "streamable-http", "sse", "stdio"]
     "streamable_http": "streamable-http",
 }
 _DESKTOP_KEYS_IGNORED = {"description", "disabledTools_comment", "autoApprove", "alwaysAllow", "icon"}
+# desktop spelling -> ours; errors are reported under the spelling the file used
+_DESKTOP_RENAMES = {
+    "serverUrl": "url",
+    "type": "transport",
+    "disabledTools": "denied_tools",
+    "disabled_tools": "denied_tools",
+    "timeout": "timeout_s",
+    "disabled": "enabled",
+}
+_BOOL: TypeAdapter[bool] = TypeAdapter(bool)
+_FLOAT: TypeAdapter[float] = TypeAdapter(float)
 
 
-def _server_from_desktop_entry(name: str, entry: dict[str, Any]) -> MCPServerConfig:
-    """Map one desktop-style entry (`url`/`serverUrl`, `command`, `args`, `env`, `headers`, `type`)."""
+def _json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "true/false", type(None): "null"}
+    return names.get(type(value), "a number")
+
+
+def _server_from_desktop_entry(
+    entry: dict[str, Any], key_prefix: str, environ: Mapping[str, str] | None
+) -> MCPServerConfig:
+    """Map one desktop-style entry (`url`/`serverUrl`, `command`, `args`, `env`, `headers`, `type`) and validate it
+    with MCPServerConfig, as a `[mcp.servers.NAME]` table is; raises MCPConfigError naming the key."""
     data: dict[str, Any] = {}
+    rename: dict[str, str] = {}
+    problems: list[tuple[str, str]] = []
     for key, value in entry.items():
+        ours = _DESKTOP_RENAMES.get(key, key)
+        if key in _DESKTOP_KEYS_IGNORED:
+            continue
+        if ours in data:
+            problems.append((f"{key_prefix}.{key}", f"repeats `{rename.get(ours, ours)}`; give only one of them"))
+            continue
+        rename[ours] = key
         if key in ("type", "transport"):
             if not isinstance(value, str) or value.lower() not in _TRANSPORT_ALIASES:
                 allowed = ", ".join(sorted(_TRANSPORT_ALIASES))
-                raise MCPConfigError(f"server {name!r}: unknown {key} {value!r} (expected one of: {allowed})")
-            data["transport"] = _TRANSPORT_ALIASES[value.lower()]
-        elif key in ("url", "serverUrl"):
-            data["url"] = value
+                problems.append((f"{key_prefix}.{key}", f"unknown transport {value!r} (expected one of: {allowed})"))
+                continue
+            data[ours] = _TRANSPORT_ALIASES[value.lower()]
         elif key == "disabled":
-            data["enabled"] = not bool(value)
-        elif key in ("disabledTools", "disabled_tools"):
-            data["denied_tools"] = value
-        elif key in ("timeout", "timeout_s"):
-            # Desktop files give milliseconds under `timeout`; ours are seconds.
-            data["timeout_s"] = float(value) / 1000.0 if key == "timeout" else float(value)
-        elif key in _DESKTOP_KEYS_IGNORED:
-            continue
+            # the same strict boolean as `enabled` in voxmcp.toml: "false" is false, "maybe" is an error
+            try:
+                data[ours] = not _BOOL.validate_python(value)
+            except ValidationError as exc:
+                problems.append((f"{key_prefix}.{key}", exc.errors()[0]["msg"]))
+        elif key == "timeout":
+            # desktop files give milliseconds under `timeout`; ours are seconds
+            try:
+                if isinstance(value, bool):
+                    raise ValueError
+                data[ours] = _FLOAT.validate_python(value) / 1000.0
+            except (ValidationError, ValueError):
+                problems.append((f"{key_prefix}.{key}", f"expected a number of milliseconds, got {json.dumps(value)}"))
         else:
-            data[key] = value
-    if data.get("transport") == "stdio" and "url" in data:
-        raise MCPConfigError(f"server {name!r}: type 'stdio' needs a `command`, not a `url`")
+            data[ours] = value
+    if problems:
+        raise MCPConfigError(describe_problems("", problems).removeprefix(": "))
     try:
-        return MCPServerConfig.model_validate(data)
+        return MCPServerConfig.model_validate(interpolate_known(data, environ))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}" for err in exc.errors())
-        raise MCPConfigError(f"server {name!r}: {problems}") from exc
+        found = [
+            (f"{key_prefix}.{key}" if key else key_prefix, message)
+            for key, message in validation_problems(exc, rename=rename)
+        ]
+        raise MCPConfigError(describe_problems("", found).removeprefix(": ")) from None
 
 
-def parse_mcp_servers(document: Any, *, source: str = "mcpServers") -> dict[str, MCPServerConfig]:
-    """Read the `{"mcpServers": {name: entry}}` shape (a bare `{name: entry}` mapping is accepted too)."""
+def parse_mcp_servers(
+    document: Any, *, source: str = "mcpServers", environ: Mapping[str, str] | None = None
+) -> dict[str, MCPServerConfig]:
+    """Read the `{"mcpServers": {name: entry}}` shape (a bare `{name: entry}` mapping is accepted too).
+
+    `${NAME}` references to set variables are replaced now; unset ones are left for the connection to report.
+    """
     if not isinstance(document, dict):
-        raise MCPConfigError(f"{source}: expected a JSON object with an `mcpServers` key")
-    servers = document.get("mcpServers", document.get("servers", document))
+        raise MCPConfigError(
+            f'{source}: expected a JSON object like {{"mcpServers": {{...}}}}, got {_json_type(document)}'
+        )
+    key = "mcpServers" if "mcpServers" in document else "servers" if "servers" in document else ""
+    servers = document[key] if key else document
     if not isinstance(servers, dict):
-        raise MCPConfigError(f"{source}: `mcpServers` must be an object mapping names to servers")
+        raise MCPConfigError(f"{source}: {key}: expected an object mapping names to servers, got {_json_type(servers)}")
     result: dict[str, MCPServerConfig] = {}
     for name, entry in servers.items():
+        prefix = f"{key}.{name}" if key else str(name)
         if not isinstance(entry, dict):
-            raise MCPConfigError(f"{source}: server {name!r} must be an object, got {type(entry).__name__}")
+            raise MCPConfigError(f"{source}: {prefix}: expected an object, got {_json_type(entry)}")
         try:
-            result[str(name)] = _server_from_desktop_entry(str(name), entry)
+            result[str(name)] = _server_from_desktop_entry(entry, prefix, environ)
         except MCPConfigError as exc:
-            raise MCPConfigError(f"{source}: {exc}") from exc
+            raise MCPConfigError(f"{source}: {exc}") from None
     return result
 
 
-def load_mcp_servers_json(path: str | Path) -> dict[str, MCPServerConfig]:
-    """Load servers from a desktop-client style JSON file; errors name the file and the bad server/key."""
+def load_mcp_servers_json(path: str | Path, environ: Mapping[str, str] | None = None) -> dict[str, MCPServerConfig]:
+    """Load servers from a desktop-client style JSON file; errors name the file and the bad key."""
     file = Path(path)
-    try:
-        text = file.read_text(encoding="utf-8")
-    except FileNotFoundError as exc:
-        raise MCPConfigError(f"{file}: no such file") from exc
-    except OSError as exc:
-        raise MCPConfigError(f"{file}: cannot read ({exc.strerror})") from exc
+    text = read_config_text(file, "JSON")
     try:
         document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise MCPConfigError(f"{file}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from exc
-    return parse_mcp_servers(document, source=str(file))
+        raise MCPConfigError(f"{file}: invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise MCPConfigError(f"{file}: nested too deeply to be a server list") from None
+    return parse_mcp_servers(document, source=str(file), environ=environ)
