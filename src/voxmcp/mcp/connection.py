@@ -482,6 +482,7 @@ class MCPConnection:
         """Open the configured transport and handshake; `auto` falls back from Streamable HTTP to SSE."""
         if self._transport_factory is not None:
             return await self._enter_client(stack, self._transport_factory(), "custom")
+        self.config.require_environment()  # an unset ${VAR} anywhere in this server's table fails this server only
         transport = self.config.effective_transport
         if transport == "stdio":
             return await self._enter_client(stack, self._stdio_transport(stack), "stdio")
