@@ -313,6 +313,11 @@ def test_real_model_leaves_a_tool_whose_value_it_invents(local_llm: Any) -> None
 class _ScriptedRuntime:
     """Stands in for llama.cpp: a sure wish to call a tool; what the calls say comes from the script."""
 
+    n_ctx = 4096
+
+    def count_tokens(self, text: str) -> int:
+        return len(text) // 4
+
     def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
         return "prompt"
 

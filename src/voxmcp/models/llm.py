@@ -35,7 +35,8 @@ from livekit.agents.llm import ChatContext, ChatMessage, FunctionCall, FunctionC
 from livekit.agents.types import DEFAULT_API_CONNECT_OPTIONS, NOT_GIVEN, APIConnectOptions, NotGivenOr
 from livekit.agents.utils import shortuuid
 
-from voxmcp.models import call_decoding, grounding, toolcalls
+from voxmcp.models import call_decoding, catalogue, grounding, toolcalls
+from voxmcp.models.catalogue import compact_schema, prompt_tools  # noqa: F401  (imported from here by tests)
 from voxmcp.models.kv_state import KVStateCache
 
 if TYPE_CHECKING:
@@ -62,11 +63,23 @@ FALLBACK_NUDGE = (
     "to say it again."
 )
 # Plain speech: no braces, brackets, tags or markdown markers; must start with a word character or quote.
+TOO_LONG = "Sorry, that was more than I can take in at once. Could you say it more briefly?"
+DECODE_FAILED = "Sorry, something went wrong while I was thinking. Could you say that again?"
+CALL_MARGIN_TOKENS = 32
+"""Tokens a call's fixed JSON (`{"name": "...", "arguments": `) adds to a turn's prompt."""
 SPEECH_GRAMMAR = r"""
 root ::= first rest
 first ::= [A-Za-z0-9"'(]
 rest ::= [^{}<>\[\]`*#|\\]*
 """
+
+
+class ContextFull(ValueError):
+    """A prompt (with room for its answer) doesn't fit the model's context; raised before llama.cpp sees it."""
+
+
+class DecodeFailed(RuntimeError):
+    """llama.cpp failed to evaluate a prompt (`llama_decode returned 1`); the turn fails with a sentence."""
 
 
 @dataclass
@@ -153,36 +166,54 @@ class LlamaRuntime:
             n += 1
         return n
 
+    @property
+    def n_ctx(self) -> int:
+        return int(self.llama.n_ctx())
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llama.tokenize(text.encode(), add_bos=False, special=True))
+
+    def _fits(self, tokens: Sequence[int], room: int) -> None:
+        """Raise ContextFull unless `tokens` and `room` more fit the context (llama.cpp would fail mid-decode)."""
+        if len(tokens) + room > self.n_ctx:
+            raise ContextFull(f"a prompt of {len(tokens)} tokens (+{room}) does not fit the {self.n_ctx}-token context")
+
     def generate(self, req: _Request, stats: GenerationStats, temperature: float) -> Iterator[str]:
-        """Blocking token stream (run in a worker thread). Stops early when `req.stop_event` is set."""
+        """Blocking token stream (run in a worker thread). Stops early when `req.stop_event` is set.
+
+        The answer is cut short rather than overflow the context; a prompt with no room left raises ContextFull."""
         with self.lock:
             t0 = time.perf_counter()
             tokens = self.llama.tokenize(req.prompt.encode(), add_bos=False, special=True)
             stats.prompt_tokens = len(tokens)
             stats.cached_tokens = self.cached_prefix_len(tokens)
-            if len(tokens) + req.max_tokens > self.llama.n_ctx():
-                raise ValueError(f"prompt of {len(tokens)} tokens does not fit the context ({self.llama.n_ctx()})")
-            stream = self.llama.create_completion(
-                tokens,
-                max_tokens=req.max_tokens,
-                temperature=temperature,
-                stop=["<|im_end|>", "<|endoftext|>", "<|im_start|>"],
-                grammar=req.grammar,
-                stream=True,
-            )
+            self._fits(tokens, min(req.max_tokens, 16))
+            max_tokens = min(req.max_tokens, self.n_ctx - len(tokens))
             produced = ""
+            stream: Any = None
             try:
+                stream = self.llama.create_completion(
+                    tokens,
+                    max_tokens=max_tokens,
+                    temperature=temperature,
+                    stop=["<|im_end|>", "<|endoftext|>", "<|im_start|>"],
+                    grammar=req.grammar,
+                    stream=True,
+                )
                 for chunk in stream:
                     if stats.ttft_s is None:
                         stats.ttft_s = time.perf_counter() - t0
-                    text = chunk["choices"][0]["text"]  # type: ignore[index]
+                    text = chunk["choices"][0]["text"]
                     stats.completion_tokens += 1
                     yield text
                     produced += text
                     if req.stop_event.is_set() or (req.until is not None and req.until(produced)):
                         break
+            except RuntimeError as e:  # llama_decode returned n: never a traceback for the user
+                raise DecodeFailed(str(e)) from e
             finally:
-                stream.close()  # type: ignore[union-attr]
+                if stream is not None:
+                    stream.close()
                 stats.total_s = time.perf_counter() - t0
 
     def tool_start_probability(self, prompt: str) -> float:
@@ -192,11 +223,10 @@ class LlamaRuntime:
 
         with self.lock:
             tokens = self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
-            if len(tokens) >= self.llama.n_ctx():
-                raise ValueError(f"prompt of {len(tokens)} tokens does not fit the context ({self.llama.n_ctx()})")
+            self._fits(tokens, 1)
             reuse = min(self.cached_prefix_len(tokens), len(tokens) - 1)
             self.llama.n_tokens = reuse
-            self.llama.eval(tokens[reuse:])
+            self._eval(tokens[reuse:])
             logits = np.ctypeslib.as_array(self.llama._ctx.get_logits(), shape=(self.llama.n_vocab(),))  # type: ignore[no-untyped-call]
             z = logits.astype(np.float64)
             z = np.exp(z - z.max())
@@ -208,16 +238,23 @@ class LlamaRuntime:
         The state of a prefix evaluated once is kept on disk (`kv_state`), so a new process loads it instead."""
         with self.lock:
             tokens = self.llama.tokenize(prompt.encode(), add_bos=False, special=True)
+            self._fits(tokens, 1)
             cached = self.cached_prefix_len(tokens)
             if cached == len(tokens):
                 return 0
             if self.kv_cache is not None and self.kv_cache.load(self.llama, self.model_path, tokens):
                 return 0
             self.llama.n_tokens = cached
-            self.llama.eval(tokens[cached:])
+            self._eval(tokens[cached:])
             if self.kv_cache is not None:
                 self.kv_cache.save(self.llama, self.model_path, tokens)
             return len(tokens) - cached
+
+    def _eval(self, tokens: Sequence[int]) -> None:
+        try:
+            self.llama.eval(tokens)
+        except RuntimeError as e:  # llama_decode returned n
+            raise DecodeFailed(str(e)) from e
 
 
 def tool_schemas(tools: Sequence[llm.Tool]) -> list[dict[str, Any]]:
@@ -225,36 +262,6 @@ def tool_schemas(tools: Sequence[llm.Tool]) -> list[dict[str, Any]]:
     ctx = llm.ToolContext(list(tools))
     schemas = ctx.parse_function_tools("openai", strict=False)
     return sorted(schemas, key=lambda s: str(s["function"]["name"]))
-
-
-_PROMPT_SCHEMA_KEYS = {"type", "description", "properties", "required", "enum", "items", "default", "anyOf"}
-
-
-def compact_schema(value: Any) -> Any:
-    """A schema with only what helps the model choose and fill a call: every token of it is prefilled, and a
-    small model copies noise such as `title` into its arguments. Validation still uses the full schema."""
-    if isinstance(value, dict):
-        out: dict[str, Any] = {}
-        for k, v in value.items():
-            if k == "properties" and isinstance(v, dict):
-                out[k] = {name: compact_schema(spec) for name, spec in v.items()}
-            elif k in _PROMPT_SCHEMA_KEYS:
-                out[k] = compact_schema(v)
-        return out
-    if isinstance(value, list):
-        return [compact_schema(v) for v in value]
-    return value
-
-
-def prompt_tools(schemas: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        {"type": "function", "function": {
-            "name": s["function"]["name"],
-            "description": s["function"].get("description", ""),
-            "parameters": compact_schema(s["function"].get("parameters") or {"type": "object", "properties": {}}),
-        }}
-        for s in schemas
-    ]  # fmt: skip
 
 
 def _strip_preamble(text: str, preamble: str | None) -> str:
@@ -452,6 +459,10 @@ class LocalLLM(llm.LLM[Any]):
         self.tool_preamble = tool_preamble
         self.speak_prose_results = speak_prose_results
         self.last_stats: GenerationStats | None = None
+        self.servers: int | None = None
+        """How many servers the tools come from (for the log line when the catalogue is reduced)."""
+        self._catalogues: dict[str, catalogue.Catalogue] = {}
+        self._warned_mode: catalogue.CatalogueMode | None = None
 
     @property
     def model(self) -> str:
@@ -479,18 +490,68 @@ class LocalLLM(llm.LLM[Any]):
             self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options, tool_choice=tool_choice
         )
 
-    def prefix_prompt(self, instructions: str, tools: Sequence[llm.Tool]) -> str:
-        """The part of every prompt that doesn't change within a session: system prompt + tool schemas."""
-        schemas = prompt_tools(tool_schemas(tools))
-        full = self._runtime.render([{"role": "system", "content": instructions}], schemas or None)
-        # cut before the generation prompt: everything up to the end of the system turn is shared by all turns
+    @property
+    def prefix_budget(self) -> int:
+        """The most tokens the system prompt + tools may take: the context less a turn, its call and its answer."""
+        return self._runtime.n_ctx - self.max_tokens - CALL_MARGIN_TOKENS - catalogue.TURN_RESERVE_TOKENS
+
+    @property
+    def turn_limit(self) -> int:
+        """The most tokens a turn's prompt may take (room left for the call's JSON and the answer)."""
+        return self._runtime.n_ctx - self.max_tokens - CALL_MARGIN_TOKENS
+
+    def system_turn(self, instructions: str, tools: Sequence[dict[str, Any]] | None) -> str:
+        """The rendered system turn (system prompt + these tools), up to the end of it: shared by every turn."""
+        full = self._runtime.render([{"role": "system", "content": instructions}], list(tools) if tools else None)
         end = full.find("<|im_end|>")
         return full[: end + len("<|im_end|>\n")] if end >= 0 else full
 
-    async def prefill(self, instructions: str, tools: Sequence[llm.Tool]) -> int:
-        """Warm the KV cache with the session's stable prefix; returns the number of newly evaluated tokens."""
-        prompt = self.prefix_prompt(instructions, tools)
-        return await asyncio.to_thread(self._runtime.prefill, prompt)
+    def tool_catalogue(self, instructions: str, schemas: list[dict[str, Any]]) -> catalogue.Catalogue:
+        """How the tools are shown for this system prompt and tool set, measured in tokens once and then cached.
+
+        When they had to be reduced (compact catalogue, tool search) one warning says so, with the counts; it is
+        said again only if the mode changes."""
+        key = catalogue.key(instructions, schemas)
+        found = self._catalogues.get(key)
+        if found is not None:
+            return found
+        rt = self._runtime
+        chosen = catalogue.choose(
+            schemas, lambda tools: rt.count_tokens(self.system_turn(instructions, tools)), self.prefix_budget
+        )
+        if chosen.mode != self._warned_mode and (chosen.mode != "full" or self._warned_mode is not None):
+            extra = {"mode": chosen.mode, "tools": len(schemas), "servers": self.servers, "n_ctx": rt.n_ctx,
+                     "full_tokens": chosen.full_tokens, "tokens": chosen.tokens, "budget": chosen.budget}  # fmt: skip
+            if chosen.mode == "full":
+                logger.info("every tool schema fits the context again", extra=extra)
+            else:
+                logger.warning(catalogue.summary(chosen, n_ctx=rt.n_ctx, servers=self.servers), extra=extra)
+            self._warned_mode = chosen.mode
+        if len(self._catalogues) >= 8:
+            self._catalogues.pop(next(iter(self._catalogues)))
+        self._catalogues[key] = chosen
+        return chosen
+
+    def prefix_prompt(self, instructions: str, tools: Sequence[llm.Tool]) -> str:
+        """The part of every prompt that doesn't change within a session: the system prompt and the tools in the
+        catalogue's mode (tool search: the system prompt up to where the turn's tools go)."""
+        chosen = self.tool_catalogue(instructions, tool_schemas(tools))
+        if chosen.mode == "search":
+            return catalogue.stable_header(lambda t: self.system_turn(instructions, t))
+        return self.system_turn(instructions, chosen.prompt or None)
+
+    async def prefill(self, instructions: str, tools: Sequence[llm.Tool], *, servers: int | None = None) -> int:
+        """Warm the KV cache with the session's stable prefix; returns the number of newly evaluated tokens.
+
+        Never raises for a prompt that doesn't fit or a failed decode: the turns then say so in a sentence."""
+        if servers is not None:
+            self.servers = servers
+        try:
+            prompt = await asyncio.to_thread(self.prefix_prompt, instructions, tools)
+            return await asyncio.to_thread(self._runtime.prefill, prompt)
+        except (ContextFull, DecodeFailed) as e:
+            logger.warning("the system prompt could not be prefilled", extra={"error": str(e)})
+            return 0
 
 
 class LocalLLMStream(llm.LLMStream):
@@ -507,19 +568,21 @@ class LocalLLMStream(llm.LLMStream):
         self._local = llm_
         self._tool_choice = tool_choice
         self._request_id = shortuuid("llamacpp_")
+        self._shown: list[dict[str, Any]] = []
+        """The tools this turn's prompts show (all of them, compacted, or those a search found)."""
 
     async def _run(self) -> None:
         rt = self._local.runtime
         preamble = self._local.tool_preamble
         instructions = self._local.default_instructions
         messages, mode = to_template_messages(self._chat_ctx, default_instructions=instructions, preamble=preamble)
-        schemas = tool_schemas(self._tools)
-        if self._tool_choice == "none" or not schemas:
-            mode = "answer"
-        prompt = rt.render(messages, prompt_tools(schemas) or None)
         stats = GenerationStats(mode=mode)
         self._local.last_stats = stats
         try:
+            schemas = await asyncio.to_thread(self._turn_tools, str(messages[0]["content"]))
+            if self._tool_choice == "none" or not schemas:
+                mode = stats.mode = "answer"
+            prompt = self._render(messages)
             failures = trailing_tool_errors(self._chat_ctx)
             if failures:
                 # a small model asked to "answer from" an error invents data; the failure itself is the answer
@@ -567,7 +630,14 @@ class LocalLLMStream(llm.LLMStream):
                 # invents the data ("How cold is it in my cold?" -> "The temperature is 0 degrees"), so ask again
                 self._emit_text(SAY_AGAIN)
                 return
-            await self._stream_text(self._fallback_prompt(messages, schemas), rt.grammar(SPEECH_GRAMMAR), stats)
+            await self._stream_text(self._fallback_prompt(messages), rt.grammar(SPEECH_GRAMMAR), stats)
+        except ContextFull as e:
+            logger.warning("a turn does not fit the model's context", extra={"error": str(e)})
+            self._emit_text(TOO_LONG)
+        except DecodeFailed as e:
+            logger.warning("the local model failed to evaluate a prompt", extra={"error": str(e)})
+            logger.debug("decode failure", exc_info=True)
+            self._emit_text(DECODE_FAILED)
         except ValueError as e:
             raise APIConnectionError(f"local LLM failed: {e}", retryable=False) from e
         finally:
@@ -608,7 +678,7 @@ class LocalLLMStream(llm.LLMStream):
         )
         if decision != "check_alone":
             return decision, prompt
-        alone = rt.render([messages[0], {"role": "user", "content": user_text}], prompt_tools(schemas) or None)
+        alone = self._render([messages[0], {"role": "user", "content": user_text}])
         p_alone = await asyncio.to_thread(rt.tool_start_probability, alone)
         logger.info(
             "tool decision on the request alone",
@@ -628,7 +698,7 @@ class LocalLLMStream(llm.LLMStream):
         pending = grounding.unanswered_tools(question, _descriptions(schemas), called)
         if not pending:
             return False
-        prompt = self._continuation_prompt(schemas)
+        prompt = self._continuation_prompt()
         only = [s for s in schemas if s["function"]["name"] in pending]
         calls = await self._generate_calls(prompt, only, question, stats, attempts=1)
         if calls:
@@ -776,7 +846,37 @@ class LocalLLMStream(llm.LLMStream):
             req.stop_event.set()
             await asyncio.shield(worker)
 
-    def _continuation_prompt(self, schemas: list[dict[str, Any]]) -> str:
+    def _turn_tools(self, instructions: str) -> list[dict[str, Any]]:
+        """Choose the tools this turn shows (`self._shown`) from the catalogue's mode; returns the schemas a call
+        may be generated for (tool search: only the ones shown)."""
+        schemas = tool_schemas(self._tools)
+        if not schemas:
+            self._shown = []
+            return []
+        chosen = self._local.tool_catalogue(instructions, schemas)
+        question, _ = current_request(self._chat_ctx)
+        called = [item.name for item in self._chat_ctx.items if isinstance(item, FunctionCall)]
+        count = self._local.runtime.count_tokens
+        self._shown = chosen.shown(question, called, lambda t: count(self._local.system_turn(instructions, t)))
+        if chosen.mode == "search":
+            logger.info(
+                "tool search", extra={"request": question[:80], "tools": [catalogue.tool_name(t) for t in self._shown]}
+            )
+        return chosen.callable_schemas(self._shown)
+
+    def _render(self, messages: list[dict[str, Any]]) -> str:
+        """A prompt with this turn's tools that fits the context with room for a call and an answer: the oldest
+        history goes first, then long texts are cut; ContextFull when even that isn't enough."""
+        rt = self._local.runtime
+        tools = self._shown or None
+        fitted = catalogue.fit_messages(
+            messages, lambda ms: rt.count_tokens(rt.render(ms, tools)), self._local.turn_limit
+        )
+        if fitted is None:
+            raise ContextFull(f"the system prompt, tools and request do not fit the {rt.n_ctx}-token context")
+        return rt.render(fitted, tools)
+
+    def _continuation_prompt(self) -> str:
         """The request followed by the calls made for it, open for one more call in the same assistant turn: where
         a second call naturally goes, and mostly in the KV cache already (the first call was generated there)."""
         messages, _ = to_template_messages(
@@ -789,7 +889,7 @@ class LocalLLMStream(llm.LLMStream):
             if m["role"] == "assistant"
             for c in m.get("tool_calls", [])
         ]
-        head = self._local.runtime.render(messages[: last_user + 1], prompt_tools(schemas) or None)
+        head = self._render(messages[: last_user + 1])
         made = "".join(
             f"<tool_call>\n{json.dumps({'name': c['name'], 'arguments': c['arguments']}, ensure_ascii=False)}"
             "\n</tool_call>\n"
@@ -797,13 +897,13 @@ class LocalLLMStream(llm.LLMStream):
         )
         return f"{head}{made}<tool_call>\n"
 
-    def _fallback_prompt(self, messages: list[dict[str, Any]], schemas: list[dict[str, Any]]) -> str:
+    def _fallback_prompt(self, messages: list[dict[str, Any]]) -> str:
         """The prompt for speech after a rejected call: the model must not describe functions to the user."""
         # on the user's side, after the request: a system turn at the end is read out by a 0.5B as if it were the
         # answer ("None of the tools fits what the user said...")
         last = messages[-1]
         nudged = {"role": "user", "content": f"{last['content']}\n({FALLBACK_NUDGE})"}
-        return self._local.runtime.render([*messages[:-1], nudged], prompt_tools(schemas) or None)
+        return self._render([*messages[:-1], nudged])
 
     def _emit_text(self, text: str) -> None:
         if text:
