@@ -52,22 +52,21 @@ def web_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         _web(tmp, "--port", "0", "--token-ttl", "60"),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
         env=_env(),
         cwd=tmp,
     )
     assert proc.stdout is not None
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        seen = ""
+        seen = b""
         while time.monotonic() < deadline and proc.poll() is None:
+            # the raw pipe, not readline(): a buffered reader can hold the line while select() sees nothing
             ready, _, _ = select.select([proc.stdout], [], [], 0.5)
             if ready:
-                line = proc.stdout.readline()
-                seen += line
-                match = re.search(r"voxmcp web: (http://127\.0\.0\.1:\d+/)", line)
+                seen += os.read(proc.stdout.fileno(), 65536)
+                match = re.search(rb"voxmcp web: (http://127\.0\.0\.1:\d+/)", seen)
                 if match:
-                    yield match.group(1)
+                    yield match.group(1).decode()
                     return
         raise RuntimeError(f"voxmcp web did not start: {seen!r}")
     finally:
