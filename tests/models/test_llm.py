@@ -22,6 +22,7 @@ from voxmcp.models.llm import (
     spoken_failure,
     to_template_messages,
     tool_decision,
+    tool_schemas,
     trailing_tool_errors,
 )
 
@@ -436,3 +437,148 @@ def test_a_short_prose_result_is_the_answer() -> None:
     ctx.insert(FunctionCall(call_id="b", name="t", arguments="{}"))
     ctx.insert(FunctionCallOutput(call_id="b", name="t", output="It is 5 AM.", is_error=False))
     assert [o.output for o in request_results(ctx)] == ["It is 5 AM."]  # only this request's results
+
+
+# ---- any number of tools, any length of conversation ----------------------------------------------------------
+
+
+class _CountingRuntime(_ScriptedRuntime):
+    """Renders prompts as JSON and counts ~4 characters a token, like a tokenizer would against a context; the
+    prompts it saw are kept. `fail` makes the decision pass raise (a decode failure, an overflow)."""
+
+    def __init__(self, n_ctx: int = 4096, fail: BaseException | None = None) -> None:
+        self.n_ctx = n_ctx
+        self.fail = fail
+        self.prompts: list[str] = []
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        listed = "".join(f"\n{json.dumps(t)}" for t in tools or [])
+        system = f"{messages[0]['content']}\n<tools>{listed}\n</tools><|im_end|>\n" if tools else messages[0]["content"]
+        return system + "".join(f"{m['role']}: {json.dumps(m)}<|im_end|>\n" for m in messages[1:])
+
+    def prefill(self, prompt: str) -> int:
+        assert self.count_tokens(prompt) < self.n_ctx
+        self.prefilled = prompt
+        return self.count_tokens(prompt)
+
+    def tool_start_probability(self, prompt: str) -> float:
+        self.prompts.append(prompt)
+        if self.fail is not None:
+            raise self.fail
+        assert self.count_tokens(prompt) <= self.n_ctx
+        return 0.9
+
+
+def _many_tools(n: int) -> list[llm.Tool]:
+    """`n` tools shaped like a big server's: variants of a few domains, ~140 tokens each in full."""
+    domains = [("weather", "Get the current weather in a city", "city"), ("parcel", "Track a parcel", "code"),
+               ("invoice", "Create an invoice for a customer", "customer")]  # fmt: skip
+
+    def tool(i: int) -> llm.Tool:
+        topic, description, key = domains[i % len(domains)]
+
+        async def call(raw_arguments: dict[str, object]) -> str:
+            return "unused"
+
+        name = f"get_{topic}" if i < len(domains) else f"archive_{topic}_{i}"
+        properties = {
+            key: {"type": "string", "description": f"The {key} to use"},
+            "limit": {"type": "integer", "description": "How many results at most"},
+        }
+        params = {"type": "object", "properties": properties, "required": [key]}
+        text = f"{description} (variant {i}). Returns a summary with timestamps and identifiers."
+        return function_tool(call, raw_schema={"name": name, "description": text, "parameters": params})
+
+    return [tool(i) for i in range(n)]
+
+
+def _counting_llm(
+    monkeypatch: pytest.MonkeyPatch, runtime: _CountingRuntime, output: str = ""
+) -> tuple[Any, list[dict[str, Any]]]:
+    from voxmcp.models import llm as llm_module
+
+    seen: list[dict[str, Any]] = []
+
+    async def decode_call(prompt: str, schemas: dict[str, Any], collect: Any, **kwargs: Any) -> str:
+        seen.append(schemas)
+        return output
+
+    monkeypatch.setattr(llm_module.LlamaRuntime, "shared", classmethod(lambda cls, *a, **k: runtime))
+    monkeypatch.setattr(llm_module.call_decoding, "decode_call", decode_call)
+    return llm_module.LocalLLM(Path("counted.gguf"), instructions=SYSTEM), seen
+
+
+async def test_past_the_context_the_model_searches_the_tools_and_says_so_once(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    runtime = _CountingRuntime()
+    model, seen = _counting_llm(monkeypatch, runtime, '{"name": "get_weather", "arguments": {"city": "Paris"}}')
+    tools = _many_tools(500)
+    with caplog.at_level("INFO", logger="voxmcp.models.llm"):
+        assert await model.prefill(SYSTEM, tools, servers=3) < 100  # the system prompt only
+        assert runtime.prefilled == f"{SYSTEM}\n<tools>\n"  # where each turn's tools go
+        _, calls = await _run(model, _ctx("What is the weather in Paris?"), tools)
+        await _run(model, _ctx("Where is my parcel AB12?"), tools)
+    assert [(c.name, c.arguments) for c in calls] == [("get_weather", '{"city": "Paris"}')]
+    # the call was decoded among the request's matches only, and the prompt showed just those
+    assert 0 < len(seen[0]) <= 5 and "get_weather" in seen[0] and all("weather" in name for name in seen[0])
+    assert '"name": "archive_parcel_' not in runtime.prompts[0] and '"name": "get_weather"' in runtime.prompts[0]
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and warnings[0].startswith("500 tools from 3 servers need ")
+    assert "4096-token context" in warnings[0] and "tool search on" in warnings[0]
+
+
+async def test_tools_that_fit_only_compacted_are_all_shown_compact(monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = _CountingRuntime()
+    model, _ = _counting_llm(monkeypatch, runtime, '{"name": "get_weather", "arguments": {"city": "Oslo"}}')
+    tools = _many_tools(40)
+    chosen = model.tool_catalogue(SYSTEM, tool_schemas(tools))
+    assert chosen.mode == "compact" and chosen.full_tokens > model.prefix_budget >= chosen.tokens
+    _, calls = await _run(model, _ctx("What is the weather in Oslo?"), tools)
+    assert [c.name for c in calls] == ["get_weather"]
+    assert runtime.prompts[0].count('"name": ') == 40 and '"description": "The city to use"' not in runtime.prompts[0]
+
+
+async def test_a_long_conversation_drops_its_oldest_turns_to_fit(monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = _CountingRuntime(n_ctx=2048)
+    model, _ = _counting_llm(monkeypatch, runtime, '{"name": "get_weather", "arguments": {"city": "Rome"}}')
+    ctx = _ctx()
+    for i in range(200):
+        ctx.add_message(role="user", content=f"Tell me something about the number {i}.")
+        ctx.add_message(role="assistant", content=f"The number {i} is a fine number, with a long story to it.")
+    ctx.add_message(role="user", content="What is the weather in Rome?")
+    _, calls = await _run(model, ctx, [get_weather, convert_units])
+    assert [c.name for c in calls] == ["get_weather"]
+    prompt = runtime.prompts[0]
+    assert runtime.count_tokens(prompt) <= model.turn_limit
+    assert "What is the weather in Rome?" in prompt and "number 199" in prompt and "number 0." not in prompt
+
+
+@pytest.mark.parametrize(
+    ("failure", "sentence"),
+    [
+        ("ContextFull", "Sorry, that was more than I can take in at once."),
+        ("DecodeFailed", "Sorry, something went wrong while I was thinking."),
+    ],
+)
+async def test_a_turn_that_cannot_be_evaluated_fails_with_a_sentence(
+    monkeypatch: pytest.MonkeyPatch, failure: str, sentence: str
+) -> None:
+    from voxmcp.models import llm as llm_module
+
+    runtime = _CountingRuntime(fail=getattr(llm_module, failure)("llama_decode returned 1"))
+    model, _ = _counting_llm(monkeypatch, runtime)
+    text, calls = await _run(model, _ctx("What is the weather in Paris?"))
+    assert calls == [] and text.startswith(sentence)
+
+
+async def test_a_request_longer_than_the_context_fails_with_a_sentence(monkeypatch: pytest.MonkeyPatch) -> None:
+    runtime = _CountingRuntime(n_ctx=1024)
+    model, _ = _counting_llm(monkeypatch, runtime)
+    system = "You are a voice assistant. " + "Always be kind. " * 400  # the system prompt alone overflows
+    ctx = ChatContext.empty()
+    ctx.add_message(role="system", content=system)
+    ctx.add_message(role="user", content="What is the weather in Paris?")
+    text, calls = await _run(model, ctx)
+    assert calls == [] and text == "Sorry, that was more than I can take in at once. Could you say it more briefly?"
+    assert runtime.prompts == []  # nothing reached the model
