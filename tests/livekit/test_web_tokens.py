@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from collections.abc import Callable
@@ -346,3 +347,16 @@ def test_web_command_says_when_the_port_is_taken(tmp_path: Path) -> None:
     assert (
         result.output.strip() == f"error: cannot serve on 127.0.0.1:{port}: Address already in use; pick another --port"
     )
+
+
+def test_no_secret_or_token_in_logs(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
+    client = _client(refreshes_per_minute=1)
+    session = client.post("/api/session", json={}).json()
+    fresh = client.post("/api/session/refresh", json={"token": session["token"]}).json()
+    assert client.post("/api/session/refresh", json={"token": fresh["token"]}).status_code == 429
+    client.post("/api/session", json={}, headers={"host": "evil.example:8787"})
+    logged = "\n".join([r.getMessage() for r in caplog.records] + [repr(vars(r)) for r in caplog.records])
+    assert "web session" in logged and "token refresh refused" in logged
+    for secret in (SECRET, session["token"], fresh["token"]):
+        assert secret not in logged

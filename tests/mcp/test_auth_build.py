@@ -23,6 +23,7 @@ from voxmcp.mcp.auth.providers import (
     EnterpriseManagedProvider,
     PrivateKeyJWTProvider,
     WorkloadIdentityProvider,
+    _oauth_error,
 )
 from voxmcp.mcp.auth.settings import OAuthSettings
 from voxmcp.mcp.auth.token_store import MemoryTokenStore
@@ -156,3 +157,12 @@ def test_secrets_are_masked_in_reprs_and_dumps() -> None:
     )
     assert "hunter2-secret" not in repr(config)
     assert "hunter2-secret" not in config.model_dump_json()
+
+
+def test_token_endpoint_errors_name_the_error_never_the_body() -> None:
+    echoed = httpx2.Response(
+        400, json={"error": "invalid_grant", "error_description": "id token expired", "subject_token": "eyJ.secret"}
+    )
+    assert _oauth_error(echoed) == ": invalid_grant (id token expired)"
+    assert _oauth_error(httpx2.Response(502, text="<html>eyJ.secret</html>")) == ""
+    assert _oauth_error(httpx2.Response(400, json=["eyJ.secret"])) == ""

@@ -6,6 +6,7 @@ The server side lives in `oauth_test_server` (shared with the fault suite).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import stat
@@ -346,3 +347,44 @@ def test_settings_reject_contradictions() -> None:
 def test_plain_servers_get_no_auth() -> None:
     assert build_auth("s", MCPServerConfig(url="http://127.0.0.1:9/mcp")) is None
     assert build_auth("s", MCPServerConfig(command="true")) is None
+
+
+def _logged_text(records: list[logging.LogRecord]) -> str:
+    """Every message, extra field and traceback of the records, as one text to search for secrets."""
+    standard = set(vars(logging.makeLogRecord({})))
+    parts = []
+    for record in records:
+        parts.append(record.getMessage())
+        parts.extend(repr(v) for k, v in vars(record).items() if k not in standard)
+        if record.exc_info:
+            parts.append(logging.Formatter().formatException(record.exc_info))
+    return "\n".join(parts)
+
+
+async def test_no_token_or_client_secret_in_logs_at_debug(
+    auth_server: AuthServerState, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    browser = Browser()
+    config = _config(auth_server)
+    store = FileTokenStore("notes", tmp_path)
+    auth = build_auth("notes", config, store=store, redirect_handler=browser.open, callback_handler=browser.callback)
+    async with MCPConnection("notes", config, auth=auth) as connection:
+        await connection.list_tools()
+        auth_server.access_tokens.clear()  # forces a refresh after a 401
+        await connection.list_tools(refresh=True)
+    machine = MCPServerConfig(
+        url=f"{auth_server.base}/mcp",
+        transport="streamable-http",
+        auth="client_credentials",
+        oauth=OAuthSettings(client_id="machine", client_secret=SecretStr("s3cret"), issuer=auth_server.base),
+    )
+    async with MCPConnection("machine", machine, auth=build_auth("machine", machine)) as connection:
+        await connection.list_tools()
+    tokens = await store.get_tokens()
+    assert tokens is not None and tokens.refresh_token is not None
+    secrets_seen = [*auth_server.access_tokens, *auth_server.refresh_tokens, tokens.refresh_token, "s3cret"]
+    logged = _logged_text(caplog.records)
+    assert "access token refreshed after a 401" in logged  # the refresh path ran and logged
+    leaked = [s for s in secrets_seen if s in logged]
+    assert leaked == []

@@ -51,7 +51,7 @@ def web_settings_from_config(
             raise TokenError(
                 f"livekit.api_key and livekit.api_secret (or LIVEKIT_API_KEY/LIVEKIT_API_SECRET) are required for {url}"
             )
-        logger.info("using LiveKit dev-mode keys for a loopback server", extra={"url": url})
+        logger.info("using LiveKit dev-mode keys for a loopback server", extra={"host": urlsplit(url).hostname})
         key, secret = key or DEV_KEY, secret or DEV_SECRET
         if secret == DEV_SECRET:
             # LiveKit's well-known dev secret is short by design; don't warn on every token for it

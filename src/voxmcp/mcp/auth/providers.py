@@ -272,6 +272,19 @@ class WorkloadIdentityProvider(_FixedClientProvider):
         return self._token_request({"grant_type": JWT_BEARER_GRANT_TYPE, "assertion": assertion})
 
 
+def _oauth_error(response: httpx2.Response) -> str:
+    """ ": error: description" from an OAuth error body, never the body itself (it may echo a credential)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return ""
+    if not isinstance(body, dict) or not isinstance(body.get("error"), str):
+        return ""
+    description = body.get("error_description")
+    detail = f" ({description[:200]})" if isinstance(description, str) else ""
+    return f": {body['error'][:100]}{detail}"
+
+
 class EnterpriseManagedProvider(_FixedClientProvider):
     """SEP-990: IdP ID token -> (RFC 8693) ID-JAG -> (RFC 7523) access token at the MCP auth server."""
 
@@ -323,7 +336,7 @@ class EnterpriseManagedProvider(_FixedClientProvider):
         async with httpx2.AsyncClient(timeout=self._timeout_s, follow_redirects=False) as client:
             response = await client.post(self._idp_token_endpoint, data=data, headers=_FORM)
         if response.status_code != 200:
-            raise OAuthTokenError(f"IdP token exchange failed ({response.status_code}): {response.text[:300]}")
+            raise OAuthTokenError(f"IdP token exchange failed ({response.status_code}){_oauth_error(response)}")
         try:
             body = response.json()
         except ValueError as exc:
