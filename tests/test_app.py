@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from livekit.agents.llm import ToolError
 
-from voxmcp.app import greeting_text, unreachable_server_tool
+from voxmcp.app import greeting_text, stand_in_tools, unreachable_server_tool
 from voxmcp.config import load_settings
 from voxmcp.demo.runner import free_port
 from voxmcp.mcp.config import MCPServerConfig
@@ -19,7 +19,11 @@ def test_greeting_is_fixed_and_names_down_servers() -> None:
     up = ServerStatus(name="demo", state="connected", error=None, tool_count=7)
     down = ServerStatus(name="files", state="failed", error="connection refused", tool_count=0)
     assert greeting_text(settings, [up]) == "Hi! What can I do for you?"
-    assert "can't reach the files server" in greeting_text(settings, [up, down])
+    assert greeting_text(settings, [up, down]) == (
+        "Hi! What can I do for you? Note that I can't reach the files server right now."
+    )
+    other = ServerStatus(name="mail", state="failed", error="no answer", tool_count=0)
+    assert greeting_text(settings, [down, up, other]).endswith("I can't reach the files and mail servers right now.")
 
 
 def test_a_down_server_answers_with_the_real_reason() -> None:
@@ -35,6 +39,36 @@ def test_a_down_server_answers_with_the_real_reason() -> None:
                 await tool({})
         finally:
             await hub.aclose()
+
+    asyncio.run(asyncio.wait_for(main(), 30))
+
+
+def test_a_server_stuck_in_its_handshake_is_treated_as_down() -> None:
+    """Accepts the connection, never answers: after the bound it gets a stand-in and a greeting warning, like a
+    refused one, so the model has a tool that tells the truth instead of nothing (and an invented answer)."""
+
+    async def main() -> None:
+        async def accept_and_ignore(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await asyncio.sleep(30)
+
+        listener = await asyncio.start_server(accept_and_ignore, "127.0.0.1", 0)
+        port = listener.sockets[0].getsockname()[1]
+        hub = MCPHub({"weather": MCPServerConfig(url=f"http://127.0.0.1:{port}/mcp")}, connect_timeout_s=1)
+        try:
+            statuses = await hub.start()
+            reason = f"The weather server at 127.0.0.1:{port} did not answer in time."
+            assert [(s.state, s.error) for s in statuses] == [("failed", reason)]
+            settings = load_settings(env={}, dotenv=False)
+            assert greeting_text(settings, statuses).endswith("Note that I can't reach the weather server right now.")
+            [stand_in] = stand_in_tools(hub)
+            assert stand_in.info.name == "weather_server"
+            with pytest.raises(ToolError) as info:
+                await asyncio.wait_for(stand_in({}), 3)  # the handshake still in flight is not waited for again
+            assert info.value.message == reason
+            assert hub.function_tools() == []
+        finally:
+            await hub.aclose()
+            listener.close()
 
     asyncio.run(asyncio.wait_for(main(), 30))
 

@@ -92,8 +92,10 @@ def load_models(settings: Settings) -> Models:
 def unreachable_server_tool(status: ServerStatus, hub: MCPHub) -> llm.RawFunctionTool[..., Any]:
     """A stand-in tool for a server that is down, so a request for it is answered with the real reason.
 
-    Without it the model sees no tool and invents an answer (BASELINE failure 4). Calling it retries the
-    connection once: when the server is back its real tools replace this one.
+    Without it the model sees no tool and invents an answer (BASELINE failure 4). "Down" includes a server
+    still stuck in its handshake when the hub's start bound ran out. Calling it retries the connection once
+    (a handshake still in flight is not waited for again); when the server is back its real tools replace
+    this one.
     """
     name = f"{status.name}_server"
 
@@ -118,13 +120,20 @@ def unreachable_server_tool(status: ServerStatus, hub: MCPHub) -> llm.RawFunctio
     return function_tool(call, raw_schema=schema)
 
 
+def stand_in_tools(hub: MCPHub) -> list[llm.RawFunctionTool[..., Any]]:
+    """One stand-in per server that is down now (failed, or never finished connecting within the bound)."""
+    return [unreachable_server_tool(s, hub) for s in hub.statuses() if s.state == "failed"]
+
+
 def greeting_text(settings: Settings, statuses: list[ServerStatus]) -> str:
     """A fixed greeting (no LLM, no tool calls: BASELINE failure 1), which says once which servers are down."""
     text = settings.agent.greeting_text or "Hi! What can I do for you?"
-    down = [s for s in statuses if s.state == "failed"]
-    if down:
-        names = ", ".join(s.name for s in down)
-        text += f" Note that I can't reach the {names} server right now."
+    down = [s.name for s in statuses if s.state == "failed"]
+    if len(down) == 1:
+        text += f" Note that I can't reach the {down[0]} server right now."
+    elif down:
+        names = ", ".join(down[:-1]) + f" and {down[-1]}"
+        text += f" Note that I can't reach the {names} servers right now."
     return text
 
 
@@ -225,7 +234,7 @@ class VoiceAgentRuntime:
 
     def tools(self) -> list[llm.Tool | llm.Toolset]:
         tools: list[llm.Tool | llm.Toolset] = list(self.hub.function_tools())
-        tools += [unreachable_server_tool(s, self.hub) for s in self.hub.statuses() if s.state == "failed"]
+        tools += stand_in_tools(self.hub)
         return self.voice.wrap_tools(tools, self.hub)
 
     async def prepare(self) -> None:

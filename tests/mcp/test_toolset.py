@@ -84,7 +84,9 @@ async def test_failed_and_disabled_servers_are_reported_not_raised() -> None:
         assert statuses["off"].state == "disabled"
 
 
-async def test_start_is_bounded_by_total_wait() -> None:
+async def test_start_is_bounded_and_a_stuck_server_counts_as_failed() -> None:
+    """A server that takes the connection and never answers must not stay "connecting" (no stand-in, no warning)."""
+
     async def accept_and_ignore(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await asyncio.sleep(30)
 
@@ -98,16 +100,57 @@ async def test_start_is_bounded_by_total_wait() -> None:
         began = time.monotonic()
         statuses = await hub.start()
         assert time.monotonic() - began < 2.0
-        assert statuses[0].state == "connecting"
+        assert statuses[0].state == "failed"
+        assert statuses[0].error == f"The slow server at 127.0.0.1:{port} did not answer in time."
+        # Asking again does not wait for the handshake still in flight: the reason comes at once.
+        began = time.monotonic()
+        assert (await hub.retry_failed())[0].error == statuses[0].error
+        assert time.monotonic() - began < 0.5
         await asyncio.wait_for(hub.aclose(), 10)
     finally:
         listener.close()
 
 
+async def test_a_late_server_replaces_its_failure_with_its_tools(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Down at start, up later: the background retry connects it and announces its tools."""
+    import voxmcp.mcp.toolset as toolset
+
+    monkeypatch.setattr(toolset, "_RETRY_FIRST_S", 0.2)
+    up = asyncio.Event()
+
+    def late_transport() -> Any:
+        if not up.is_set():
+            raise ConnectionRefusedError(111, "Connection refused")
+        return InMemoryTransport(build_server("late"))
+
+    hub = MCPHub({"late": memory_config()}, transport_factories={"late": late_transport}, connect_timeout_s=2)
+    async with hub:
+        assert hub.statuses()[0].state == "failed"
+        changed = asyncio.Event()
+        hub.on_tools_changed = lambda tools: changed.set()
+        up.set()
+        await asyncio.wait_for(changed.wait(), 10)
+        status = hub.statuses()[0]
+        assert status.state == "connected" and status.error is None and status.tool_count > 0
+        assert await by_name(hub.function_tools())["echo"]({"message": "late"}) == "Echo: late."
+
+
+async def test_retry_safety_follows_annotations() -> None:
+    async with memory_hub({"s": memory_config()}) as hub:
+        assert hub.tool_info("echo").retry_safe  # readOnlyHint
+        assert not hub.tool_info("delete_note").retry_safe  # destructive
+        assert not hub.tool_info("weather").retry_safe  # unannotated: assumed to have an effect
+
+
 async def test_timeout_becomes_tool_error() -> None:
     async with memory_hub({"s": memory_config(tool_timeouts={"hang": 0.3})}) as hub:
-        with pytest.raises(llm.ToolError, match=r"The s server took too long with the hang tool\."):
+        with pytest.raises(llm.ToolError) as info:
             await by_name(hub.function_tools())["hang"]({})
+    # `hang` is not annotated read-only or idempotent: it may have run, so "just ask again" is not the advice.
+    assert info.value.message == (
+        "The s server took too long with the hang tool; I stopped waiting, but it may have finished, "
+        "so please check before asking again."
+    )
 
 
 @pytest.mark.parametrize("protocol", ["legacy", "auto"])  # auto = 2026-07-28: via subscriptions/listen

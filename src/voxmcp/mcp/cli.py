@@ -79,7 +79,7 @@ async def _with_hub(servers: dict[str, MCPServerConfig], timeout_s: float, body:
 
     hub: MCPHub = MCPHub(servers, auth_factory=_auth_factory(), connect_timeout_s=timeout_s)
     try:
-        await hub.start()
+        await hub.start(keep_trying=False)  # one look: a server still connecting after the bound counts as failed
         return await body(hub)
     finally:
         await hub.aclose()
@@ -167,7 +167,11 @@ def call_command(
     timeout: TimeoutOption = 10.0,
     full: Annotated[bool, typer.Option("--full", help="Print the full result, not the spoken cut")] = False,
 ) -> None:
-    """Call one tool and print what the voice agent would say."""
+    """Call one tool and print what the voice agent would say.
+
+    Exit status: 0 done, 1 the call failed, 2 the server or tool is not there, 3 the connection dropped while a
+    tool that is not read-only or idempotent was running: it may or may not have run (it is never repeated).
+    """
     try:
         arguments = json.loads(args)
     except json.JSONDecodeError as exc:
@@ -179,6 +183,8 @@ def call_command(
     async def call(hub: MCPHub) -> int:
         from livekit.agents.llm import ToolError
 
+        from voxmcp.mcp.connection import MCPCallError
+
         _fail_if_not_connected(hub, server)
         info = next((i for i in hub.tool_infos() if i.name == tool), None)
         if info is None:
@@ -189,7 +195,8 @@ def call_command(
             result = await hub.call_speakable(info, arguments)
         except ToolError as exc:
             typer.echo(exc.message, err=True)
-            return 1
+            cause = exc.__cause__
+            return 3 if isinstance(cause, MCPCallError) and cause.kind == "unknown_outcome" else 1
         typer.echo(result.full_text if full else result.text)
         return 1 if result.is_error else 0
 

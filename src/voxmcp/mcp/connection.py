@@ -1,16 +1,21 @@
 """One MCP server = one `MCPConnection`: transport choice, handshake, reconnects, calls with timeouts.
 
 One asyncio task owns the SDK's transport and `Client` context managers (they are entered and exited in
-that same task, as anyio requires); callers only send requests through the live session. A call that
-fails because the connection dropped (server restart, session expired) triggers a reconnect and is
-retried once, so the user's turn is not lost. Every failure surfaces as an exception whose text is a
-short sentence a voice can say.
+that same task, as anyio requires); callers only send requests through the live session. A request that
+fails because the connection dropped (server restart, session expired) triggers a reconnect. It is sent
+again once only when that cannot repeat an effect: listings and reads, tools annotated read-only or
+idempotent, and any request that provably never reached the server (no live session when it was sent, or
+a server that answered "unknown session"). Any other tool call lost mid-flight may have run, so it is never
+repeated: it fails with kind "unknown_outcome" and a sentence telling the user to check (at most once).
+Every failure surfaces as an exception whose text is a short sentence a voice can say; the SDK's own
+tracebacks about a server's bad output go to the debug log only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import errno
 import logging
 import os
@@ -18,6 +23,7 @@ import socket
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AsyncExitStack
+from types import TracebackType
 from typing import Any, Literal, TextIO, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -25,7 +31,7 @@ import anyio
 import httpx2
 import mcp.types as types
 from mcp.client import Client
-from mcp.client._transport import Transport
+from mcp.client._transport import Transport, TransportStreams, WriteStream
 from mcp.client.session import IncomingMessage
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters, stdio_client
@@ -33,6 +39,7 @@ from mcp.client.streamable_http import streamable_http_client
 from mcp.client.subscriptions import ListenNotSupportedError, SubscriptionLost
 from mcp.shared._httpx_utils import create_mcp_http_client
 from mcp.shared.exceptions import MCPError
+from mcp.shared.message import SessionMessage
 from mcp.shared.subscriptions import ToolsListChanged
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
@@ -70,17 +77,115 @@ class MCPConnectError(Exception):
     """Connecting failed; `str(exc)` is a short sentence a voice can say."""
 
 
-class MCPCallError(Exception):
-    """A request failed; `str(exc)` is a short sentence a voice can say; `kind` says why."""
+CallErrorKind = Literal["timeout", "disconnected", "unknown_outcome", "protocol", "server", "closed"]
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        kind: Literal["timeout", "disconnected", "protocol", "server", "closed"],
-    ) -> None:
+
+class MCPCallError(Exception):
+    """A request failed; `str(exc)` is a short sentence a voice can say; `kind` says why.
+
+    "unknown_outcome": the connection dropped after the call was sent, and the tool is not read-only or
+    idempotent, so it was not repeated: it may or may not have run, and the sentence says what to check.
+    """
+
+    def __init__(self, message: str, *, kind: CallErrorKind) -> None:
         super().__init__(message)
         self.kind = kind
+
+
+def retry_safe(annotations: types.ToolAnnotations | None) -> bool:
+    """May a call of this tool be sent again after a drop? Only when the server says a repeat has no effect
+    (readOnlyHint or idempotentHint); unannotated tools are assumed to have effects."""
+    if annotations is None:
+        return False
+    return bool(annotations.read_only_hint or annotations.idempotent_hint)
+
+
+class _Outbound:
+    """Whether the current request was handed to the transport (see `_WatchedWrites`)."""
+
+    __slots__ = ("sent",)
+
+    def __init__(self) -> None:
+        self.sent = False
+
+
+_OUTBOUND: contextvars.ContextVar[_Outbound | None] = contextvars.ContextVar("voxmcp_mcp_outbound", default=None)
+
+
+class _WatchedWrites:
+    """The transport's write stream, noting when a request of the current task is handed over.
+
+    The SDK raises the same "Connection closed" whether a request was never written (the session was
+    already dead) or was lost after it reached the server; only the first is safe to send again.
+    """
+
+    def __init__(self, inner: WriteStream[SessionMessage]) -> None:
+        self._inner = inner
+
+    async def send(self, item: SessionMessage, /) -> None:
+        watch = _OUTBOUND.get()
+        if watch is None or not isinstance(item.message, types.JSONRPCRequest):
+            await self._inner.send(item)
+            return
+        watch.sent = True
+        try:
+            await self._inner.send(item)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            watch.sent = False  # a closed memory stream did not take the item: nothing reached the server
+            raise
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def __aenter__(self) -> _WatchedWrites:
+        await self._inner.__aenter__()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc_val: BaseException | None,
+        exc_tb: TracebackType | None,
+    ) -> bool | None:
+        return await self._inner.__aexit__(exc_type, exc_val, exc_tb)
+
+
+@contextlib.asynccontextmanager
+async def _watched(transport: Transport) -> AsyncIterator[TransportStreams]:
+    async with transport as (read_stream, write_stream):
+        yield read_stream, _WatchedWrites(write_stream)
+
+
+_SDK_LOGGERS = (
+    "mcp.client.stdio",
+    "mcp.client.streamable_http",
+    "mcp.client.sse",
+    "mcp.client.client",
+    "mcp.client.caching",
+    "client",  # mcp.client.session's logger name
+    "mcp.shared.jsonrpc_dispatcher",
+    "mcp.shared.dispatcher",
+)
+
+
+class _SDKTracebacksToDebug(logging.Filter):
+    """The SDK logs a server's bad output with `logger.exception`: a pydantic traceback per garbage line or
+    malformed reply, on stderr at the default level. voxmcp reports those failures as sentences, so such a
+    record is kept only at DEBUG (traceback included) and dropped otherwise."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        has_traceback = bool(record.exc_info or record.exc_text)  # the redacting record factory keeps only the text
+        if not has_traceback or record.levelno <= logging.DEBUG:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+_SDK_FILTER = _SDKTracebacksToDebug()
+for _name in _SDK_LOGGERS:
+    _sdk_logger = logging.getLogger(_name)
+    if not any(isinstance(f, _SDKTracebacksToDebug) for f in _sdk_logger.filters):
+        _sdk_logger.addFilter(_SDK_FILTER)
 
 
 def _iter_leaf_exceptions(exc: BaseException) -> list[BaseException]:
@@ -98,12 +203,30 @@ def _iter_leaf_exceptions(exc: BaseException) -> list[BaseException]:
     return found
 
 
-def _target_of(config: MCPServerConfig) -> str:
+def server_target(config: MCPServerConfig) -> str:
     """Where the server is, for speech: host:port for URLs, the command for stdio."""
     if config.url is not None:
         parts = urlsplit(config.url)
         return parts.netloc.rpartition("@")[2] or config.url
     return config.command or "?"
+
+
+_target_of = server_target
+
+
+def not_answering(name: str, config: MCPServerConfig) -> str:
+    """The sentence for a server that took the connection but never finished the handshake."""
+    if config.url is None:
+        return f"The {name} server ({config.command}) did not answer in time."
+    return f"The {name} server at {server_target(config)} did not answer in time."
+
+
+def not_mcp_output(name: str, config: MCPServerConfig) -> str:
+    """The sentence for a stdio server whose output was not JSON-RPC and that never finished the handshake."""
+    return (
+        f"The {name} server ({config.command}) printed output that is not MCP and never finished connecting; "
+        "check that the command starts an MCP server on stdio."
+    )
 
 
 async def probe_tcp(config: MCPServerConfig, timeout_s: float = 1.0) -> str | None:
@@ -193,13 +316,39 @@ def describe_connect_error(
                 if config.command is not None:
                     return f"The {name} server ({config.command}) exited before it was ready."
                 return f"The {name} server at {target} closed the connection during the handshake."
+            if leaf.code == types.REQUEST_TIMEOUT:
+                return not_answering(name, config)
+            if leaf.code == types.PARSE_ERROR:
+                return f"The {name} server at {target} sent a malformed reply to the MCP handshake (not JSON-RPC)."
             if http_status is not None and http_status >= 400:
                 return f"The {name} server at {target} answered with HTTP error {http_status}."
-            return f"The {name} server at {target} rejected the MCP handshake: {leaf.message}."
+            if leaf.message.lower().startswith("unexpected content type:"):
+                content_type = leaf.message.partition(":")[2].strip().split(";")[0] or "something else"
+                return (
+                    f"The {name} server at {target} answered with {_one_line(content_type, 60)} instead of MCP; "
+                    "check that the URL is the server's MCP endpoint."
+                )
+            return f"The {name} server at {target} rejected the MCP handshake: {_one_line(leaf.message)}."
         if isinstance(leaf, httpx2.TransportError):
             return f"I can't reach the {name} server at {target}."
     first = leaves[0] if leaves else exc
-    return f"I can't connect to the {name} server at {target} ({type(first).__name__}: {first})."
+    return f"I can't connect to the {name} server at {target} ({type(first).__name__}: {_one_line(str(first))})."
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """A server's or library's message, cut to one short line (pydantic errors span many)."""
+    line = " ".join(text.split("\n", 1)[0].split())
+    return line if len(line) <= limit else line[: limit - 3].rstrip() + "..."
+
+
+def _server_forgot_session(exc: BaseException) -> bool:
+    """Streamable HTTP 404 on a request with a session id: the server refused it unprocessed (MCP spec)."""
+    return any(
+        isinstance(leaf, MCPError)
+        and leaf.code == types.INVALID_REQUEST
+        and "session terminated" in leaf.message.lower()
+        for leaf in _iter_leaf_exceptions(exc)
+    )
 
 
 def _is_connection_lost(exc: BaseException) -> bool:
@@ -284,6 +433,9 @@ class MCPConnection:
         """The running calls' deadlines, stopped while we answer a request the server sent (see deadline.py)."""
         self.tools_ttl_ms: int | None = None
         """The server's ttlMs on its last tools/list (2026-07-28 caching hint), if it sent one."""
+        self._retry_safe: dict[str, bool] = {}
+        """Per tool from the last listing: may a call be sent again after a drop (see `retry_safe`)."""
+        self._unreadable_lines = 0
 
     # ---- status -------------------------------------------------------------------------------------
 
@@ -295,6 +447,12 @@ class MCPConnection:
     def last_error(self) -> str | None:
         """The last connect failure as a speakable sentence (None once connected)."""
         return self._last_error
+
+    def stalled_reason(self) -> str:
+        """Why a handshake that is taking too long has not finished, as a sentence."""
+        if self._unreadable_lines and self.config.command is not None and self.config.url is None:
+            return not_mcp_output(self.name, self.config)
+        return not_answering(self.name, self.config)
 
     @property
     def transport(self) -> str | None:
@@ -338,7 +496,7 @@ class MCPConnection:
         except TimeoutError:
             await self.aclose()
             self._state = "failed"
-            self._last_error = f"The {self.name} server at {_target_of(self.config)} did not answer in time."
+            self._last_error = self.stalled_reason()
             raise MCPConnectError(self._last_error) from None
         except MCPConnectError:
             await self.aclose()
@@ -379,6 +537,7 @@ class MCPConnection:
         backoff = _BACKOFF_START_S
         while not self._closing.is_set():
             opened = False
+            self._unreadable_lines = 0
             try:
                 async with AsyncExitStack() as stack:
                     # Bounded by the handshake's read timeout and the HTTP connect timeout; no cancel
@@ -429,6 +588,8 @@ class MCPConnection:
                 reason = describe_connect_error(
                     self.name, self.config, exc, tcp_reason=tcp_reason, http_status=http_status
                 )
+                if reason == not_answering(self.name, self.config):
+                    reason = self.stalled_reason()
                 if opened:
                     logger.warning("MCP connection dropped", extra={"mcp_server": self.name, "error": repr(exc)[:300]})
                 else:
@@ -517,7 +678,7 @@ class MCPConnection:
 
     async def _enter_client(self, stack: AsyncExitStack, transport: Transport, label: str) -> Client:
         client = Client(
-            transport,
+            _watched(transport),
             mode=self.config.protocol,
             client_info=CLIENT_INFO,
             # Default for requests without their own timeout (the handshake); calls pass theirs.
@@ -590,9 +751,13 @@ class MCPConnection:
 
     async def _on_message(self, message: IncomingMessage) -> None:
         if isinstance(message, Exception):
-            logger.warning(
-                "MCP server sent something unreadable: %s",
-                str(message)[:300],
+            # Banners and stray prints on a stdio server's stdout are common and harmless: the first one is
+            # noted, the rest go to the debug log. A reply that never comes is caught by the call's timeout.
+            self._unreadable_lines += 1
+            logger.log(
+                logging.INFO if self._unreadable_lines == 1 else logging.DEBUG,
+                "MCP server sent something unreadable (ignored): %s",
+                _one_line(str(message), 200),
                 extra={"mcp_server": self.name, "error_type": type(message).__name__},
             )
             return
@@ -635,27 +800,59 @@ class MCPConnection:
             raise MCPCallError(f"The {self.name} server is not reachable right now.", kind="disconnected")
         return client
 
-    async def _request(self, what: str, op: Callable[[Client], Awaitable[Any]], *, wait_s: float) -> Any:
-        """Run one request; on a dropped connection reconnect and retry once. Errors become MCPCallError."""
+    async def _request(
+        self,
+        what: str,
+        op: Callable[[Client], Awaitable[Any]],
+        *,
+        wait_s: float,
+        repeatable: bool = True,
+        unknown_outcome: str | None = None,
+    ) -> Any:
+        """Run one request; after a dropped connection reconnect, and send it again once if that is safe.
+
+        Safe: `repeatable` (no effect to repeat), or the request never reached the server. Otherwise the
+        drop raises MCPCallError(kind="unknown_outcome") with the `unknown_outcome` sentence.
+        Errors become MCPCallError.
+        """
         for attempt in (1, 2):
             client = await self._live_client(wait_s)
             generation = self._generation
+            outbound = _Outbound()
+            token = _OUTBOUND.set(outbound)
             try:
                 return await op(client)
             except MCPCallError:
                 raise
             except Exception as exc:
-                if attempt == 1 and self.config.reconnect and _is_connection_lost(exc):
-                    logger.info(
-                        "connection lost during %s; reconnecting and retrying once",
+                if not _is_connection_lost(exc):
+                    raise self._call_error(what, exc) from exc
+                if generation == self._generation:
+                    self.request_reconnect()  # the session is gone: the next request gets a fresh one
+                    await asyncio.sleep(0)
+                unsent = not outbound.sent or _server_forgot_session(exc)
+                if not (repeatable or unsent):
+                    logger.warning(
+                        "connection lost after %s was sent; not repeating it (its tool is not read-only or idempotent)",
                         what,
                         extra={"mcp_server": self.name, "error": repr(exc)[:200]},
                     )
-                    if generation == self._generation:
-                        self.request_reconnect()
-                        await asyncio.sleep(0)
+                    message = unknown_outcome or (
+                        f"I lost the connection to the {self.name} server during {what}, so I don't know whether "
+                        "it finished; please check before asking again."
+                    )
+                    raise MCPCallError(message, kind="unknown_outcome") from exc
+                if attempt == 1 and self.config.reconnect:
+                    logger.info(
+                        "connection lost during %s; reconnecting and sending it again (%s)",
+                        what,
+                        "it never reached the server" if unsent else "repeating it is safe",
+                        extra={"mcp_server": self.name, "error": repr(exc)[:200]},
+                    )
                     continue
                 raise self._call_error(what, exc) from exc
+            finally:
+                _OUTBOUND.reset(token)
         raise AssertionError("unreachable")
 
     def _call_error(self, what: str, exc: BaseException) -> MCPCallError:
@@ -686,8 +883,13 @@ class MCPConnection:
         *,
         timeout_s: float | None = None,
         on_progress: ProgressCallback | None = None,
+        repeatable: bool | None = None,
     ) -> types.CallToolResult:
         """Call a tool within its timeout; a timeout or cancellation sends `notifications/cancelled`.
+
+        `repeatable`: may the call be sent again after a drop? None: as the tool's annotations from the last
+        listing say (`retry_safe`); a tool never listed counts as having effects. A call that is not
+        repeatable and is lost after it was sent raises MCPCallError(kind="unknown_outcome").
 
         The timeout is an idle bound: each progress notification restarts it (a long operation that keeps
         reporting is not killed), up to `PROGRESS_TIMEOUT_CAP` times the timeout in total. Time spent answering
@@ -695,6 +897,8 @@ class MCPConnection:
         Raises MCPCallError (speakable) on timeouts, drops that a retry could not fix, and protocol errors.
         """
         timeout = timeout_s if timeout_s is not None else self.config.timeout_for(name)
+        if repeatable is None:
+            repeatable = self._retry_safe.get(name, False)
         handlers = self.handlers
         deadline: list[CallDeadline] = []
 
@@ -734,9 +938,26 @@ class MCPConnection:
             # The user completed the out-of-band step(s): the server expects the same call again.
             return await send(client)
 
-        result: types.CallToolResult = await self._request(
-            f"the {name} tool", op, wait_s=min(timeout, self.config.connect_timeout_s)
-        )
+        try:
+            result: types.CallToolResult = await self._request(
+                f"the {name} tool",
+                op,
+                wait_s=min(timeout, self.config.connect_timeout_s),
+                repeatable=repeatable,
+                unknown_outcome=(
+                    f"I lost the connection to the {self.name} server while the {name} tool was running, so I don't "
+                    "know whether it finished; please check before asking again."
+                ),
+            )
+        except MCPCallError as exc:
+            if exc.kind != "timeout" or repeatable:
+                raise
+            # The server may have done it after all: "try again" must not be the obvious next step.
+            raise MCPCallError(
+                f"The {self.name} server took too long with the {name} tool; I stopped waiting, but it may have "
+                "finished, so please check before asking again.",
+                kind="timeout",
+            ) from exc
         return result
 
     async def _complete_url_elicitations(self, error: MCPError) -> bool:
@@ -790,7 +1011,9 @@ class MCPConnection:
                 self.tools_ttl_ms = page.ttl_ms if "ttl_ms" in page.model_fields_set else None
             return page
 
-        return await self._list_all("listing tools", fetch, "tools")
+        tools: list[types.Tool] = await self._list_all("listing tools", fetch, "tools")
+        self._retry_safe = {tool.name: retry_safe(tool.annotations) for tool in tools}
+        return tools
 
     async def list_resources(self) -> list[types.Resource]:
         return await self._list_all(

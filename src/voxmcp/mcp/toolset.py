@@ -2,6 +2,9 @@
 
 `MCPHub` owns one `MCPConnection` per configured server. It never raises for a single server: a server that
 fails is reported in `statuses()` with a speakable error (the app says it aloud once) and offers no tools.
+A server still connecting when `start` returns counts as failed too (a stand-in must answer for it, not an
+invented reply); the hub keeps trying failed servers in the background, and one that arrives later
+announces its real tools through `on_tools_changed`.
 Every LiveKit tool returns speakable text (see results.py) and raises `ToolError` with a short spoken
 reason on failure, so the LLM never sees protocol JSON and the user never loses a turn.
 """
@@ -24,7 +27,7 @@ from livekit.agents.llm import RawFunctionTool, ToolError, function_tool
 from mcp.client import Transport
 
 from voxmcp.mcp.config import MCPServerConfig
-from voxmcp.mcp.connection import MCPCallError, MCPConnectError, MCPConnection
+from voxmcp.mcp.connection import MCPCallError, MCPConnectError, MCPConnection, not_answering, retry_safe
 from voxmcp.mcp.interaction import InteractionHandlers
 from voxmcp.mcp.results import SpeakableResult, prompt_to_text, resource_to_text, to_speakable
 
@@ -42,6 +45,9 @@ _META_SEARCH = "search_tools"
 _META_CALL = "call_tool"
 _READ_RESOURCE = "read_resource"
 _GET_PROMPT = "get_prompt"
+_RETRY_FIRST_S = 5.0
+_RETRY_MAX_S = 60.0
+"""Background reconnects of failed servers: first after this many seconds, doubling up to the max."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +84,11 @@ class ToolInfo:
             return False
         return self.annotations.destructive_hint is not False
 
+    @property
+    def retry_safe(self) -> bool:
+        """May a call be sent again after the connection dropped mid-call (read-only or idempotent)?"""
+        return retry_safe(self.annotations)
+
 
 @dataclass
 class _ServerEntry:
@@ -90,6 +101,7 @@ class _ServerEntry:
     tools_expire_at: float | None = None
     refresh_task: asyncio.Task[None] | None = None
     start_task: asyncio.Task[None] | None = None
+    retry_task: asyncio.Task[None] | None = None
 
 
 def _sanitize_tool_name(name: str) -> str:
@@ -161,11 +173,13 @@ class MCPHub:
 
     # ---- lifecycle ----------------------------------------------------------------------------------
 
-    async def start(self) -> list[ServerStatus]:
+    async def start(self, *, keep_trying: bool = True) -> list[ServerStatus]:
         """Connect every enabled server concurrently; wait at most `connect_timeout_s` in total.
 
-        Servers still connecting after the bound keep trying in the background and announce their tools
-        through `on_tools_changed` when they arrive.
+        A server still connecting after the bound is reported as failed ("did not answer in time"), like one
+        that refused: the app offers a stand-in tool and says so in the greeting. Its attempt goes on in the
+        background; with `keep_trying`, failed servers are retried with backoff while the hub is open. One
+        that arrives later announces its tools through `on_tools_changed`.
         """
         began = time.monotonic()
         for entry in self._servers.values():
@@ -174,6 +188,18 @@ class MCPHub:
         pending = [entry.start_task for entry in self._servers.values() if entry.start_task is not None]
         if pending:
             await asyncio.wait(pending, timeout=self.connect_timeout_s)
+        for entry in self._servers.values():
+            if entry.state == "connecting":
+                reason = entry.connection.stalled_reason() if entry.connection is not None else None
+                entry.state, entry.error = "failed", reason or not_answering(entry.name, entry.config)
+                logger.warning(
+                    "MCP server did not finish connecting in time; treating it as down",
+                    extra={"mcp_server": entry.name, "seconds": self.connect_timeout_s},
+                )
+        if keep_trying:
+            for entry in self._servers.values():
+                if entry.state == "failed" and entry.retry_task is None:
+                    entry.retry_task = asyncio.create_task(self._keep_trying(entry), name=f"mcp-retry-{entry.name}")
         self._rebuild_tools()
         self.started_in_s = time.monotonic() - began
         logger.info(
@@ -197,7 +223,7 @@ class MCPHub:
             on_tools_changed=lambda: self._schedule_refresh(entry),
             transport_factory=self._transport_factories.get(entry.name),
         )
-        entry.connection = connection
+        entry.connection = connection  # set now, so that aclose() can stop an attempt in flight
         try:
             await connection.start()
             entry.tools = await connection.list_tools()
@@ -205,7 +231,8 @@ class MCPHub:
             if isinstance(exc, MCPConnectError | MCPCallError):
                 entry.error = str(exc)
             else:
-                logger.exception("unexpected failure starting an MCP server", extra={"mcp_server": entry.name})
+                logger.debug("unexpected failure starting an MCP server", exc_info=True)
+                logger.warning("unexpected failure starting an MCP server", extra={"mcp_server": entry.name})
                 entry.error = f"The {entry.name} server failed to start ({type(exc).__name__})."
             entry.state = "failed"
             with contextlib.suppress(Exception):
@@ -215,20 +242,53 @@ class MCPHub:
         self._set_expiry(entry)
         entry.state, entry.error = "connected", None
         if self.started_in_s is not None:
-            # Arrived after start() returned: tell the app.
+            # Arrived after start() returned: tell the app (its stand-in tool gives way to the real ones).
+            logger.info("MCP server arrived", extra={"mcp_server": entry.name, "tools": len(entry.tools)})
             self._rebuild_tools(notify=True)
 
+    async def _attempt(self, entry: _ServerEntry) -> None:
+        """One connection attempt for a failed server; joins the one in flight instead of starting a second."""
+        if entry.start_task is None or entry.start_task.done():
+            entry.start_task = asyncio.create_task(self._start_server(entry), name=f"mcp-start-{entry.name}")
+        await asyncio.shield(entry.start_task)
+
+    async def _keep_trying(self, entry: _ServerEntry) -> None:
+        """Reconnect a failed server in the background with backoff, until it connects or the hub closes."""
+        delay = _RETRY_FIRST_S
+        try:
+            while not self._closed and entry.state == "failed":
+                if entry.start_task is not None and not entry.start_task.done():
+                    await asyncio.wait({entry.start_task})  # the first attempt is still going
+                else:
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, _RETRY_MAX_S)
+                    if self._closed or entry.state != "failed":
+                        break
+                    logger.debug("retrying a failed MCP server", extra={"mcp_server": entry.name})
+                    await self._attempt(entry)
+        finally:
+            entry.retry_task = None
+
     async def retry_failed(self) -> list[ServerStatus]:
-        """Try the failed servers again (e.g. when the user asks), bounded like `start`."""
-        tasks = []
-        for entry in self._servers.values():
-            if entry.state == "failed":
-                entry.state, entry.error = "connecting", None
-                entry.start_task = asyncio.create_task(self._start_server(entry))
-                tasks.append(entry.start_task)
+        """Try the failed servers again (e.g. when the user asks), bounded like `start`.
+
+        A server stays "failed" with its last reason until it connects, so its stand-in tool stays too. One
+        whose attempt is still in flight (a handshake that never ends) is not waited for again: the answer
+        is its reason, at once.
+        """
+        tasks = [
+            asyncio.ensure_future(self._attempt(entry))
+            for entry in self._servers.values()
+            if entry.state == "failed" and (entry.start_task is None or entry.start_task.done())
+        ]
         if tasks:
-            await asyncio.wait(tasks, timeout=self.connect_timeout_s)
-        self._rebuild_tools(notify=bool(tasks))
+            done, pending = await asyncio.wait(tasks, timeout=self.connect_timeout_s)
+            for task in pending:
+                task.cancel()  # only the wait: the shielded attempt goes on in the background
+            for task in done:
+                task.exception()  # retrieved (_start_server does not raise)
+            if self.started_in_s is None:  # not started: nobody rebuilt the tools on arrival
+                self._rebuild_tools()
         return self.statuses()
 
     async def aclose(self) -> None:
@@ -236,7 +296,7 @@ class MCPHub:
         self._closed = True
         tasks: list[asyncio.Task[Any]] = []
         for entry in self._servers.values():
-            for task in (entry.start_task, entry.refresh_task):
+            for task in (entry.retry_task, entry.start_task, entry.refresh_task):
                 if task is not None and not task.done():
                     task.cancel()
                     tasks.append(task)
@@ -401,7 +461,7 @@ class MCPHub:
             raise ToolError(entry.error or f"The {info.server} server is not connected.")
         began = time.monotonic()
         try:
-            result = await connection.call_tool(info.name, dict(arguments or {}))
+            result = await connection.call_tool(info.name, dict(arguments or {}), repeatable=info.retry_safe)
         except MCPCallError as exc:
             logger.warning(
                 "tool call failed",
