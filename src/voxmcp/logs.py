@@ -83,6 +83,7 @@ _ENV_SECRET_NAME = re.compile(
     r"(?i)(?:^|_)(?:api_?key|secret|token|password|passwd|pat|credentials?|private_?key)(?:$|_)"
 )
 _MIN_LITERAL = 8
+_SCHEMES = ("bearer", "basic", "dpop", "digest", "token")
 
 
 class _Literals:
@@ -135,6 +136,12 @@ def _auth_header(match: re.Match[str]) -> str:
     return f"{name}{sep}{scheme + ' ' if scheme else ''}{MASK}"
 
 
+def _query_value(match: re.Match[str]) -> str:
+    if match.group(1).lower() in _SCHEMES:  # `authorization=Bearer ***`: the header pattern already masked it
+        return match.group(0)
+    return match.group(0)[: match.start(1) - match.start(0)] + MASK
+
+
 def _quoted_pair(match: re.Match[str]) -> str:
     quote, name, sep, value_quote = match.group(1), match.group(2), match.group(3), match.group(4)
     return f"{quote}{name}{quote}{sep}{value_quote}{MASK}{value_quote}"
@@ -150,7 +157,7 @@ def redact(text: str) -> str:
     text = _QUOTED_PAIR.sub(_quoted_pair, text)
     text = _AUTH_HEADER.sub(_auth_header, text)
     text = _COOKIE_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{MASK}", text)
-    text = _QUERY.sub(lambda m: m.group(0)[: m.start(1) - m.start(0)] + MASK, text)
+    text = _QUERY.sub(_query_value, text)
     return _SCHEME_CREDENTIAL.sub(_credential, text)
 
 
