@@ -248,7 +248,8 @@ class VoiceAgentRuntime:
         prefill = getattr(self.models.llm, "prefill", None)
         if callable(prefill):
             t1 = time.perf_counter()
-            n = await prefill(self.settings.agent.instructions, self.tools())
+            servers = sum(s.state == "connected" for s in self.statuses)  # named in the LLM's too-many-tools warning
+            n = await prefill(self.settings.agent.instructions, self.tools(), servers=servers)
             self.timings["llm_prefill_s"] = round(time.perf_counter() - t1, 3)
             self.timings["llm_prefill_tokens"] = n
         self.hub.on_tools_changed = self._tools_changed
