@@ -125,17 +125,18 @@ def talk(
     ] = None,
     config: ConfigOpt = None,
     greet: Annotated[bool, typer.Option(help="let the agent greet first")] = False,
-    timeout: Annotated[float, typer.Option(help="seconds to wait for the answer after the question")] = 90.0,
+    timeout: Annotated[
+        float, typer.Option(help="seconds to wait for the answer after the recording (the run's bound)", min=1.0)
+    ] = 90.0,
     json_out: Annotated[Path | None, typer.Option("--json", help="also write the result as JSON")] = None,
 ) -> None:
     """Run the full voice pipeline on a recording: VAD -> STT -> LLM with MCP tools -> TTS."""
     _prepare_env(config)
     from voxmcp.audio.wav import AudioFileError, read_wav
+    from voxmcp.talk import MAX_RECORDING_S, speech_bounds
 
-    try:
-        audio = read_wav(input, sample_rate=16000)
-        from voxmcp.talk import speech_bounds
-
+    try:  # a damaged, huge or silent file is refused here, before any model loads
+        audio = read_wav(input, sample_rate=16000, max_seconds=MAX_RECORDING_S)
         speech_bounds(audio)
     except (AudioFileError, OSError) as e:
         console.print(f"[red]cannot use {input}:[/red] {e}")

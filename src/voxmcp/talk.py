@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 from livekit.agents import (
     Agent,
     AgentSession,
@@ -23,6 +24,7 @@ from livekit.agents import (
     FunctionToolsExecutedEvent,
     MetricsCollectedEvent,
     UserInputTranscribedEvent,
+    UserStateChangedEvent,
 )
 from livekit.agents.llm import ChatMessage
 from livekit.agents.metrics import LLMMetrics
@@ -38,6 +40,19 @@ from voxmcp.mcp.interaction import ElicitFn
 logger = logging.getLogger(__name__)
 
 SILENCE_DBFS = -45.0
+MAX_RECORDING_S = 300.0
+"""`talk` takes a spoken request (or a short exchange), not an hour of audio: longer files are refused at once."""
+_LEAD_S = 0.3
+"""Silence played before the recording, as from a microphone opened before the user speaks."""
+_TURN_GAP_MARGIN_S = 0.25
+"""A pause this much longer than the session's end of turn (VAD silence + endpointing) is where the user waits."""
+_RESUME_LEAD_S = 0.2
+"""The held recording goes on this far before the next speech (the VAD needs a little lead-in)."""
+_RESUME_QUIET_S = 0.5
+_IDLE_END_S = 6.0
+"""Nothing pending and no sign of activity (speech detected, a transcript, the agent's state) for this long: a
+held recording goes on, a finished one ends (the last utterance was noise, or went unanswered)."""
+NOTHING_HEARD = "No speech was heard in the recording: it holds only noise or sounds the recognizer can't use."
 
 
 @dataclass
@@ -57,6 +72,8 @@ class TalkResult:
     timings: dict[str, float] = field(default_factory=dict)
     output_wav: Path | None = None
     errors: list[str] = field(default_factory=list)
+    conversation: list[tuple[str, str]] = field(default_factory=list)
+    """("you" | "agent" | "tool", text) in the order they happened, with a dialog's question and answer."""
 
     @property
     def agent_text(self) -> str:
@@ -79,6 +96,33 @@ def speech_bounds(
     return loud[0] * n / audio.sample_rate, (loud[-1] + 1) * n / audio.sample_rate
 
 
+def _loud_windows(audio: MonoAudio, threshold_dbfs: float, window_ms: int) -> tuple[npt.NDArray[np.intp], int]:
+    n = max(1, audio.sample_rate * window_ms // 1000)
+    samples = audio.samples.astype(np.float32) / 32768.0
+    frames = len(samples) // n
+    if frames == 0:
+        return np.zeros(0, np.intp), n
+    rms = np.sqrt(np.mean(samples[: frames * n].reshape(frames, n) ** 2, axis=1) + 1e-12)
+    return np.nonzero(20 * np.log10(rms) > threshold_dbfs)[0], n
+
+
+def pauses(
+    audio: MonoAudio, *, min_gap_s: float, threshold_dbfs: float = SILENCE_DBFS, window_ms: int = 20
+) -> list[tuple[float, float]]:
+    """(start, end) in seconds of each quiet stretch of at least `min_gap_s` between two audible ones.
+
+    In a recording of a whole exchange ("Delete note 3." ... "Yes."), these are where the user waited for the
+    agent; `run_talk` holds the recording there until the agent has answered or asks something."""
+    loud, n = _loud_windows(audio, threshold_dbfs, window_ms)
+    if len(loud) < 2:
+        return []
+    steps = np.diff(loud)
+    out = []
+    for i in np.nonzero(steps * n / audio.sample_rate > min_gap_s)[0]:
+        out.append(((loud[i] + 1) * n / audio.sample_rate, loud[i + 1] * n / audio.sample_rate))
+    return out
+
+
 async def run_talk(
     settings: Settings,
     models: Models,
@@ -90,9 +134,18 @@ async def run_talk(
     timeout_s: float = 90.0,
     runtime: VoiceAgentRuntime | None = None,
 ) -> TalkResult:
-    """Run one spoken request through the full pipeline and wait for the agent's complete answer (bounded)."""
-    mono = read_wav(audio, sample_rate=16000) if isinstance(audio, Path) else audio
+    """Run a recording through the full pipeline and wait (bounded) for the agent's complete answer.
+
+    The recording may hold a whole exchange: at each pause long enough to end a turn the recording is held
+    until the agent has answered, or until it asks something (a confirmation, an elicitation's form), so the
+    rest of the recording is the user's answer. The whole run ends by the recording's length plus `timeout_s`.
+    """
+    mono = read_wav(audio, sample_rate=16000, max_seconds=MAX_RECORDING_S) if isinstance(audio, Path) else audio
     _, speech_end_offset = speech_bounds(mono)
+    turn_gap_s = settings.voice.min_silence_s + settings.voice.endpointing_min_s + _TURN_GAP_MARGIN_S
+    gaps = pauses(mono, min_gap_s=turn_gap_s)
+    if gaps:
+        speech_end_offset = gaps[0][0]  # timings are measured from the end of the first utterance, the request
     result = TalkResult()
     own_runtime = runtime is None
     rt = runtime or VoiceAgentRuntime(settings, models, greet=greet)
@@ -103,18 +156,49 @@ async def run_talk(
     result.timings["prepare_s"] = round(time.perf_counter() - t_prep, 3)
 
     session, agent = rt.new_session(interruptions=False)
-    audio_in = WavAudioInput(mono, sample_rate=16000, leading_silence_s=0.3, max_tail_s=timeout_s)
+    marks: dict[str, float] = {}
+    now = time.time()
+    state: dict[str, Any] = {"agent": "initializing", "last_change": now, "agent_change": now}
+    state.update(heard_at=0.0, reply_at=0.0)
     audio_out = RecordingAudioOutput(sample_rate=getattr(models.tts, "sample_rate", 24000))
+
+    def agent_quiet(for_s: float) -> bool:
+        return (
+            state["agent"] == "listening"
+            and not audio_out.playing
+            and not rt.voice.busy
+            and time.time() - float(state["last_change"]) > for_s
+        )
+
+    def may_resume() -> bool:
+        """The held recording goes on once a dialog waits for its answer, or the agent has answered (or,
+        when nothing came of the last utterance, once nothing has happened for a while)."""
+        if rt.voice.awaiting_answer:
+            return True
+        held = audio_in.hold_started_at
+        if held is None or not agent_quiet(_RESUME_QUIET_S):
+            return False
+        answered = float(state["agent_change"]) > held
+        return answered or time.time() - float(state["last_change"]) > _IDLE_END_S
+
+    audio_in = WavAudioInput(
+        mono,
+        sample_rate=16000,
+        leading_silence_s=_LEAD_S,
+        max_tail_s=timeout_s,
+        holds=[(start, max(start, end - _RESUME_LEAD_S)) for start, end in gaps],
+        may_resume=may_resume,
+        max_hold_s=timeout_s,
+    )
     session.input.audio = audio_in
     session.output.audio = audio_out
 
-    marks: dict[str, float] = {}
-    state = {"agent": "initializing", "last_change": time.time(), "replied": False}
-
     @session.on("user_input_transcribed")
     def _on_transcript(ev: UserInputTranscribedEvent) -> None:
+        state["last_change"] = time.time()
         if ev.is_final and ev.transcript.strip():
             marks.setdefault("final_transcript", time.time())
+            state["heard_at"] = time.time()
 
     @session.on("conversation_item_added")
     def _on_item(ev: ConversationItemAddedEvent) -> None:
@@ -122,25 +206,32 @@ async def run_talk(
         if isinstance(item, ChatMessage) and item.text_content:
             if item.role == "user":
                 result.user_transcript.append(item.text_content)
+                result.conversation.append(("you", item.text_content))
             elif item.role == "assistant":
                 result.agent_transcript.append(item.text_content)
+                result.conversation.append(("agent", item.text_content))
                 if "final_transcript" in marks:
-                    state["replied"] = True
+                    state["reply_at"] = time.time()
+
+    def _on_dialog_line(who: str, text: str) -> None:
+        result.conversation.append(("you" if who == "user" else "agent", text))
+
+    rt.voice.on_dialog_line = _on_dialog_line
 
     @session.on("function_tools_executed")
     def _on_tools(ev: FunctionToolsExecutedEvent) -> None:
         now = time.time()
         marks.setdefault("tool_result", now)
         for call, out in ev.zipped():
-            result.tool_calls.append(
-                ToolCallRecord(
-                    name=call.name,
-                    arguments=call.arguments,
-                    output=out.output if out is not None else "",
-                    is_error=bool(out and out.is_error),
-                    finished_at=now,
-                )
+            record = ToolCallRecord(
+                name=call.name,
+                arguments=call.arguments,
+                output=out.output if out is not None else "",
+                is_error=bool(out and out.is_error),
+                finished_at=now,
             )
+            result.tool_calls.append(record)
+            result.conversation.append(("tool", _tool_line(record)))
 
     @session.on("metrics_collected")
     def _on_metrics(ev: MetricsCollectedEvent) -> None:
@@ -154,6 +245,11 @@ async def run_talk(
     @session.on("agent_state_changed")
     def _on_state(ev: AgentStateChangedEvent) -> None:
         state["agent"] = ev.new_state
+        state["last_change"] = state["agent_change"] = time.time()
+
+    @session.on("user_state_changed")
+    def _on_user_state(ev: UserStateChangedEvent) -> None:
+        state["user"] = ev.new_state
         state["last_change"] = time.time()
 
     @session.on("error")
@@ -161,23 +257,29 @@ async def run_talk(
         result.errors.append(str(getattr(ev, "error", ev)))
 
     t_start = time.perf_counter()
+    deadline = time.monotonic() + mono.duration + timeout_s
     try:
         await session.start(agent=agent)
         result.timings["session_start_s"] = round(time.perf_counter() - t_start, 3)
-        deadline = time.monotonic() + mono.duration + timeout_s
-        await asyncio.wait_for(audio_in.finished.wait(), timeout=mono.duration + 10)
         while time.monotonic() < deadline:
             await asyncio.sleep(0.1)
-            quiet_for = time.time() - float(state["last_change"])  # type: ignore[arg-type]
-            if state["replied"] and state["agent"] == "listening" and quiet_for > settle_s:
+            if not audio_in.finished.is_set():
+                continue
+            replied = float(state["reply_at"]) > float(state["heard_at"]) > 0
+            if replied and agent_quiet(settle_s):
+                break
+            if not replied and state.get("user") != "speaking" and agent_quiet(_IDLE_END_S):
+                # nothing is being said, heard or answered: waiting longer can't change the outcome
+                heard = float(state["heard_at"]) > 0
+                result.errors.append("The agent did not answer what it heard." if heard else NOTHING_HEARD)
                 break
         else:
-            result.errors.append(f"no complete answer within {timeout_s:.0f} s")
+            result.errors.append(f"No complete answer within {timeout_s:.0f} s after the recording.")
     finally:
         audio_in.stop()
         await rt.aclose() if own_runtime else await session.aclose()
-    if audio_in.started_at is not None:
-        speech_end = audio_in.started_at + 0.3 + speech_end_offset
+    speech_end = audio_in.wall_time_at(_LEAD_S + speech_end_offset)
+    if speech_end is not None:
         marks["speech_end"] = speech_end
         first_audio = next((s.first_frame_at for s in audio_out.segments if s.first_frame_at > speech_end), None)
         if first_audio is not None:
@@ -194,13 +296,18 @@ async def run_talk(
     return result
 
 
+def _tool_line(call: ToolCallRecord) -> str:
+    return f"{call.name}({call.arguments}) -> [{'error' if call.is_error else 'ok'}] {call.output}"
+
+
 def format_result(result: TalkResult) -> list[str]:
-    """Human-readable lines: transcript, tool calls, timings."""
-    lines = [f"you:   {t}" for t in result.user_transcript]
-    for c in result.tool_calls:
-        status = "error" if c.is_error else "ok"
-        lines.append(f"tool:  {c.name}({c.arguments}) -> [{status}] {c.output}")
-    lines += [f"agent: {t}" for t in result.agent_transcript]
+    """Human-readable lines: the conversation in order (both sides, tool calls), then timings."""
+    if result.conversation:
+        lines = [f"{who + ':':<6} {text}" for who, text in result.conversation]
+    else:
+        lines = [f"you:   {t}" for t in result.user_transcript]
+        lines += [f"tool:  {_tool_line(c)}" for c in result.tool_calls]
+        lines += [f"agent: {t}" for t in result.agent_transcript]
     labels = {
         "final_transcript_s": "end of speech -> final transcript",
         "first_llm_token_s": "end of speech -> first LLM token",

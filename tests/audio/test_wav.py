@@ -128,3 +128,83 @@ def test_resample_keeps_duration() -> None:
     audio = MonoAudio(samples=np.zeros(48000, np.int16), sample_rate=48000)
     out = resample(audio, 16000)
     assert out.sample_rate == 16000 and len(out.samples) == 16000
+
+
+# ---- implausible headers are rejected at once, naming the file ---------------------------------------------------
+
+
+def _with_data_size(wav: bytes, size: int) -> bytes:
+    at = wav.index(b"data") + 4
+    return wav[:at] + struct.pack("<I", size) + wav[at + 4 :]
+
+
+@pytest.mark.parametrize(
+    ("channels", "rate", "bits", "tag", "message"),
+    [
+        (1, 1, 16, 1, r"q\.wav has a damaged or unsupported header \(1 Hz; a recording has 8000 to 192000 samples"),
+        (1, 4000, 16, 1, r"\(4000 Hz;"),
+        (1, 384000, 16, 1, r"\(384000 Hz;"),
+        (1, 16000, 12, 1, r"\(12-bit integer PCM; 8, 16, 24, 32-bit integer PCM is taken\)"),
+        (1, 16000, 16, 3, r"\(16-bit float; 32, 64-bit float is taken\)"),
+        (0, 16000, 16, 1, r"\(0 channels; 1 to 32 are taken\)"),
+        (200, 16000, 16, 1, r"\(200 channels;"),
+    ],
+)
+def test_implausible_header_is_rejected(channels: int, rate: int, bits: int, tag: int, message: str) -> None:
+    data = b"\x01\x02" * 3200
+    with pytest.raises(AudioFileError, match=message) as err:
+        decode_wav(_riff(tag, channels, rate, bits, data), name="q.wav")
+    assert str(err.value).endswith("; export it again as 16-bit PCM WAV")
+
+
+def test_truncated_data_and_huge_claimed_length_are_cut_short() -> None:
+    full = _riff(1, 1, 16000, 16, _encode(_sine(16000, seconds=2.0), 16, 1))
+    cut = full[: len(full) // 2]
+    with pytest.raises(
+        AudioFileError, match=r"^t\.wav is cut short: its header says 2\.0 s of audio but the file holds 1\.0 s"
+    ):
+        decode_wav(cut, name="t.wav")
+    huge = _with_data_size(_riff(1, 1, 16000, 16, _encode(_sine(16000), 16, 1)), 0x40000000)
+    with pytest.raises(
+        AudioFileError, match=r"header says 9 hours of audio but the file holds 0\.5 s; export or record"
+    ):
+        decode_wav(huge, name="h.wav")
+
+
+@pytest.mark.parametrize("size", [0, 0x7FFFF000, 0xFFFFFFFF])
+def test_streaming_writers_placeholder_size_reads_to_the_end(size: int) -> None:
+    """espeak-ng --stdout writes 0x7FFFF000, other writers to a pipe 0 or 0xFFFFFFFF: the data runs to the end."""
+    wav = _with_data_size(_riff(1, 1, 16000, 16, _encode(_sine(16000), 16, 1)), size)
+    assert decode_wav(wav, name="s.wav").duration == pytest.approx(0.5)
+
+
+def test_a_missing_pad_byte_is_not_truncation() -> None:
+    wav = _riff(1, 1, 16000, 16, _encode(_sine(16000), 16, 1))
+    assert decode_wav(wav[:-1], name="p.wav").duration == pytest.approx(0.5, abs=0.001)
+
+
+@pytest.mark.parametrize(
+    ("value", "what"), [(np.nan, "NaN or infinite"), (np.inf, "NaN or infinite"), (1e30, "up to 1e\\+30")]
+)
+def test_float_samples_that_are_not_audio_are_rejected(value: float, what: str) -> None:
+    x = _sine(16000).astype(np.float32)
+    x[100] = value
+    with pytest.raises(AudioFileError, match=rf"^f\.wav is damaged: its float samples are {what}"):
+        decode_wav(_riff(3, 1, 16000, 32, _encode(x, 32, 3)), name="f.wav")
+    x[100] = 1.5  # a little over full scale is clipping, not damage
+    assert decode_wav(_riff(3, 1, 16000, 32, _encode(x, 32, 3)), name="f.wav").samples.max() == 32767
+
+
+def test_max_seconds_is_checked_before_the_samples_are_read(tmp_path: Path) -> None:
+    path = tmp_path / "long.wav"
+    path.write_bytes(_riff(1, 1, 8000, 16, b"\x00\x01" * 8000 * 12))
+    assert read_wav(path, max_seconds=20).duration == pytest.approx(12.0)
+    with pytest.raises(AudioFileError, match=r"^long\.wav is 12 s long, and at most 10 s is taken: cut it"):
+        read_wav(path, max_seconds=10)
+
+
+def test_a_file_of_empty_chunks_ends_the_walk(tmp_path: Path) -> None:
+    chunks = (b"junk" + struct.pack("<I", 0)) * 20000
+    wav = b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WAVE" + chunks
+    with pytest.raises(AudioFileError, match=r"no 'fmt ' chunk"):
+        decode_wav(wav, name="j.wav")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,10 @@ class WavAudioInput(io.AudioInput):
 
     ``finished`` is set once every frame of the file has been sent; ``speech_ended_at`` is then the
     wall-clock time (time.time()) the last file frame was due, i.e. when the user stopped talking.
+
+    ``holds`` make the file a conversation: at each (hold_at_s, resume_from_s) the input sends silence
+    instead of the file, as a user waits for an answer, until ``may_resume()`` says the other side is
+    done (or ``max_hold_s`` passed), then goes on from ``resume_from_s``.
     """
 
     def __init__(
@@ -41,10 +46,14 @@ class WavAudioInput(io.AudioInput):
         speed: float = 1.0,
         leading_silence_s: float = 0.0,
         max_tail_s: float = 30.0,
+        holds: Sequence[tuple[float, float]] = (),
+        may_resume: Callable[[], bool] | None = None,
+        max_hold_s: float = 60.0,
         label: str = "WavAudioInput",
     ) -> None:
         """speed: pacing factor (2.0 sends twice as fast as real time; 0 sends without waiting).
-        max_tail_s: silence sent after the file before the input ends by itself (bounds every run)."""
+        max_tail_s: silence sent after the file before the input ends by itself (bounds every run).
+        holds: (hold_at_s, resume_from_s) offsets into ``audio`` (before the leading silence), in order."""
         super().__init__(label=label)
         if speed < 0:
             raise ValueError(f"speed must be >= 0, got {speed}")
@@ -60,12 +69,29 @@ class WavAudioInput(io.AudioInput):
         self._silence = rtc.AudioFrame.create(sample_rate, 1, sample_rate * frame_ms // 1000)
         self._speed = speed
         self._max_tail_frames = int(max_tail_s / self._frame_s)
-        self._index = 0
+        self._holds: list[tuple[int, int]] = []
+        for hold_at, resume_from in holds:
+            if resume_from < hold_at:
+                raise ValueError(f"a hold resumes before it starts: {hold_at} s -> {resume_from} s")
+            at, back = (round((t + leading_silence_s) / self._frame_s) for t in (hold_at, resume_from))
+            if self._holds and at < self._holds[-1][1]:
+                raise ValueError("holds must be in order and must not overlap")
+            self._holds.append((at, back))
+        self._may_resume = may_resume or (lambda: True)
+        self._max_hold_s = max_hold_s
+        self._hold_deadline: float | None = None
+        self._sent = 0  # frames returned: the pacing clock
+        self._index = 0  # the next file frame
+        self._tail = 0  # silence frames after the file
         self._started_at: float | None = None
         self._stopped = asyncio.Event()
         self.finished = asyncio.Event()
         self.started_at: float | None = None
         self.speech_ended_at: float | None = None
+        self.hold_started_at: float | None = None
+        """time.time() when the current hold began; None while the file is playing."""
+        self.resumed_at: list[tuple[float, float]] = []
+        """(file offset in seconds, time.time()) where playback (re)started: maps file offsets to wall time."""
 
     @property
     def duration(self) -> float:
@@ -74,7 +100,19 @@ class WavAudioInput(io.AudioInput):
 
     @property
     def frames_sent(self) -> int:
-        return self._index
+        return self._sent
+
+    @property
+    def holding(self) -> bool:
+        return self.hold_started_at is not None
+
+    def wall_time_at(self, offset_s: float) -> float | None:
+        """time.time() when the file's ``offset_s`` (leading silence included) was played; None if not yet."""
+        before = [(off, at) for off, at in self.resumed_at if off <= offset_s + 1e-9]
+        if not before or offset_s > self._index * self._frame_s + 1e-9:
+            return None
+        off, at = before[-1]
+        return at + (offset_s - off) / (self._speed or float("inf"))
 
     def stop(self) -> None:
         """End the input: the next read raises StopAsyncIteration."""
@@ -87,8 +125,9 @@ class WavAudioInput(io.AudioInput):
         if self._started_at is None:
             self._started_at = now
             self.started_at = time.time()
+            self.resumed_at.append((0.0, self.started_at))
         if self._speed > 0:
-            due = self._started_at + self._index * self._frame_s / self._speed
+            due = self._started_at + self._sent * self._frame_s / self._speed
             if due > now:
                 try:
                     await asyncio.wait_for(self._stopped.wait(), timeout=due - now)
@@ -96,9 +135,12 @@ class WavAudioInput(io.AudioInput):
                     pass
                 if self._stopped.is_set():
                     raise StopAsyncIteration
+        self._sent += 1
+        if self._holds and self._index >= self._holds[0][0] and self._held():
+            return self._silence
         i = self._index
-        self._index += 1
         if i < len(self._frames):
+            self._index += 1
             if i == len(self._frames) - 1:
                 self.speech_ended_at = time.time() + self._frame_s / (self._speed or 1.0)
                 self.finished.set()
@@ -106,10 +148,30 @@ class WavAudioInput(io.AudioInput):
         if not self._frames and not self.finished.is_set():
             self.speech_ended_at = time.time()
             self.finished.set()
-        if i - len(self._frames) >= self._max_tail_frames:
-            logger.info("wav input: silence tail reached its limit", extra={"frames": i})
+        self._tail += 1
+        if self._tail > self._max_tail_frames:
+            logger.info("wav input: silence tail reached its limit", extra={"frames": self._sent})
             raise StopAsyncIteration
         return self._silence
+
+    def _held(self) -> bool:
+        """At a hold point: True while still holding; on resuming, jump to where the file goes on."""
+        if self.hold_started_at is None:
+            self.hold_started_at = time.time()
+            self._hold_deadline = time.monotonic() + self._max_hold_s
+            logger.debug("wav input: holding for the answer", extra={"at_s": round(self._index * self._frame_s, 2)})
+            return True
+        timed_out = self._hold_deadline is not None and time.monotonic() >= self._hold_deadline
+        if not (self._may_resume() or timed_out):
+            return True
+        _, back = self._holds.pop(0)
+        self._index = max(self._index, back)
+        self.hold_started_at = None
+        self.resumed_at.append((self._index * self._frame_s, time.time()))
+        logger.debug(
+            "wav input: resuming", extra={"from_s": round(self._index * self._frame_s, 2), "timed_out": timed_out}
+        )
+        return False
 
 
 @dataclass

@@ -6,12 +6,14 @@ files, which are common from audio editors, so the RIFF chunks are parsed here.
 
 from __future__ import annotations
 
+import io
 import logging
 import struct
 import wave
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 import numpy.typing as npt
@@ -24,6 +26,17 @@ _FORMAT_PCM = 0x0001
 _FORMAT_FLOAT = 0x0003
 _FORMAT_EXTENSIBLE = 0xFFFE
 _FORMAT_NAMES = {0x0002: "ADPCM", 0x0006: "A-law", 0x0007: "mu-law", 0x0055: "MP3", 0x0011: "IMA ADPCM"}
+_PCM_BITS = (8, 16, 24, 32)
+_FLOAT_BITS = (32, 64)
+MIN_SAMPLE_RATE = 8000
+MAX_SAMPLE_RATE = 192000
+MAX_CHANNELS = 32
+_STREAMING_SIZE = 0x7FFF0000
+"""Data sizes from here up (and 0) are placeholders of writers that stream to a pipe: read to the end."""
+_MAX_FLOAT_PEAK = 16.0
+"""Float audio is within [-1, 1]; a little over is clipping, far over (24 dB) is not audio."""
+_MAX_CHUNKS = 10000
+"""Chunks walked before the data chunk; a file of empty chunks can't make the walk unbounded."""
 
 Int16Array = npt.NDArray[np.int16]
 Float32Array = npt.NDArray[np.float32]
@@ -71,58 +84,147 @@ class MonoAudio:
         return out
 
 
-def read_wav(path: str | Path, *, sample_rate: int | None = None) -> MonoAudio:
+def read_wav(path: str | Path, *, sample_rate: int | None = None, max_seconds: float | None = None) -> MonoAudio:
     """Read a WAV file as mono int16, resampled to ``sample_rate`` when given.
 
-    Accepts 8/16/24/32-bit integer PCM and 32/64-bit float, any channel count (channels are averaged).
-    Raises AudioFileError naming the file when it is not a WAV file, uses an unsupported encoding,
-    or holds no audio; FileNotFoundError when it does not exist.
+    Accepts 8/16/24/32-bit integer PCM and 32/64-bit float, any channel count up to 32 (averaged), at 8 to
+    192 kHz. Raises AudioFileError naming the file when it is not a WAV file, uses an unsupported encoding,
+    has an implausible header (see ``decode_wav``), holds no audio, or holds more than ``max_seconds``; the
+    header is checked before the samples are read, so a huge or damaged file is rejected at once.
+    FileNotFoundError when it does not exist.
     """
     p = Path(path)
     if not p.exists():
         raise FileNotFoundError(f"{p}: no such audio file")
     if p.is_dir():
         raise AudioFileError(f"{p} is a directory, not a WAV file")
-    return decode_wav(p.read_bytes(), name=p.name, sample_rate=sample_rate)
+    with p.open("rb") as f:
+        header = parse_header(f, p.stat().st_size, name=p.name)
+        if max_seconds is not None and header.duration > max_seconds:
+            raise AudioFileError(
+                f"{p.name} is {header.duration:.0f} s long, and at most {max_seconds:.0f} s is taken: "
+                f"cut it, e.g. `sox {p.name} short.wav trim 0 {max_seconds:.0f}`"
+            )
+        f.seek(header.data_offset)
+        pcm = f.read(header.data_bytes)
+    return _decode(header, pcm, p.name, sample_rate)
 
 
 def decode_wav(data: bytes, *, name: str = "audio", sample_rate: int | None = None) -> MonoAudio:
     """Decode WAV bytes (see read_wav); ``name`` is used in error messages."""
-    if len(data) < 12 or data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
-        raise AudioFileError(f"{name} is not a WAV file (starts with {data[:12]!r})")
+    header = parse_header(io.BytesIO(data), len(data), name=name)
+    return _decode(header, data[header.data_offset : header.data_offset + header.data_bytes], name, sample_rate)
+
+
+@dataclass(frozen=True)
+class WavHeader:
+    """What a WAV file's chunks say, checked for plausibility (see ``parse_header``)."""
+
+    tag: int
+    channels: int
+    sample_rate: int
+    bits: int
+    data_offset: int
+    data_bytes: int
+    """Bytes of sample data present (a streaming writer's placeholder size resolved to the end of the file)."""
+
+    @property
+    def width(self) -> int:
+        return self.bits // 8
+
+    @property
+    def duration(self) -> float:
+        """Seconds of audio the data holds."""
+        return self.data_bytes / (self.channels * self.width * self.sample_rate)
+
+
+def parse_header(f: BinaryIO, size: int, *, name: str) -> WavHeader:
+    """Walk the RIFF chunks of a file of ``size`` bytes up to the data chunk (the samples are not read).
+
+    Rules, so that a damaged header fails here at once instead of making minutes of noise: sample rate 8 to
+    192 kHz; 1 to 32 channels; integer PCM of 8, 16, 24 or 32 bits or float of 32 or 64 bits; a data chunk
+    that holds what its size says (0 and sizes from 0x7FFF0000 up are streaming writers' "until the end of
+    the file", as espeak-ng and ffmpeg write to a pipe).
+    """
+    f.seek(0)
+    head = f.read(12)
+    if len(head) < 12 or head[:4] not in (b"RIFF", b"RF64") or head[8:12] != b"WAVE":
+        raise AudioFileError(f"{name} is not a WAV file (starts with {head!r})")
     fmt: bytes | None = None
-    pcm: bytes | None = None
     pos = 12
-    while pos + 8 <= len(data):
-        chunk_id = data[pos : pos + 4]
-        (size,) = struct.unpack("<I", data[pos + 4 : pos + 8])
-        body = data[pos + 8 : pos + 8 + size]
-        if chunk_id == b"fmt ":
-            fmt = body
-        elif chunk_id == b"data":
-            # streaming writers leave size 0 or 0xFFFFFFFF: take everything to the end
-            pcm = data[pos + 8 :] if size in (0, 0xFFFFFFFF) else body
+    for _ in range(_MAX_CHUNKS):
+        if pos + 8 > size:
             break
-        pos += 8 + size + (size & 1)
+        f.seek(pos)
+        chunk = f.read(8)
+        chunk_id = chunk[:4]
+        (chunk_size,) = struct.unpack("<I", chunk[4:8])
+        if chunk_id == b"fmt ":
+            fmt = f.read(min(chunk_size, 64))
+        elif chunk_id == b"data":
+            if fmt is None or len(fmt) < 16:
+                break
+            return _check(fmt, pos + 8, chunk_size, size - pos - 8, name)
+        pos += 8 + chunk_size + (chunk_size & 1)
     if fmt is None or len(fmt) < 16:
         raise AudioFileError(f"{name} is not a usable WAV file (no 'fmt ' chunk)")
-    if pcm is None:
-        raise AudioFileError(f"{name} is not a usable WAV file (no 'data' chunk)")
-    tag, channels, rate, _byte_rate, block_align, bits = struct.unpack("<HHIIHH", fmt[:16])
+    raise AudioFileError(f"{name} is not a usable WAV file (no 'data' chunk)")
+
+
+def _damaged(name: str, what: str) -> AudioFileError:
+    return AudioFileError(f"{name} has a damaged or unsupported header ({what}); export it again as 16-bit PCM WAV")
+
+
+def _check(fmt: bytes, data_offset: int, claimed: int, available: int, name: str) -> WavHeader:
+    tag, channels, rate, _byte_rate, _block_align, bits = struct.unpack("<HHIIHH", fmt[:16])
     if tag == _FORMAT_EXTENSIBLE and len(fmt) >= 26:
         (tag,) = struct.unpack("<H", fmt[24:26])
-    if channels < 1 or rate < 1 or bits < 1:
-        raise AudioFileError(f"{name} has an invalid header ({channels} channels, {rate} Hz, {bits} bits)")
-    width = bits // 8
-    if block_align != channels * width:
-        block_align = channels * width
-    samples = _decode_samples(pcm, tag, width, name)
+    if tag not in (_FORMAT_PCM, _FORMAT_FLOAT):
+        kind = _FORMAT_NAMES.get(tag, f"format tag 0x{tag:04x}")
+        raise AudioFileError(f"{name} is a compressed WAV ({kind}); convert it to PCM, e.g. `sox {name} -b 16 out.wav`")
+    if not MIN_SAMPLE_RATE <= rate <= MAX_SAMPLE_RATE:
+        raise _damaged(name, f"{rate} Hz; a recording has {MIN_SAMPLE_RATE} to {MAX_SAMPLE_RATE} samples a second")
+    if not 1 <= channels <= MAX_CHANNELS:
+        raise _damaged(name, f"{channels} channels; 1 to {MAX_CHANNELS} are taken")
+    allowed = _PCM_BITS if tag == _FORMAT_PCM else _FLOAT_BITS
+    if bits not in allowed:
+        kind = "integer PCM" if tag == _FORMAT_PCM else "float"
+        taken = ", ".join(str(b) for b in allowed)
+        raise _damaged(name, f"{bits}-bit {kind}; {taken}-bit {kind} is taken")
+    block = channels * bits // 8
+    if claimed == 0 or claimed >= _STREAMING_SIZE:
+        data_bytes = available
+    elif claimed > available + block:
+        have, said = available / (block * rate), claimed / (block * rate)
+        raise AudioFileError(
+            f"{name} is cut short: its header says {_seconds(said)} of audio but the file holds {_seconds(have)}; "
+            "export or record it again"
+        )
+    else:
+        data_bytes = min(claimed, available)
+    return WavHeader(tag, channels, rate, bits, data_offset, data_bytes - data_bytes % block)
+
+
+def _seconds(s: float) -> str:
+    if s < 120:
+        return f"{s:.1f} s"
+    return f"{s / 60:.0f} minutes" if s < 7200 else f"{s / 3600:.0f} hours"
+
+
+def _decode(header: WavHeader, pcm: bytes, name: str, sample_rate: int | None) -> MonoAudio:
+    samples = _decode_samples(pcm, header.tag, header.width, name)
+    channels = header.channels
     usable = len(samples) - len(samples) % channels
     if usable == 0:
         raise AudioFileError(f"{name} has no audio (0 samples)")
+    if header.tag == _FORMAT_FLOAT:
+        peak = float(np.max(np.abs(samples[:usable])))  # NaN or inf propagate into the peak
+        if not np.isfinite(peak) or peak > _MAX_FLOAT_PEAK:
+            what = "NaN or infinite" if not np.isfinite(peak) else f"up to {peak:.3g}, where audio is within 1"
+            raise AudioFileError(f"{name} is damaged: its float samples are {what}; export it again")
     mono = samples[:usable].reshape(-1, channels).mean(axis=1, dtype=np.float64)
-    audio = MonoAudio(samples=_to_int16(mono), sample_rate=rate)
-    if sample_rate is not None and sample_rate != rate:
+    audio = MonoAudio(samples=_to_int16(mono), sample_rate=header.sample_rate)
+    if sample_rate is not None and sample_rate != header.sample_rate:
         audio = resample(audio, sample_rate)
     return audio
 

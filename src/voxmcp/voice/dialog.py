@@ -47,7 +47,15 @@ DialogScript = Callable[[Asker], Awaitable[T]]
 class DialogTask(AgentTask[T | None], Generic[T]):
     """Runs one dialog script while it holds the conversation (see module doc); await it in a tool."""
 
-    def __init__(self, script: DialogScript[T], *, answer_timeout_s: float = 8.0, label: str = "dialog") -> None:
+    def __init__(
+        self,
+        script: DialogScript[T],
+        *,
+        answer_timeout_s: float = 8.0,
+        label: str = "dialog",
+        on_line: Callable[[str, str], None] | None = None,
+    ) -> None:
+        """on_line: called with ("agent" | "user", text) for each line of the exchange as it happens."""
         if answer_timeout_s <= 0:
             raise ValueError(f"answer_timeout_s must be > 0, got {answer_timeout_s}")
         super().__init__(instructions="Listen to the user's answer to the question you asked.")
@@ -58,18 +66,21 @@ class DialogTask(AgentTask[T | None], Generic[T]):
         self._runner: asyncio.Task[None] | None = None
         self.transcript: list[tuple[str, str]] = []
         """("agent" | "user", text) in order, for logs and tests."""
+        self._on_line = on_line
+        self.awaiting_answer = False
+        """A question has been heard and its answer is awaited (a scripted user speaks now)."""
 
     # -- Asker ----------------------------------------------------------------------------------------
 
     def tell(self, text: str) -> None:
-        self.transcript.append(("agent", text))
+        self._line("agent", text)
         self.session.say(text, add_to_chat_ctx=False)
 
     async def ask(self, text: str, *, timeout_s: float | None = None) -> str | None:
         limit = self._answer_timeout_s if timeout_s is None else timeout_s
         while not self._answers.empty():  # an utterance before the question is not its answer
             self._answers.get_nowait()
-        self.transcript.append(("agent", text))
+        self._line("agent", text)
         handle = self.session.say(text, add_to_chat_ctx=False)
         answer = asyncio.ensure_future(self._answers.get())
         try:
@@ -77,6 +88,7 @@ class DialogTask(AgentTask[T | None], Generic[T]):
             playout = asyncio.ensure_future(handle.wait_for_playout())
             await asyncio.wait({answer, playout}, timeout=limit + 30.0, return_when=asyncio.FIRST_COMPLETED)
             playout.cancel()
+            self.awaiting_answer = True
             if not answer.done():
                 await asyncio.wait({answer}, timeout=limit)
             if not answer.done() and self.session.user_state == "speaking":
@@ -86,7 +98,13 @@ class DialogTask(AgentTask[T | None], Generic[T]):
                 return None
             return answer.result()
         finally:
+            self.awaiting_answer = False
             answer.cancel()
+
+    def _line(self, who: str, text: str) -> None:
+        self.transcript.append((who, text))
+        if self._on_line is not None:
+            self._on_line(who, text)
 
     # -- AgentTask hooks ------------------------------------------------------------------------------
 
@@ -103,8 +121,9 @@ class DialogTask(AgentTask[T | None], Generic[T]):
             result = await self._script(self)
         except asyncio.CancelledError:
             raise
-        except Exception:  # boundary: a failed script must still hand the conversation back
-            logger.exception("dialog script failed", extra={"dialog": self._label})
+        except Exception as e:  # boundary: a failed script must still hand the conversation back
+            logger.warning("dialog script failed: %s", e, extra={"dialog": self._label})
+            logger.debug("dialog script failure", exc_info=True, extra={"dialog": self._label})
         finally:
             if not self.done():
                 self.complete(result)
@@ -112,7 +131,7 @@ class DialogTask(AgentTask[T | None], Generic[T]):
     def _heard(self, text: str) -> None:
         text = text.strip()
         if text:
-            self.transcript.append(("user", text))
+            self._line("user", text)
             self._answers.put_nowait(text)
 
     async def on_user_turn_completed(self, turn_ctx: llm.ChatContext, new_message: llm.ChatMessage) -> None:

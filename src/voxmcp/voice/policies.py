@@ -26,7 +26,7 @@ from voxmcp.mcp.interaction import ElicitReply, InteractionHandlers, LogFn, Samp
 from voxmcp.mcp.toolset import MCPHub, ToolInfo
 from voxmcp.voice import confirm, elicit
 from voxmcp.voice.calls import ActiveCalls, DialogRequest, ToolCallScope
-from voxmcp.voice.dialog import DialogScript, run_dialog
+from voxmcp.voice.dialog import DialogScript, DialogTask
 from voxmcp.voice.progress import SpokenProgress
 from voxmcp.voice.sampling import sample_with_llm
 
@@ -88,6 +88,9 @@ class VoicePolicies:
         self.progress = SpokenProgress(
             session_getter, self.calls, min_interval_s=progress_interval_s, first_after_s=progress_first_after_s
         )
+        self._dialogs: set[DialogTask[Any]] = set()
+        self.on_dialog_line: Callable[[str, str], None] | None = None
+        """Called with ("agent" | "user", text) for each line of a dialog (questions aren't chat messages)."""
         self.fillers_said = 0
         self.cancelled_by_user = 0
         """Tool calls cancelled because the user barged in (for logs, benchmarks and tests)."""
@@ -159,14 +162,34 @@ class VoicePolicies:
         result: T | None = await request.result
         return result
 
+    @property
+    def busy(self) -> bool:
+        """A tool call is running or a dialog holds the conversation: the agent's turn is not over."""
+        return bool(self._dialogs) or len(self.calls) > 0
+
+    @property
+    def awaiting_answer(self) -> bool:
+        """A dialog has asked its question and waits for the user's answer (a scripted user speaks now)."""
+        return any(task.awaiting_answer for task in self._dialogs)
+
     async def _dialog_on(self, scope: ToolCallScope, script: DialogScript[T], label: str) -> T | None:
         scope.in_dialog = True
+        task: DialogTask[T] = DialogTask(
+            script, answer_timeout_s=self.answer_timeout_s, label=label, on_line=self.on_dialog_line
+        )
+        self._dialogs.add(task)
         try:
-            return await run_dialog(script, answer_timeout_s=self.answer_timeout_s, label=label)
-        except Exception:  # boundary: a dialog that can't start (session closing) must not break the call
-            logger.exception("dialog failed to run", extra={"dialog": label})
+            result: T | None = await task
+            return result
+        except ToolError as e:  # LiveKit cancels the task when the session closes (or hands over) mid-dialog
+            logger.info("dialog ended before an answer", extra={"dialog": label, "reason": str(e)})
+            return None
+        except Exception as e:  # boundary: a dialog that can't start must not break the call (nothing is done)
+            logger.warning("dialog failed to run: %s", e, extra={"dialog": label})
+            logger.debug("dialog failure", exc_info=True, extra={"dialog": label})
             return None
         finally:
+            self._dialogs.discard(task)
             scope.in_dialog = False
 
     # ---- tool calls ---------------------------------------------------------------------------------
