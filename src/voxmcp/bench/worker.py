@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import resource
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 import psutil
 
 from voxmcp.audio.wav import MonoAudio, read_wav
+from voxmcp.logs import LogLevelError, setup_logging
 from voxmcp.talk import ConversationDriver, TalkSession, TurnResult
 
 logger = logging.getLogger(__name__)
@@ -152,7 +154,10 @@ def main() -> None:
     p.add_argument("--start-only", action="store_true", help="measure the start only (no turns)")
     a = p.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    logging.basicConfig(level=os.environ.get("VOXMCP_LOG_LEVEL", "WARNING"))
+    try:
+        setup_logging()
+    except LogLevelError as e:
+        sys.exit(f"config error: {e}")
     if a.start_only:
         started = asyncio.run(start_only(a.side, a.mcp_url, config=a.config, llm_model=a.llm_model))
         a.out.write_text(json.dumps(started, indent=2) + "\n", encoding="utf-8")

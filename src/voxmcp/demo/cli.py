@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from voxmcp.demo.server import DEFAULT_HOST, DEFAULT_PORT, run
+from voxmcp.logs import setup_logging
 
 # The server is the app's callback, not a subcommand, so both `python -m voxmcp.demo --port N` and the lead's
 # `app.add_typer(demo_app, name="demo-server")` take the options directly.
@@ -27,7 +28,7 @@ def demo_server(
     ] = 1.0,
 ) -> None:
     """Serve notes, weather, time, unit conversion and package tracking over Streamable HTTP at /mcp."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    setup_logging(logging.INFO, fmt="%(asctime)s %(levelname)s %(name)s: %(message)s")
     typer.echo(f"voxmcp demo MCP server on http://{host}:{port}/mcp", err=True)
     run(host=host, port=port, db_path=db, audit_log=audit_log, faults=faults, slow_step_s=slow_step_s)
 

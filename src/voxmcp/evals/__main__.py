@@ -1,9 +1,12 @@
 """`python -m voxmcp.evals SUITE.yaml` (the same as `voxmcp eval`)."""
 
-import logging
-import os
+import sys
 
 from voxmcp.evals.cli import app
+from voxmcp.logs import LogLevelError, setup_logging
 
-logging.basicConfig(level=os.environ.get("VOXMCP_LOG_LEVEL", "WARNING"), format="%(levelname)s %(name)s: %(message)s")
+try:
+    setup_logging()
+except LogLevelError as e:
+    sys.exit(f"config error: {e}")
 app()
