@@ -235,3 +235,42 @@ def test_real_http_clients_log_no_secret(level: str) -> None:
     assert "/mcp?token=*** " in err and "http://***@127.0.0.1:" in err
     assert err.count("retrying https://***@h/") == 1  # one handler per record
     assert "LATE mcp.client: retrying https://***@h/ {'X-Api-Key': '***'}" in err
+
+
+_WITH_LIVEKIT = textwrap.dedent(
+    """
+    import logging, sys
+    from voxmcp.logs import setup_logging
+
+    setup_logging("INFO")
+    if sys.argv[1] == "json":
+        from livekit.agents.cli._legacy import _configure_logger
+
+        _configure_logger(None, "INFO")  # `voxmcp start`: JSON lines on stdout
+    else:
+        from livekit.agents.cli.log import setup_logging as livekit_setup
+
+        livekit_setup("INFO", devmode=True, console=False)  # `voxmcp dev`: coloured lines on stdout
+    logging.getLogger("voxmcp.app").warning("one line for https://bob:S3CRET1@h/", extra={"api_key": "S3CRET2"})
+    # a record forwarded from a LiveKit job process is rebuilt without this process's record factory
+    forwarded = logging.makeLogRecord(
+        {"name": "voxmcp.job", "levelno": 30, "levelname": "WARNING", "msg": "job asked h/?api_key=S3CRET3",
+         "headers": {"Authorization": "Bearer S3CRET4"}}
+    )
+    logging.getLogger("voxmcp.job").handle(forwarded)
+    """
+)
+
+
+@pytest.mark.parametrize("livekit_format", ["json", "coloured"])
+def test_livekit_handler_prints_each_record_once_and_redacted(livekit_format: str) -> None:
+    """LiveKit's verbs add their own root handler after ours: each record is printed once, by theirs, scrubbed."""
+    done = subprocess.run(
+        [sys.executable, "-c", _WITH_LIVEKIT, livekit_format], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    both = done.stdout + done.stderr
+    assert both.count("one line for https://***@h/") == 1
+    assert both.count("job asked h/?api_key=***") == 1
+    assert "S3CRET" not in both
+    assert done.stderr.count("WARNING voxmcp") == 0  # ours stepped aside; LiveKit's prints to stdout
