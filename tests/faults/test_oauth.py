@@ -157,3 +157,25 @@ def test_login_then_commands_use_and_refresh_the_stored_login(
     refreshed = _snapshot(tokens)
     assert refreshed is not None and list(refreshed) == ["notes.json"] and refreshed != after_login
     assert fault.tracebacks == 0
+
+
+def test_wrong_client_secret_is_one_sentence(auth_server: AuthServerState, tmp_path: Path, fault: FaultRecord) -> None:
+    config = tmp_path / "voxmcp.toml"
+    config.write_text(
+        f'[mcp.servers.machine]\nurl = "{auth_server.base}/mcp"\nauth = "client_credentials"\n'
+        f'[mcp.servers.machine.oauth]\nclient_id = "machine"\nclient_secret = "wrong-secret"\n'
+        f'issuer = "{auth_server.base}"\n'
+    )
+    tokens = tmp_path / "tokens"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOXMCP_")}
+    env.update(VOXMCP_TOKEN_DIR=str(tokens), PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1")
+    done = _voxmcp("mcp", "servers", "--config", str(config), env=env, cwd=tmp_path)
+    fault.saw_output(done.stdout + done.stderr)
+    fault.outcome = done.stdout.splitlines()[0]
+    assert fault.outcome == (
+        "machine: failed - The machine server's authorization server refused voxmcp's client credentials "
+        "(invalid_client); check oauth.client_id and oauth.client_secret of the machine server."
+    )
+    assert fault.tracebacks == 0
+    assert "wrong-secret" not in done.stdout + done.stderr
+    assert _snapshot(tokens) is None

@@ -22,7 +22,8 @@ from mcp.shared.auth import AuthorizationCodeResult, OAuthClientInformationFull
 from oauth_test_server import AuthServerState, run_auth_server
 from pydantic import SecretStr
 
-from voxmcp.mcp.auth.build import AuthConfigError, LoginOwnedStore, LoginRequired, build_auth
+from voxmcp.mcp.auth.build import AuthConfigError, LoginOwnedStore, build_auth
+from voxmcp.mcp.auth.errors import LoginRequired
 from voxmcp.mcp.auth.login import LoginError, login
 from voxmcp.mcp.auth.settings import OAuthSettings
 from voxmcp.mcp.auth.token_store import FileTokenStore, MemoryTokenStore

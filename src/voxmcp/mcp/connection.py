@@ -43,7 +43,7 @@ from mcp.shared.message import SessionMessage
 from mcp.shared.subscriptions import ToolsListChanged
 from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 
-from voxmcp.mcp.auth.build import LoginRequired
+from voxmcp.mcp.auth.errors import AuthError
 from voxmcp.mcp.config import MCPServerConfig, MissingEnvironmentVariable, interpolate_env
 from voxmcp.mcp.deadline import CallDeadline
 from voxmcp.mcp.interaction import (
@@ -286,7 +286,7 @@ def describe_connect_error(
     for leaf in leaves:
         if isinstance(leaf, MissingEnvironmentVariable):
             return f"The {name} server needs the environment variable {leaf.variable}, which is not set."
-        if isinstance(leaf, LoginRequired):  # its message is the sentence: "... log in with: voxmcp mcp login NAME."
+        if isinstance(leaf, AuthError):  # its message is the sentence ("... log in with: voxmcp mcp login NAME.")
             return str(leaf)
         if isinstance(leaf, FileNotFoundError) and config.command is not None:
             return f"I can't start the {name} server: the command {config.command!r} was not found."

@@ -2,7 +2,7 @@
 
 Public API (imported lazily so `voxmcp.mcp.config` can import `auth.settings` without a cycle):
 `build_auth`, `FileTokenStore`, `MemoryTokenStore`, `OAuthSettings`, `login`, `LoginRequired`,
-`AuthConfigError`.
+`AuthError`, `AuthConfigError`.
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from voxmcp.mcp.auth.build import AuthConfigError, LoginRequired, build_auth
+    from voxmcp.mcp.auth.build import AuthConfigError, build_auth
+    from voxmcp.mcp.auth.errors import AuthError, LoginRequired
     from voxmcp.mcp.auth.login import login
     from voxmcp.mcp.auth.settings import OAuthSettings
     from voxmcp.mcp.auth.token_store import FileTokenStore, MemoryTokenStore
 
 __all__ = [
     "AuthConfigError",
+    "AuthError",
     "FileTokenStore",
     "LoginRequired",
     "MemoryTokenStore",
@@ -27,7 +29,8 @@ __all__ = [
 
 _EXPORTS = {
     "AuthConfigError": "voxmcp.mcp.auth.build",
-    "LoginRequired": "voxmcp.mcp.auth.build",
+    "LoginRequired": "voxmcp.mcp.auth.errors",
+    "AuthError": "voxmcp.mcp.auth.errors",
     "build_auth": "voxmcp.mcp.auth.build",
     "login": "voxmcp.mcp.auth.login",
     "OAuthSettings": "voxmcp.mcp.auth.settings",

@@ -26,8 +26,10 @@ from mcp.shared.auth import (
 from pydantic import AnyUrl, SecretStr
 
 from voxmcp.mcp.auth.dpop import DPoPKeyStore
+from voxmcp.mcp.auth.errors import LoginRequired
 from voxmcp.mcp.auth.headers import HeaderAuth, header_auth_from_config
 from voxmcp.mcp.auth.providers import (
+    NAMED_PROVIDERS,
     AuthorizationCodeProvider,
     CallbackHandler,
     ClientSecretProvider,
@@ -48,14 +50,6 @@ logger = logging.getLogger(__name__)
 
 class AuthConfigError(ValueError):
     """The server's auth settings are incomplete or contradictory; the message names the setting."""
-
-
-class LoginRequired(Exception):
-    """The server needs an interactive login first; the message says which command does it."""
-
-    def __init__(self, server: str) -> None:
-        super().__init__(f"The {server} server needs a login first; log in with: voxmcp mcp login {server}.")
-        self.server = server
 
 
 def _resolve(value: str | SecretStr | None) -> str | None:
@@ -191,6 +185,8 @@ def build_auth(
     """
     header_auth = header_auth_from_config(config.headers)
     oauth = _build_oauth(name, config, store, redirect_handler, callback_handler, redirect_uri)
+    if isinstance(oauth, NAMED_PROVIDERS):
+        oauth.server_name = name  # failures then name the server as the user configured it
     if oauth is None:
         return header_auth
     if header_auth is None:

@@ -33,6 +33,7 @@ from mcp.shared.auth import (
 )
 
 from voxmcp.mcp.auth.dpop import DPoPKeyStore, DPoPMode, DPoPState, dpop_flow
+from voxmcp.mcp.auth.errors import AuthError, describe_oauth_failure
 from voxmcp.mcp.auth.legacy import legacy_issuer_flow
 
 logger = logging.getLogger(__name__)
@@ -131,6 +132,32 @@ async def stop_for_login(
         await inner.aclose()
 
 
+async def explain_failures(
+    server: str,
+    inner: AsyncGenerator[httpx2.Request, httpx2.Response],
+) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
+    """Re-raise the SDK's OAuth errors as `AuthError`: one sentence naming the server and what to check."""
+    try:
+        outgoing = await inner.__anext__()
+        while True:
+            response = yield outgoing
+            outgoing = await inner.asend(response)
+    except StopAsyncIteration:
+        return
+    except OAuthFlowError as exc:
+        raise AuthError(describe_oauth_failure(server, exc)) from exc
+    finally:
+        await inner.aclose()
+
+
+def _server_label(provider: OAuthClientProvider) -> str:
+    """The configured server name (set by `build_auth`), else the MCP server's host."""
+    name = getattr(provider, "server_name", None)
+    if isinstance(name, str) and name:
+        return name
+    return httpx2.URL(provider.context.server_url).host or provider.context.server_url
+
+
 def dpop_state(mode: DPoPMode, storage: TokenStorage) -> DPoPState:
     """DPoP state whose key lives next to the tokens when the store can keep it (FileTokenStore)."""
     inner = getattr(storage, "inner", storage)
@@ -166,6 +193,7 @@ class AuthorizationCodeProvider(OAuthClientProvider):
         )
         self.dpop = dpop_state(dpop, storage)
         self.login_required = login_required
+        self.server_name: str | None = None
 
     async def _initialize(self) -> None:
         await super()._initialize()
@@ -175,7 +203,8 @@ class AuthorizationCodeProvider(OAuthClientProvider):
         sdk_flow = legacy_issuer_flow(self.context, super()._auth_flow(request))
         if self.login_required is not None:
             sdk_flow = stop_for_login(request, sdk_flow, self.login_required)
-        return dpop_flow(self.dpop, refresh_before_reauthorizing(self, request, sdk_flow))
+        flow = dpop_flow(self.dpop, refresh_before_reauthorizing(self, request, sdk_flow))
+        return explain_failures(_server_label(self), flow)
 
 
 class _ClientCredentialsExtras:
@@ -186,13 +215,15 @@ class _ClientCredentialsExtras:
     def __init__(self, *args: Any, dpop: DPoPMode = "auto", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.dpop = dpop_state(dpop, self.context.storage)
+        self.server_name: str | None = None
 
     async def _initialize(self) -> None:
         await super()._initialize()  # type: ignore[misc]
         await restore_token_expiry(self.context)
 
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        return dpop_flow(self.dpop, super()._auth_flow(request))  # type: ignore[misc]
+        flow = dpop_flow(self.dpop, super()._auth_flow(request))  # type: ignore[misc]
+        return explain_failures(_server_label(self), flow)  # type: ignore[arg-type]
 
 
 class ClientSecretProvider(_ClientCredentialsExtras, ClientCredentialsOAuthProvider):
@@ -224,6 +255,7 @@ class _FixedClientProvider(OAuthClientProvider):
         super().__init__(server_url, metadata, storage, None, None)
         self._client_record = client_info
         self.dpop = dpop_state(dpop, storage)
+        self.server_name: str | None = None
 
     async def _initialize(self) -> None:
         self.context.current_tokens = await self.context.storage.get_tokens()
@@ -232,7 +264,7 @@ class _FixedClientProvider(OAuthClientProvider):
         await restore_token_expiry(self.context)
 
     def _auth_flow(self, request: httpx2.Request) -> AsyncGenerator[httpx2.Request, httpx2.Response]:
-        return dpop_flow(self.dpop, super()._auth_flow(request))
+        return explain_failures(_server_label(self), dpop_flow(self.dpop, super()._auth_flow(request)))
 
     def _token_request(self, data: dict[str, str]) -> httpx2.Request:
         if self.context.should_include_resource_param(self.context.protocol_version):
@@ -350,3 +382,7 @@ class EnterpriseManagedProvider(_FixedClientProvider):
     async def _perform_authorization(self) -> httpx2.Request:
         id_jag = await self._exchange_for_id_jag()
         return self._token_request({"grant_type": JWT_BEARER_GRANT_TYPE, "assertion": id_jag})
+
+
+NAMED_PROVIDERS = (AuthorizationCodeProvider, _ClientCredentialsExtras, _FixedClientProvider)
+"""Every provider here: `build_auth` sets their `server_name`, so failures name the server as configured."""
