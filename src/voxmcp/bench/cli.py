@@ -88,7 +88,9 @@ def bench(
     try:
         llm_ref = load_settings(config, dotenv=False).models.llm
     except ConfigError as e:
-        console.print(f"[red]config error:[/red] {e}")
+        from rich.markup import escape
+
+        console.print(f"[red]config error:[/red] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
     if llm_ref.provider != "local":
         console.print("[red]error:[/red] the bench compares local models; configure a local LLM")

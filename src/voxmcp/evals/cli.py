@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -65,7 +66,7 @@ def eval_(
         suite = load_suite(suite_path)
         settings = load_settings(config)
     except (SuiteError, ConfigError) as e:
-        console.print(f"[red]error:[/red] {e}")
+        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
     if rescore_path is not None:
         _rescore(suite, suite_path, rescore_path, out)
