@@ -65,3 +65,18 @@ def test_old_states_are_pruned(tmp_path: Path) -> None:
         os.utime(f, (1000 + i, 1000 + i))
     cache._prune()
     assert sorted(f.name for f in tmp_path.glob("*.kv")) == ["2.kv", "3.kv"]
+
+
+def test_old_states_are_pruned_by_total_size_but_the_newest_stays(tmp_path: Path) -> None:
+    import os
+
+    cache = KVStateCache(tmp_path, max_files=16, max_bytes=2500)
+    for i in range(4):
+        f = tmp_path / f"{i}.kv"
+        f.write_bytes(b"x" * 1000)
+        os.utime(f, (1000 + i, 1000 + i))
+    cache._prune()
+    assert sorted(f.name for f in tmp_path.glob("*.kv")) == ["2.kv", "3.kv"]
+    (tmp_path / "big.kv").write_bytes(b"x" * 5000)  # newest, larger than the whole budget: kept alone
+    cache._prune()
+    assert sorted(f.name for f in tmp_path.glob("*.kv")) == ["big.kv"]

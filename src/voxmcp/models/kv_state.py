@@ -5,6 +5,10 @@ LiveKit runs each job in its own process, so without this every room pays that b
 those tokens is small (a 0.5B's KV for 700 tokens is ~9 MB), so it is written once per (model file, context size,
 prefix tokens) and loaded in milliseconds afterwards. A file that doesn't match or can't be read is ignored (and
 replaced): the cache can only cost a recomputation, never a wrong answer.
+
+The key is the exact prefix tokens, so each way of showing a tool set (full schemas, the compact catalogue, the
+tool-search header: see `catalogue`) has a state of its own. A compact catalogue near the context's size is ~40 MB
+of state, so the folder is kept under a total size as well as a file count.
 """
 
 from __future__ import annotations
@@ -54,9 +58,10 @@ def state_key(model_path: Path, n_ctx: int, tokens: Sequence[int]) -> str:
 class KVStateCache:
     """Save/load the KV state of a token prefix of a `Llama` (call with the model's lock held)."""
 
-    def __init__(self, directory: Path | None = None, *, max_files: int = 16) -> None:
+    def __init__(self, directory: Path | None = None, *, max_files: int = 16, max_bytes: int = 256 << 20) -> None:
         self.directory = directory if directory is not None else default_kv_dir()
         self.max_files = max_files
+        self.max_bytes = max_bytes
 
     def path_for(self, model_path: Path, n_ctx: int, tokens: Sequence[int]) -> Path:
         return self.directory / f"{state_key(model_path, n_ctx, tokens)}.kv"
@@ -116,7 +121,15 @@ class KVStateCache:
         return path
 
     def _prune(self) -> None:
-        """Keep the newest `max_files` states (each tool set or prompt change makes a new one)."""
-        files = sorted(self.directory.glob("*.kv"), key=lambda f: f.stat().st_mtime, reverse=True)
-        for old in files[self.max_files :]:
-            old.unlink(missing_ok=True)
+        """Keep the newest states, at most `max_files` of them and `max_bytes` together (always the newest one):
+        each tool set or prompt change makes a new one."""
+        try:
+            found = [(f, f.stat()) for f in self.directory.glob("*.kv")]
+        except OSError:
+            return
+        found.sort(key=lambda item: item[1].st_mtime, reverse=True)
+        total = 0
+        for i, (path, st) in enumerate(found):
+            total += st.st_size
+            if i and (i >= self.max_files or total > self.max_bytes):
+                path.unlink(missing_ok=True)
