@@ -13,12 +13,14 @@ the effect of the first call of each tool (the file tells a restarted process wh
 of that tool are answered normally.
 
 stdio modes: ok, banner (text lines on stdout before and between messages), malformed-initialize,
-hang-initialize, hang-call, progress-forever, exit-on-call, crash-after-effect, tools-500, unsolicited
-(the server sends sampling, elicitation and roots requests of its own after the handshake).
+hang-initialize, hang-call, progress-forever, exit-on-call, crash-after-effect, die-idle (exits 0.3 s after
+its first tools/list, between calls), tools-500, unsolicited (the server sends sampling, elicitation and
+roots requests of its own after the handshake).
 
 http modes (Streamable HTTP, JSON responses, raw HTTP/1.1): ok, hang-initialize (accepts, reads, never
 answers), malformed-initialize, html, hang-call, progress-forever, drop-reset (a TCP reset after the
-effect), drop-oversized-sse (a 2 MiB SSE event after the effect), tools-500.
+effect), drop-oversized-sse (a 2 MiB SSE event after the effect), forget-session (the first call of each
+tool gets 404 for its session, unprocessed, as from a restarted server), tools-500.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import json
 import os
 import socket
 import struct
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -88,6 +91,57 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def stdio_server(mode: str, effects_file: Path, **extra: Any) -> dict[str, Any]:
+    """A server table entry (voxmcp.toml / MCPServerConfig fields) that runs this file over stdio."""
+    return {
+        "command": sys.executable,
+        "args": [str(Path(__file__).resolve()), "stdio", mode, str(effects_file)],
+        **extra,
+    }
+
+
+class HostileHTTP:
+    """This file's HTTP server in a subprocess on a free loopback port: `with HostileHTTP(mode, effects) as s`."""
+
+    def __init__(self, mode: str, effects_file: Path) -> None:
+        self.mode, self.effects_file, self.port = mode, effects_file, free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/mcp"
+
+    def server(self, **extra: Any) -> dict[str, Any]:
+        return {"url": self.url, **extra}
+
+    def __enter__(self) -> HostileHTTP:
+        argv = [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "http",
+            self.mode,
+            str(self.port),
+            str(self.effects_file),
+        ]
+        self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15.0
+        while time.monotonic() < deadline:  # bounded
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.__exit__()
+        raise RuntimeError(f"the hostile {self.mode} server did not start on port {self.port}")
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+        self.process = None
 
 
 # ---- the protocol, shared by both transports ---------------------------------------------------------
@@ -184,6 +238,9 @@ def run_stdio(mode: str, effects_file: Path) -> None:
                 out.write("[info] listing tools\n")
                 out.flush()
             send(_result(message_id, {"tools": MANY_TOOLS if mode == "tools-500" else TOOLS}))
+            if mode == "die-idle":
+                time.sleep(0.3)
+                sys.exit(0)
         elif method == "tools/call":
             name = str((message.get("params") or {}).get("name", ""))
             if mode == "exit-on-call":
@@ -249,6 +306,8 @@ def _reset(writer: asyncio.StreamWriter) -> None:
 
 
 def make_http_handler(mode: str, effects_file: Path) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
+    forgotten: set[str] = set()
+
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while True:
@@ -301,6 +360,11 @@ def make_http_handler(mode: str, effects_file: Path) -> Callable[[asyncio.Stream
                 if mode == "hang-call":
                     await asyncio.sleep(3600)
                     return
+                if mode == "forget-session" and name not in forgotten:
+                    forgotten.add(name)
+                    writer.write(_response("404 Not Found", b"unknown session", "text/plain"))
+                    await writer.drain()
+                    continue
                 first = _effect_and_first(effects_file, name)
                 if mode == "drop-reset" and first:
                     _reset(writer)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -74,9 +75,17 @@ def _select(servers: dict[str, MCPServerConfig], server: str) -> dict[str, MCPSe
     return {server: servers[server]}
 
 
+def _quiet_layer_logs() -> None:
+    """These commands print every failure as one sentence themselves; the MCP layer's warnings about the same
+    failure would only repeat it on stderr. VOXMCP_LOG_LEVEL, when set, still shows them."""
+    if not os.environ.get("VOXMCP_LOG_LEVEL"):
+        logging.getLogger("voxmcp.mcp").setLevel(logging.ERROR)
+
+
 async def _with_hub(servers: dict[str, MCPServerConfig], timeout_s: float, body: Any) -> Any:
     from voxmcp.mcp.toolset import MCPHub
 
+    _quiet_layer_logs()
     hub: MCPHub = MCPHub(servers, auth_factory=_auth_factory(), connect_timeout_s=timeout_s)
     try:
         await hub.start(keep_trying=False)  # one look: a server still connecting after the bound counts as failed
