@@ -6,8 +6,17 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from voxmcp.config import DEMO_SERVER_URL, ConfigError, dotenv_files, load_dotenv_files, load_settings
+from voxmcp.config import (
+    DEMO_SERVER_URL,
+    ConfigError,
+    dotenv_files,
+    load_dotenv_files,
+    load_settings,
+    settings_from_data,
+)
 from voxmcp.mcp.config import MissingEnvironmentVariable
 
 
@@ -190,3 +199,34 @@ def test_livekit_env_variables(tmp_path: Path) -> None:
     s = load_settings(env=env, dotenv=False)
     assert s.livekit.url == "ws://127.0.0.1:7880"
     assert s.livekit.api_secret is not None and s.livekit.api_secret.get_secret_value() == "secret"
+
+
+_toml_values = st.recursive(
+    st.booleans() | st.integers() | st.floats() | st.text(max_size=10) | st.sampled_from(["${UNSET_X}", "local/x"]),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=10,
+)
+_sections = st.sampled_from(["agent", "models", "stt", "llm", "voice", "mcp", "livekit", "other"])
+_fields = st.sampled_from(["servers", "url", "command", "threads", "llm", "stt", "mcp_json", "enabled", "api_key", "x"])
+_tables = st.dictionaries(_fields, _toml_values | st.dictionaries(st.text(max_size=5), _toml_values, max_size=2))
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.dictionaries(_sections, _tables | _toml_values, max_size=3),
+    env=st.dictionaries(
+        st.sampled_from(["VOXMCP_LLM__THREADS", "VOXMCP_LLM", "VOXMCP_MCP__SERVERS__A__URL"]), st.text(max_size=6)
+    ),
+)
+def test_any_table_is_settings_or_one_named_error(
+    tmp_path_factory: pytest.TempPathFactory, data: dict[str, object], env: dict[str, str]
+) -> None:
+    """Whatever a voxmcp.toml (and VOXMCP_* variables) hold: Settings, or ConfigError on one line naming the file."""
+    base = tmp_path_factory.getbasetemp()
+    try:
+        settings = settings_from_data(data, env=env, source="voxmcp.toml", base_dir=base)
+        settings.mcp_servers()
+    except ConfigError as exc:
+        message = str(exc)
+        assert "\n" not in message
+        assert message.startswith(("voxmcp.toml: ", "VOXMCP_", str(base)))

@@ -27,6 +27,7 @@ from voxmcp.mcp.config import (
     MCPServerConfig,
     describe_problems,
     interpolate_known,
+    key_part,
     load_mcp_servers_json,
     read_config_text,
     validation_problems,
@@ -229,7 +230,7 @@ def interpolate(value: Any, env: Mapping[str, str], key: str = "") -> Any:
 
         return _ENV_REF.sub(sub, value)
     if isinstance(value, dict):
-        return {k: interpolate(v, env, f"{key}.{k}" if key else str(k)) for k, v in value.items()}
+        return {k: interpolate(v, env, f"{key}.{key_part(k)}" if key else key_part(k)) for k, v in value.items()}
     if isinstance(value, list):
         return [interpolate(v, env, f"{key}[{i}]") for i, v in enumerate(value)]
     return value
@@ -247,8 +248,11 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, Any]:
         except ValueError:
             value = raw
         node = out
-        for part in path[:-1]:
+        for depth, part in enumerate(path[:-1]):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                key = ".".join(path[: depth + 1])
+                raise ConfigError(f"{name}: another VOXMCP_ variable already sets {key} to a value; keep one of them")
         node[path[-1]] = value
     return out
 
@@ -362,18 +366,29 @@ def load_settings(
             raise ConfigError(f"{p}: not valid TOML: {e}") from None
         except RecursionError:
             raise ConfigError(f"{p}: nested too deeply to be a voxmcp.toml") from None
+    return settings_from_data(data, env=environ, source=source, base_dir=p.parent if p is not None else None)
+
+
+def settings_from_data(
+    data: dict[str, Any], *, env: Mapping[str, str], source: str = "settings", base_dir: Path | None = None
+) -> Settings:
+    """Settings from a parsed `voxmcp.toml` table (`${VAR}` from `env`, then `VOXMCP_*` overrides); errors name
+    `source` and the key. A relative `mcp.mcp_json` is taken relative to `base_dir`."""
+    try:
+        data = _interpolate_config(data, env)
+    except ConfigError as e:
+        raise ConfigError(f"{source}: {e}") from None
+    mcp = data.get("mcp")
+    if base_dir is not None and isinstance(mcp, dict) and isinstance(mcp.get("mcp_json"), str):
         try:
-            data = _interpolate_config(data, environ)
-        except ConfigError as e:
-            raise ConfigError(f"{p}: {e}") from None
-        mcp = data.get("mcp")
-        if isinstance(mcp, dict) and isinstance(mcp.get("mcp_json"), str):
-            mcp["mcp_json"] = str((p.parent / mcp["mcp_json"]).resolve())
-    _merge(data, _env_overrides(environ))
-    _apply_livekit_env(data, environ)
+            mcp["mcp_json"] = str((base_dir / mcp["mcp_json"]).resolve())
+        except (OSError, ValueError):
+            raise ConfigError(f"{source}: mcp.mcp_json: {mcp['mcp_json']!r} is not a usable file name") from None
+    _merge(data, _env_overrides(env))
+    _apply_livekit_env(data, env)
     try:
         settings = Settings.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e, source, _env_sources(environ))) from None
-    settings.json_servers(environ)  # a bad `mcpServers` file is a load error, named like a TOML one
+        raise ConfigError(format_validation_error(e, source, _env_sources(env))) from None
+    settings.json_servers(env)  # a bad `mcpServers` file is a load error, named like a TOML one
     return settings

@@ -225,3 +225,18 @@ def test_no_secret_in_logs(fault: FaultRecord, tmp_path: Path, not_mcp: int, lev
         assert f"Connecting to StreamableHTTP endpoint: http://***@127.0.0.1:{not_mcp}/mcp?api_key=***" in err
     assert "S3CRET" not in out + err
     assert fault.tracebacks == 0
+
+
+def test_error_text_that_looks_like_markup(fault: FaultRecord, tmp_path: Path) -> None:
+    """A value such as "[/b]" in the sentence is printed as it is, not taken for terminal markup (MarkupError)."""
+    _mcp_json(tmp_path / "mcp.json", {"time": _fake(timeout="[/b]")})
+    (tmp_path / "voxmcp.toml").write_text('[mcp]\nmcp_json = "mcp.json"\n')
+    _expect_config_error(
+        fault,
+        tmp_path,
+        f"config error: {tmp_path / 'mcp.json'}: mcpServers.time.timeout: expected a number of milliseconds, "
+        'got "[/b]"',
+        "dev",
+        "--config",
+        "voxmcp.toml",
+    )

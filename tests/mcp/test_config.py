@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from voxmcp.mcp.config import (
@@ -14,6 +16,7 @@ from voxmcp.mcp.config import (
     MissingEnvironmentVariable,
     interpolate_env,
     load_mcp_servers_json,
+    parse_mcp_servers,
 )
 
 
@@ -158,3 +161,47 @@ def test_config_validation_and_helpers() -> None:
     config = MCPServerConfig(url="http://a", allowed_tools=["a", "b"], denied_tools=["b"], tool_timeouts={"a": 2})
     assert config.tool_allowed("a") and not config.tool_allowed("b") and not config.tool_allowed("c")
     assert config.timeout_for("a") == 2 and config.timeout_for("b") == config.timeout_s
+
+
+_json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=12),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+_keys = st.sampled_from(
+    [
+        "url",
+        "serverUrl",
+        "command",
+        "args",
+        "env",
+        "headers",
+        "type",
+        "transport",
+        "disabled",
+        "enabled",
+        "timeout",
+        "timeout_s",
+        "tool_timeouts",
+        "disabledTools",
+        "allowed_tools",
+        "cwd",
+        "auth",
+        "oauth",
+        "description",
+        "x",
+    ]
+)
+_entries = st.dictionaries(_keys, _json_values | st.just("${UNSET_IN_FUZZ}"), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(document=st.dictionaries(st.text(max_size=6), _entries | _json_values, max_size=3) | _json_values)
+def test_any_document_is_servers_or_one_named_error(document: object) -> None:
+    """Whatever the JSON holds, the result is servers or MCPConfigError: never a TypeError or a traceback."""
+    try:
+        servers = parse_mcp_servers({"mcpServers": document}, source="mcp.json", environ={})
+    except MCPConfigError as exc:
+        assert str(exc).startswith("mcp.json: ") and "\n" not in str(exc)
+    else:
+        assert all(isinstance(config, MCPServerConfig) for config in servers.values())

@@ -164,6 +164,12 @@ class MCPServerConfig(BaseModel):
         return tool not in self.denied_tools
 
 
+def key_part(name: object) -> str:
+    """One part of a dotted key as a user wrote it; odd names are quoted so the message stays one line."""
+    text = str(name)
+    return text if re.fullmatch(r"[\w$@/:+-]+", text) else json.dumps(text)
+
+
 def validation_problems(err: ValidationError, *, rename: Mapping[str, str] | None = None) -> list[tuple[str, str]]:
     """(dotted key, message) for each error pydantic found; `rename` maps a first key back to the file's spelling.
 
@@ -171,7 +177,7 @@ def validation_problems(err: ValidationError, *, rename: Mapping[str, str] | Non
     """
     problems: list[tuple[str, str]] = []
     for error in err.errors():
-        loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
+        loc = [key_part(part) for part in error["loc"] if not str(part).startswith("function-")]
         if loc and rename and loc[0] in rename:
             loc[0] = rename[loc[0]]
         message = "unknown key" if error["type"] == "extra_forbidden" else error["msg"].removeprefix("Value error, ")
@@ -184,20 +190,22 @@ def describe_problems(source: str, problems: Sequence[tuple[str, str]], limit: i
     parts = [f"{key}: {message}" if key else message for key, message in problems[:limit]]
     if len(problems) > limit:
         parts.append(f"and {len(problems) - limit} more")
-    return f"{source}: {'; '.join(parts)}"
+    return f"{source}: {'; '.join(parts)}".replace("\r", "\\r").replace("\n", "\\n")
 
 
 def read_config_text(path: Path, what: str, *, max_bytes: int = 4_000_000) -> str:
     """A config file's text, or MCPConfigError naming the file: missing, unreadable, huge or not UTF-8."""
+    if path.is_dir():
+        raise MCPConfigError(f"{path}: is a directory, not a {what} file")
     try:
-        if path.is_dir():
-            raise MCPConfigError(f"{path}: is a directory, not a {what} file")
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except FileNotFoundError as exc:
         raise ConfigFileMissing(f"{path}: no such file") from exc
     except OSError as exc:
         raise MCPConfigError(f"{path}: cannot read it ({exc.strerror or exc})") from exc
+    except ValueError as exc:  # a NUL byte in the name
+        raise MCPConfigError(f"{str(path)!r} is not a usable file name") from exc
     if len(data) > max_bytes:
         raise MCPConfigError(f"{path}: larger than {max_bytes // 1_000_000} MB, which is not a {what} file")
     try:
@@ -250,7 +258,9 @@ def _server_from_desktop_entry(
         if key in _DESKTOP_KEYS_IGNORED:
             continue
         if ours in data:
-            problems.append((f"{key_prefix}.{key}", f"repeats `{rename.get(ours, ours)}`; give only one of them"))
+            problems.append(
+                (f"{key_prefix}.{key_part(key)}", f"repeats `{rename.get(ours, ours)}`; give only one of them")
+            )
             continue
         rename[ours] = key
         if key in ("type", "transport"):
@@ -304,7 +314,7 @@ def parse_mcp_servers(
         raise MCPConfigError(f"{source}: {key}: expected an object mapping names to servers, got {_json_type(servers)}")
     result: dict[str, MCPServerConfig] = {}
     for name, entry in servers.items():
-        prefix = f"{key}.{name}" if key else str(name)
+        prefix = f"{key}.{key_part(name)}" if key else key_part(name)
         if not isinstance(entry, dict):
             raise MCPConfigError(f"{source}: {prefix}: expected an object, got {_json_type(entry)}")
         try:
