@@ -51,3 +51,15 @@ def test_bad_input_is_named(mcp_json: Path) -> None:
     assert down.exit_code == 2
     missing = runner.invoke(app, ["servers", "--mcp-json", "/nonexistent/mcp.json"])
     assert missing.exit_code == 2 and "no such file" in missing.output
+
+
+def test_call_that_may_have_run_exits_3_with_one_sentence(tmp_path: Path) -> None:
+    """The server dies during the call: not repeated (it is not annotated safe to repeat), and the user is told."""
+    path = tmp_path / "mcp.json"
+    path.write_text(json.dumps({"mcpServers": {"fake": {"command": sys.executable, "args": [FAKE, "exit"]}}}))
+    called = runner.invoke(app, ["call", "fake", "answer", "--mcp-json", str(path)])
+    assert called.exit_code == 3
+    assert called.output.strip() == (
+        "I lost the connection to the fake server while the answer tool was running, so I don't know whether it "
+        "finished; please check before asking again."
+    )

@@ -372,3 +372,28 @@ async def test_stdio_process_stopped_on_close() -> None:
         assert text_of(await connection.call_tool("answer", {})) == "All good here."
         assert len(fake_servers()) == 1
     assert fake_servers() == []
+
+
+async def test_sdk_tracebacks_about_server_output_stay_in_the_debug_log(caplog: pytest.LogCaptureFixture) -> None:
+    """The SDK logs each unparseable stdout line with a pydantic traceback; users must not see it at WARNING."""
+    caplog.set_level(logging.WARNING)
+    async with MCPConnection("fake", stdio_config("garbage")) as connection:
+        assert text_of(await connection.call_tool("answer", {})) == "All good here."
+    assert not [r for r in caplog.records if r.name.startswith("mcp.") and r.levelno >= logging.WARNING]
+    assert not [r for r in caplog.records if r.exc_info or r.exc_text]
+
+    caplog.clear()
+    caplog.set_level(logging.DEBUG, logger="mcp.client.stdio")
+    async with MCPConnection("fake", stdio_config("garbage")) as connection:
+        assert text_of(await connection.call_tool("answer", {})) == "All good here."
+    kept = [r for r in caplog.records if r.name == "mcp.client.stdio" and (r.exc_info or r.exc_text)]
+    assert kept and all(r.levelno == logging.DEBUG for r in kept)  # the traceback, at debug only
+
+
+def test_retry_safety_comes_from_annotations_only() -> None:
+    from voxmcp.mcp.connection import retry_safe
+
+    assert retry_safe(types.ToolAnnotations(read_only_hint=True))
+    assert retry_safe(types.ToolAnnotations(read_only_hint=False, idempotent_hint=True))
+    assert not retry_safe(types.ToolAnnotations(destructive_hint=False))
+    assert not retry_safe(None)
