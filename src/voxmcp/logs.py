@@ -147,10 +147,21 @@ def _quoted_pair(match: re.Match[str]) -> str:
     return f"{quote}{name}{quote}{sep}{value_quote}{MASK}{value_quote}"
 
 
+MAX_LOGGED_CHARS = 100_000
+"""A longer message or field (a whole tool result at DEBUG) is cut here: redacting and printing it costs more than
+it tells."""
+
+
 def redact(text: str) -> str:
-    """`text` with every secret-looking part replaced by `***` (linear time; idempotent)."""
+    """`text` with every secret-looking part replaced by `***` (linear time; idempotent), cut at MAX_LOGGED_CHARS."""
     if not text:
         return text
+    if len(text) > MAX_LOGGED_CHARS:
+        head = text[:MAX_LOGGED_CHARS]
+        # back up to a space, so a token or URL cut in two is dropped whole rather than shown in part
+        space = max(head.rfind(" "), head.rfind("\n"), head.rfind("\t"))
+        head = head[:space] if space >= 0 else ""
+        text = f"{head} ... ({len(text) - len(head)} more characters not logged)"
     text = _LITERALS.sub(text)
     text = _JWT.sub(MASK, text)
     text = _USERINFO.sub(f"{MASK}@", text)
@@ -223,7 +234,9 @@ def _scrub_text_fields(record: logging.LogRecord) -> None:
         record.args = redact_value(record.args) if record.args else record.args
     else:
         clean = redact(message)
-        if clean != message:
+        if len(message) > MAX_LOGGED_CHARS:
+            record.msg, record.args = clean, None
+        elif clean != message:
             if isinstance(record.msg, str) and record.args:
                 record.msg, record.args = redact(record.msg), redact_value(record.args)
                 try:
