@@ -284,3 +284,21 @@ def test_a_huge_message_is_cut_and_a_secret_cut_in_two_is_not_shown_in_part() ->
     assert len(clean) < logs.MAX_LOGGED_CHARS + 100
     assert clean.endswith("more characters not logged)")
     assert "S3CRET" not in clean and "bob" not in clean
+
+
+def test_setup_twice_and_a_null_handler_still_print_each_record_once() -> None:
+    script = textwrap.dedent(
+        """
+        import logging
+        from voxmcp.logs import setup_logging
+
+        setup_logging("warning")
+        setup_logging("WARNING")
+        logging.getLogger().addHandler(logging.NullHandler())
+        logging.getLogger("voxmcp.x").warning("once")
+        logging.getLogger("voxmcp.x").info("not at warning")
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() == ["WARNING voxmcp.x: once"]

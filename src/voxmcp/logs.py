@@ -319,7 +319,7 @@ class _OneHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """
 
     def handle(self, record: logging.LogRecord) -> bool:
-        others = [h for h in logging.getLogger().handlers if h is not self]
+        others = [h for h in logging.getLogger().handlers if h is not self and not isinstance(h, logging.NullHandler)]
         if not others:
             return bool(super().handle(record))
         for handler in others:
