@@ -40,3 +40,12 @@ def test_the_log_is_bounded() -> None:
         for i in range(10):
             logging.getLogger("voxmcp.models.llm").info("line %d", i)
     assert sink == ["llm: line 0", "llm: line 1", "llm: line 2"]
+
+
+def test_secrets_stay_out_of_the_report() -> None:
+    sink: list[str] = []
+    with agent_log(sink):
+        logging.getLogger("voxmcp.mcp.toolset").info(
+            "calling https://bob:S3CRET@h/mcp?api_key=S3CRET2", extra={"headers": {"Authorization": "Bearer S3CRET3"}}
+        )
+    assert sink == ["toolset: calling https://***@h/mcp?api_key=*** {'headers': {'Authorization': '***'}}"]

@@ -11,6 +11,8 @@ import contextlib
 import logging
 from collections.abc import Iterator, Sequence
 
+from voxmcp.logs import REDACTOR
+
 AGENT_LOGGERS = ("voxmcp.models.llm", "voxmcp.voice", "voxmcp.mcp.toolset")
 """Where the decisions are logged: the local LLM's call decoding, voice policies and the MCP hub."""
 MAX_RECORDS = 200
@@ -47,6 +49,7 @@ def agent_log(
     # lines; what they let through before (their effective level and above) is passed on to the root's handlers
     passed_on = {name: logging.getLogger(name).getEffectiveLevel() for name in loggers}
     handler = _Collect(sink, limit, passed_on)
+    handler.addFilter(REDACTOR)  # the lines end up in reports on disk: no secrets there either
     saved: list[tuple[logging.Logger, int, bool]] = []
     for name in loggers:
         log = logging.getLogger(name)
