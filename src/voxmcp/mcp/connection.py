@@ -157,6 +157,7 @@ async def _watched(transport: Transport) -> AsyncIterator[TransportStreams]:
 
 
 _SDK_LOGGERS = (
+    "mcp.client.auth.oauth2",  # "OAuth flow error" tracebacks: voxmcp.mcp.auth reports them as AuthError sentences
     "mcp.client.stdio",
     "mcp.client.streamable_http",
     "mcp.client.sse",
