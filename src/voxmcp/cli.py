@@ -132,8 +132,8 @@ def talk(
 ) -> None:
     """Run the full voice pipeline on a recording: VAD -> STT -> LLM with MCP tools -> TTS."""
     _prepare_env(config)
+    from voxmcp.audio.speech import MAX_RECORDING_S, speech_bounds
     from voxmcp.audio.wav import AudioFileError, read_wav
-    from voxmcp.talk import MAX_RECORDING_S, speech_bounds
 
     try:  # a damaged, huge or silent file is refused here, before any model loads
         audio = read_wav(input, sample_rate=16000, max_seconds=MAX_RECORDING_S)

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 from livekit.agents import (
     Agent,
     AgentSession,
@@ -33,15 +32,13 @@ from livekit.agents.voice import io
 from livekit import rtc
 from voxmcp.app import Models, VoiceAgentRuntime
 from voxmcp.audio.file_io import PlayedSegment, RecordingAudioOutput, WavAudioInput
-from voxmcp.audio.wav import AudioFileError, MonoAudio, frames_to_mono, read_wav, resample
+from voxmcp.audio.speech import MAX_RECORDING_S, SILENCE_DBFS, pauses, speech_bounds
+from voxmcp.audio.wav import MonoAudio, frames_to_mono, read_wav, resample
 from voxmcp.config import Settings
 from voxmcp.mcp.interaction import ElicitFn
 
 logger = logging.getLogger(__name__)
 
-SILENCE_DBFS = -45.0
-MAX_RECORDING_S = 300.0
-"""`talk` takes a spoken request (or a short exchange), not an hour of audio: longer files are refused at once."""
 _LEAD_S = 0.3
 """Silence played before the recording, as from a microphone opened before the user speaks."""
 _TURN_GAP_MARGIN_S = 0.25
@@ -50,8 +47,9 @@ _RESUME_LEAD_S = 0.2
 """The held recording goes on this far before the next speech (the VAD needs a little lead-in)."""
 _RESUME_QUIET_S = 0.5
 _IDLE_END_S = 6.0
-"""Nothing pending and no sign of activity (speech detected, a transcript, the agent's state) for this long: a
-held recording goes on, a finished one ends (the last utterance was noise, or went unanswered)."""
+"""Nothing pending and no sign of activity (speech detected, a transcript, the agent's state) for this long, plus
+the length of the last stretch the VAD took for speech (its decode may still run): a held recording goes on, a
+finished one ends (the last utterance was noise, or went unanswered)."""
 NOTHING_HEARD = "No speech was heard in the recording: it holds only noise or sounds the recognizer can't use."
 
 
@@ -78,49 +76,6 @@ class TalkResult:
     @property
     def agent_text(self) -> str:
         return " ".join(self.agent_transcript)
-
-
-def speech_bounds(
-    audio: MonoAudio, *, threshold_dbfs: float = SILENCE_DBFS, window_ms: int = 20
-) -> tuple[float, float]:
-    """(start, end) in seconds of the audible part of a recording; raises AudioFileError when it is all silence."""
-    n = max(1, audio.sample_rate * window_ms // 1000)
-    samples = audio.samples.astype(np.float32) / 32768.0
-    frames = len(samples) // n
-    if frames == 0:
-        raise AudioFileError("the recording is empty")
-    rms = np.sqrt(np.mean(samples[: frames * n].reshape(frames, n) ** 2, axis=1) + 1e-12)
-    loud = np.nonzero(20 * np.log10(rms) > threshold_dbfs)[0]
-    if len(loud) == 0:
-        raise AudioFileError("the recording is silent: there is no speech to answer")
-    return loud[0] * n / audio.sample_rate, (loud[-1] + 1) * n / audio.sample_rate
-
-
-def _loud_windows(audio: MonoAudio, threshold_dbfs: float, window_ms: int) -> tuple[npt.NDArray[np.intp], int]:
-    n = max(1, audio.sample_rate * window_ms // 1000)
-    samples = audio.samples.astype(np.float32) / 32768.0
-    frames = len(samples) // n
-    if frames == 0:
-        return np.zeros(0, np.intp), n
-    rms = np.sqrt(np.mean(samples[: frames * n].reshape(frames, n) ** 2, axis=1) + 1e-12)
-    return np.nonzero(20 * np.log10(rms) > threshold_dbfs)[0], n
-
-
-def pauses(
-    audio: MonoAudio, *, min_gap_s: float, threshold_dbfs: float = SILENCE_DBFS, window_ms: int = 20
-) -> list[tuple[float, float]]:
-    """(start, end) in seconds of each quiet stretch of at least `min_gap_s` between two audible ones.
-
-    In a recording of a whole exchange ("Delete note 3." ... "Yes."), these are where the user waited for the
-    agent; `run_talk` holds the recording there until the agent has answered or asks something."""
-    loud, n = _loud_windows(audio, threshold_dbfs, window_ms)
-    if len(loud) < 2:
-        return []
-    steps = np.diff(loud)
-    out = []
-    for i in np.nonzero(steps * n / audio.sample_rate > min_gap_s)[0]:
-        out.append(((loud[i] + 1) * n / audio.sample_rate, loud[i + 1] * n / audio.sample_rate))
-    return out
 
 
 async def run_talk(
@@ -170,6 +125,9 @@ async def run_talk(
             and time.time() - float(state["last_change"]) > for_s
         )
 
+    def idle_s() -> float:
+        return _IDLE_END_S + float(state.get("last_speech_s", 0.0))
+
     def may_resume() -> bool:
         """The held recording goes on once a dialog waits for its answer, or the agent has answered (or,
         when nothing came of the last utterance, once nothing has happened for a while)."""
@@ -179,7 +137,7 @@ async def run_talk(
         if held is None or not agent_quiet(_RESUME_QUIET_S):
             return False
         answered = float(state["agent_change"]) > held
-        return answered or time.time() - float(state["last_change"]) > _IDLE_END_S
+        return answered or time.time() - float(state["last_change"]) > idle_s()
 
     audio_in = WavAudioInput(
         mono,
@@ -249,8 +207,13 @@ async def run_talk(
 
     @session.on("user_state_changed")
     def _on_user_state(ev: UserStateChangedEvent) -> None:
+        now = time.time()
+        if ev.new_state == "speaking":
+            state["speech_from"] = now
+        elif ev.old_state == "speaking":
+            state["last_speech_s"] = now - float(state.get("speech_from", now))
         state["user"] = ev.new_state
-        state["last_change"] = time.time()
+        state["last_change"] = now
 
     @session.on("error")
     def _on_error(ev: Any) -> None:
@@ -268,7 +231,7 @@ async def run_talk(
             replied = float(state["reply_at"]) > float(state["heard_at"]) > 0
             if replied and agent_quiet(settle_s):
                 break
-            if not replied and state.get("user") != "speaking" and agent_quiet(_IDLE_END_S):
+            if not replied and state.get("user") != "speaking" and agent_quiet(idle_s()):
                 # nothing is being said, heard or answered: waiting longer can't change the outcome
                 heard = float(state["heard_at"]) > 0
                 result.errors.append("The agent did not answer what it heard." if heard else NOTHING_HEARD)

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 from livekit.agents.voice.io import PlaybackFinishedEvent, PlaybackStartedEvent
 
 from livekit import rtc
@@ -156,3 +157,52 @@ async def test_each_flush_is_its_own_segment_and_interruption_finishes_all() -> 
     assert finished == [True, True]
     assert out.captured_playout_segments == 2
     await asyncio.wait_for(out.wait_for_playout(), 1.0)
+
+
+def _speech_pause_speech(rate: int = 16000) -> MonoAudio:
+    """0.2 s tone, 1.0 s silence, 0.2 s tone."""
+    tone = _tone(0.2, rate).samples
+    return MonoAudio(samples=np.concatenate([tone, np.zeros(rate, np.int16), tone]), sample_rate=rate)
+
+
+def _loud(frame: rtc.AudioFrame) -> bool:
+    return bool(np.frombuffer(frame.data, np.int16).any())
+
+
+async def test_input_holds_at_a_pause_until_it_may_resume() -> None:
+    ready = {"now": False}
+    source = WavAudioInput(
+        _speech_pause_speech(), frame_ms=20, speed=0, holds=[(0.2, 1.0)], may_resume=lambda: ready["now"]
+    )
+    first = [await source.__anext__() for _ in range(10)]
+    assert all(_loud(f) for f in first)
+    held = [await source.__anext__() for _ in range(200)]  # as long as it is held: silence, file not advancing
+    assert not any(_loud(f) for f in held) and source.holding and not source.finished.is_set()
+    assert source.wall_time_at(0.5) is None  # not played yet
+    ready["now"] = True
+    rest = [await source.__anext__() for _ in range(20)]
+    assert not source.holding
+    # it went on 0.2 s before the second tone (the rest of the pause is skipped), then the tone
+    assert [_loud(f) for f in rest] == [False] * 10 + [True] * 10
+    assert source.finished.is_set()
+    assert source.resumed_at[-1][0] == pytest.approx(1.0)
+    assert source.wall_time_at(1.0) == pytest.approx(source.resumed_at[-1][1])
+    assert source.frames_sent == 230
+
+
+async def test_a_hold_ends_by_itself_after_max_hold_s() -> None:
+    source = WavAudioInput(
+        _speech_pause_speech(), frame_ms=20, speed=1.0, holds=[(0.2, 1.0)], may_resume=lambda: False, max_hold_s=0.2
+    )
+    t0 = time.monotonic()
+    while not source.finished.is_set():
+        await asyncio.wait_for(source.__anext__(), 1.0)
+    assert 0.6 < time.monotonic() - t0 < 2.0  # 0.2 s tone + 0.2 s hold + 0.4 s rest, paced
+    assert len(source.resumed_at) == 2
+
+
+def test_holds_must_be_in_order() -> None:
+    with pytest.raises(ValueError, match="resumes before it starts"):
+        WavAudioInput(_speech_pause_speech(), holds=[(1.0, 0.5)])
+    with pytest.raises(ValueError, match="in order"):
+        WavAudioInput(_speech_pause_speech(), holds=[(0.2, 1.0), (0.5, 1.1)])

@@ -17,7 +17,7 @@ from livekit import rtc
 from voxmcp.audio.wav import MonoAudio, float_to_int16, read_wav
 from voxmcp.evals.scoring import normalize
 from voxmcp.models.providers import build_stt
-from voxmcp.models.stt import STTModelError, WhisperSTT, load_whisper, resolve_whisper_model
+from voxmcp.models.stt import STTModelError, WhisperSTT, load_whisper, max_new_tokens, resolve_whisper_model
 from voxmcp.models.vocabulary import SpeechVocabulary, build_vocabulary
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -184,3 +184,21 @@ def test_bad_decoding_options_and_audio_are_named() -> None:
         WhisperSTT(patience=0)
     with pytest.raises(ValueError, match="1-D float32"):
         WhisperSTT().transcribe(np.zeros(16000, np.int16))
+
+
+def test_decoding_is_bounded_by_the_audio_length() -> None:
+    """A decode may generate ~10 tokens a second of audio, within the room whisper's prompt leaves."""
+    assert max_new_tokens(1.0) == 20 and max_new_tokens(10.0) == 110
+    assert max_new_tokens(60.0, prompt_tokens=200) == 248  # the window's rest
+    assert max_new_tokens(5.0, prompt_tokens=430) is None  # no room for a bound: whisper's own limit
+
+
+def test_a_prompt_that_fills_half_the_window_still_decodes() -> None:
+    """Hotwords of hundreds of tools take half of whisper's 448-token window: the bound must leave the prompt and
+    the new tokens within it (faster-whisper raises when max_new_tokens overflows it)."""
+    vocabulary = ", ".join(f"tool{i} term{i}" for i in range(400))
+    stt = WhisperSTT(hotwords=[vocabulary], initial_prompt=GREETING)
+    text, _ = stt.transcribe(_fixture("espeak_short_joke.wav"))
+    assert "joke" in text.lower()
+    noise = np.random.default_rng(3).normal(0, 0.2, 16000 * 28).astype(np.float32)
+    assert isinstance(stt.transcribe(noise)[0], str)

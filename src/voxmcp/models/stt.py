@@ -37,6 +37,23 @@ _MIN_SPEECH_S = 0.1
 _SILENCE_PEAK = 0.003  # below this peak amplitude (-50 dBFS) a buffer is treated as silence
 
 
+_TOKENS_PER_S = 10
+_WHISPER_WINDOW = 448
+_PROMPT_PART_MAX = _WHISPER_WINDOW // 2 - 1
+"""faster-whisper keeps at most this many tokens of the hotwords, and as many of the initial prompt."""
+
+
+def max_new_tokens(duration_s: float, prompt_tokens: int = 0) -> int | None:
+    """What a decode may generate for `duration_s` of audio after a prompt of `prompt_tokens`.
+
+    Speech is under ~6 tokens a second (spelled codes included), so a hallucination loop on noise ("I'm not going
+    to do anything. I'm not going...") stops early, at each of whisper's fallback temperatures, instead of filling
+    the window every time. None (whisper's own limit) when the prompt leaves too little room for a bound."""
+    room = _WHISPER_WINDOW - prompt_tokens
+    wanted = 10 + math.ceil(_TOKENS_PER_S * max(duration_s, 0.0))
+    return min(room, wanted) if room >= 32 else None
+
+
 class STTModelError(APIError):
     """The speech model could not be found or loaded; not retryable."""
 
@@ -310,13 +327,26 @@ class WhisperSTT(stt.STT[Literal["metrics_collected", "error"]]):
             pad = np.zeros(int(o.pad_s * WHISPER_SAMPLE_RATE), np.float32)
             audio = np.concatenate([pad, audio, pad])
         try:
-            segments, info = model.transcribe(audio, language=language, **o.decode_kwargs())
+            kwargs = o.decode_kwargs()
+            kwargs["max_new_tokens"] = max_new_tokens(len(audio) / WHISPER_SAMPLE_RATE, _prompt_tokens(model, kwargs))
+            segments, info = model.transcribe(audio, language=language, **kwargs)
             parts = list(segments)
         except Exception as e:
             raise STTRecognitionError(f"whisper failed to transcribe {len(audio) / 16000:.2f} s of audio: {e}") from e
         text = " ".join(s.text.strip() for s in parts).strip()
         confidence = math.exp(sum(s.avg_logprob for s in parts) / len(parts)) if parts else 0.0
         return text, min(max(confidence, 0.0), 1.0), getattr(info, "language", None)
+
+
+def _prompt_tokens(model: Any, kwargs: dict[str, Any]) -> int:
+    """The most tokens faster-whisper's prompt takes for these hotwords and initial prompt (see its get_prompt)."""
+
+    def count(text: str | None) -> int:
+        if not text:
+            return 0
+        return min(len(model.hf_tokenizer.encode(" " + text.strip(), add_special_tokens=False).ids), _PROMPT_PART_MAX)
+
+    return 1 + count(kwargs.get("hotwords")) + count(kwargs.get("initial_prompt")) + 8  # + sot, language, task...
 
 
 def buffer_to_whisper_input(buffer: AudioBuffer) -> npt.NDArray[np.float32]:

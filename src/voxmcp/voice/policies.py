@@ -37,6 +37,7 @@ SessionGetter = Callable[[], AgentSession[Any] | None]
 LinkSink = Callable[[str, str, str], None]
 
 INTERRUPTED_RESULT = "Stopped: the user interrupted."
+CLOSED_RESULT = "Stopped: the conversation ended before the call finished."
 _META_CALL = "call_tool"
 _CANCEL_WAIT_S = 5.0
 
@@ -47,6 +48,12 @@ def _reply_spoke(handle: Any) -> bool:
         isinstance(item, llm.ChatMessage) and item.role == "assistant" and bool(item.text_content)
         for item in handle.chat_items
     )
+
+
+def _closing(session: Any) -> bool:
+    """Whether the session is closing (LiveKit 1.8 has no public flag; a session without one is not)."""
+    probe = getattr(session, "_is_closing", None)
+    return bool(probe()) if callable(probe) else False
 
 
 def print_link(server: str, message: str, url: str) -> None:
@@ -274,6 +281,9 @@ class VoicePolicies:
                     request.result.set_result(None)
                 call.cancel()
                 await asyncio.wait({call}, timeout=_CANCEL_WAIT_S)
+                if _closing(context.session):  # the conversation ended (talk's end, a hang-up): nobody barged in
+                    logger.info("tool call cancelled: the session closed", extra={"tool": scope.exposed_name})
+                    raise ToolError(CLOSED_RESULT)
                 self.cancelled_by_user += 1
                 logger.info("tool call cancelled: the user interrupted", extra={"tool": scope.exposed_name})
                 raise ToolError(INTERRUPTED_RESULT)
