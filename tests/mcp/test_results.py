@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import base64
 import json
+import time
+from collections.abc import Callable
+from typing import Any
 
 import mcp.types as types
 import pytest
 
 from voxmcp.mcp.results import (
+    CUT_NOTE,
     MAX_FULL_CHARS,
+    MAX_READ_CHARS,
     clean_text,
     cut_for_speech,
     humanize_key,
     prompt_to_text,
+    render_value,
     resource_to_text,
+    spoken_datetime,
     to_speakable,
 )
 
@@ -154,8 +161,6 @@ def test_json_inside_prose_rendered() -> None:
 
 
 def test_iso_datetimes_are_rendered_as_spoken_times() -> None:
-    from voxmcp.mcp.results import render_value, spoken_datetime
-
     assert spoken_datetime("2026-11-30T20:00:00+00:00") == "8:00 PM on 30 November 2026"
     assert spoken_datetime("2026-11-30T00:05Z") == "12:05 AM on 30 November 2026"
     assert spoken_datetime("2026-01-02 09:30:15.25-05:00") == "9:30 AM on 2 January 2026"
@@ -163,3 +168,152 @@ def test_iso_datetimes_are_rendered_as_spoken_times() -> None:
     assert spoken_datetime("2026-11-30") is None and spoken_datetime("at 2026-11-30T20:00") is None
     converted = {"target": {"timezone": "Europe/London", "datetime": "2026-11-30T20:00:00+00:00"}}
     assert render_value(converted) == "target: timezone: Europe/London, datetime: 8:00 PM on 30 November 2026"
+
+
+# ---- bounded, linear handling of hostile results ----------------------------------------------------------
+
+HANG_BOUND_S = 5.0
+"""A hang guard, not a performance assertion: the old rules took minutes to hours on these inputs."""
+MEGABYTE = 1_000_000
+BACKTRACK_UNITS = {
+    "italic": " *a*b",  # the old italic rule rescanned to the end of the line from every "*"
+    "blank line of tabs": "\t \t ",  # the old table-rule pattern was cubic on one long blank line
+    "spaces": " ",
+    "newlines": "\n",
+    "spaces and newlines": " \n",
+    "unclosed links": "[a](",
+    "unclosed images": "![a](",
+    "nested brackets": "[[[(",
+    "bold": "**a",
+    "underline bold": "__a**",
+    "backticks": "`a",
+    "table cells": "a |  ",
+    "bullets": "- \n",
+    "headings": "#\n",
+    "base64 just short of a blob": "QUJD" * 49 + "QUJ!",
+    "data uri without base64": "data:" + "a" * 99,
+    "digits": "1234567890",
+    "iso datetimes": "2026-11-30T20:00:00+00:00 ",
+    "urls": "see https://example.com/a?b=c&d=e ",
+    "json-ish braces": '{"a": [',
+    "unterminated strings": '{"\\"',
+    "closing braces": "}]",
+    "colons": ": ",
+}
+
+
+def backtrack_text(unit: str, size: int = MEGABYTE) -> str:
+    return (unit * (size // len(unit) + 1))[:size] + "x"
+
+
+def timed(function: Callable[[], object]) -> float:
+    began = time.perf_counter()
+    function()
+    return time.perf_counter() - began
+
+
+@pytest.mark.parametrize("unit", list(BACKTRACK_UNITS.values()), ids=list(BACKTRACK_UNITS))
+def test_every_shaping_entry_point_is_linear_on_1mb_built_to_backtrack(unit: str) -> None:
+    text = backtrack_text(unit)
+    result = text_result(text)
+    entry_points: dict[str, Callable[[], object]] = {
+        "clean_text (no size cap)": lambda: clean_text(text),
+        "to_speakable": lambda: to_speakable(result),
+        "to_speakable error": lambda: to_speakable(text_result(text, is_error=True)),
+        "render_value": lambda: render_value({text: [text, {"k": text}]}),
+        "spoken_datetime": lambda: spoken_datetime(text),
+        "humanize_key": lambda: humanize_key(text),
+        "cut_for_speech": lambda: cut_for_speech(text, 400),
+        "resource_to_text": lambda: resource_to_text(
+            types.ReadResourceResult(contents=[types.TextResourceContents(uri="mem://" + text, text=text)])
+        ),
+        "prompt_to_text": lambda: prompt_to_text(
+            types.GetPromptResult(
+                description=text,
+                messages=[types.PromptMessage(role="user", content=types.TextContent(type="text", text=text))],
+            )
+        ),
+    }
+    for name, call in entry_points.items():
+        assert timed(call) < HANG_BOUND_S, name
+
+
+TOO_DEEP_SPOKEN = "level: level: level: level: level, and more, nested too deeply to read out."
+
+
+def test_json_text_nested_10000_levels_is_described_not_parsed() -> None:
+    deep = '{"level": ' * 10_000 + "0" + "}" * 10_000
+    assert to_speakable(text_result(deep)).text == TOO_DEEP_SPOKEN
+    assert to_speakable(text_result("[" * 10_000 + "]" * 10_000)).text == "The result is nested too deeply to read out."
+    embedded = to_speakable(text_result("Raw result: " + "[" * 5_000))
+    assert embedded.text == "Raw result... There is more; ask me for the rest."
+
+
+def deep_value(depth: int) -> dict[str, Any]:
+    value: dict[str, Any] = {"level": 0}
+    for _ in range(depth - 1):
+        value = {"level": value}
+    return value
+
+
+RECURSIVE_SCHEMA: dict[str, Any] = {
+    "$defs": {"node": {"type": ["object", "integer"], "properties": {"level": {"$ref": "#/$defs/node"}}}},
+    "$ref": "#/$defs/node",
+}
+
+
+def test_deep_structured_content_rendered_shallow_and_never_validated_deep() -> None:
+    tool = types.Tool(name="deep", input_schema={"type": "object"}, output_schema=RECURSIVE_SCHEMA)
+    shallow = text_result("x", structured_content=deep_value(8))
+    assert to_speakable(shallow, tool).text == "level: level: level: level: level: more details."
+    # Too deep to validate safely (jsonschema recurses per level): the text content is used instead.
+    deep = text_result('{"level": ' * 10_000 + "0" + "}" * 10_000, structured_content=deep_value(10_000))
+    assert to_speakable(deep, tool).text == TOO_DEEP_SPOKEN
+    # Without an output schema the structure itself is rendered (bounded at four levels).
+    assert to_speakable(deep).text == "level: level: level: level: level: more details."
+
+
+def test_a_servers_own_pattern_is_not_run_on_its_output() -> None:
+    """`^(a+)+$` is exponential on "aaaa…!"; a server could hang us with its own schema and data."""
+    schema = {"type": "object", "properties": {"s": {"type": "string", "pattern": "^(a+)+$"}}}
+    tool = types.Tool(name="evil", input_schema={"type": "object"}, output_schema=schema)
+    result = text_result("fallback", structured_content={"s": "a" * 64 + "!"})
+    assert timed(lambda: to_speakable(result, tool)) < HANG_BOUND_S
+    assert to_speakable(result, tool).text == "s: " + "a" * 64 + "!"
+
+
+def test_wide_and_many_part_results_are_capped_and_say_so() -> None:
+    wide = types.CallToolResult(content=[], structured_content={f"k{i}": i for i in range(1_000_000)})
+    assert to_speakable(wide, max_chars=1000).text.endswith("k19: 19; and 999980 more fields.")
+    parts = types.CallToolResult(content=[types.TextContent(type="text", text=f"Part {i}.") for i in range(10_000)])
+    spoken = to_speakable(parts)
+    assert spoken.full_text.endswith("Part 63. And 9936 more parts.")
+    assert spoken.text.endswith("There is more; ask me for the rest.")
+
+
+def test_text_past_the_read_cap_is_cut_before_parsing_and_said() -> None:
+    spoken = to_speakable(text_result("Start." + " " * (MAX_READ_CHARS + 10) + "End."))
+    assert spoken.text == "Start." + CUT_NOTE
+    assert to_speakable(text_result(" " * (MAX_READ_CHARS + 10) + "End.")).text == "The result was too large to read."
+
+
+def test_json_cut_short_is_read_without_braces_or_quotes() -> None:
+    items = ", ".join(f'{{"id": {i}, "title": "Item {i}"}}' for i in range(40_000))
+    spoken = to_speakable(text_result(f'{{"items": [{items}]}}'))  # > MAX_READ_CHARS: cut, so not valid JSON
+    assert spoken.text.startswith("items: id: 0, title: Item 0, id: 1, title: Item 1, id: 2")
+    assert spoken.full_text.endswith(CUT_NOTE)
+    assert_speakable(spoken.full_text)
+    assert to_speakable(text_result('{"type": "text", "text": "hi", "more": [1, 2')).text == (
+        "type: text, text: hi, more: 1, 2."
+    )
+    prose = "[Draft] The meeting moved to Friday."  # starts with a bracket, but it is a sentence: kept as is
+    assert to_speakable(text_result(prose)).text == prose
+
+
+def test_large_numbers_labels_and_mime_types_are_bounded() -> None:
+    assert render_value({"n": 10**2000}) == "n: a very large number"
+    link = types.ResourceLink(type="resource_link", uri="file:///" + "d/" * 100_000 + "x.txt", name="n" * 1000)
+    spoken = to_speakable(types.CallToolResult(content=[link]))
+    assert spoken.text == "A link to " + "n" * 120 + "."
+    image = types.ImageContent(type="image", data="AAAA", mime_type="image/" + "p" * 10_000)
+    assert len(to_speakable(types.CallToolResult(content=[image])).full_text) < 200

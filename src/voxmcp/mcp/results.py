@@ -4,6 +4,12 @@ The LLM (a small local model) imitates whatever it sees, so it must never see pr
 (`{"type":"text",...}`), JSON braces or base64. Structured content (when valid against the tool's output
 schema) becomes short "key: value" phrases; resource links, embedded resources, images and audio are
 described; long text is cut at a sentence boundary for speech with the full text kept for follow-ups.
+
+A result comes from a server we do not control, so the work on it is bounded before anything is parsed:
+at most `MAX_READ_CHARS` of text and `MAX_BLOCKS` content blocks are read, JSON deeper than
+`MAX_JSON_DEPTH` is not parsed, structured content is walked without recursion, and every regular
+expression here is linear in its input (no nested or overlapping quantifiers that can backtrack, and
+scans that start only where a match can begin).
 """
 
 from __future__ import annotations
@@ -24,10 +30,27 @@ logger = logging.getLogger(__name__)
 
 MAX_FULL_CHARS = 100_000
 """Bound on `full_text`, so an oversized result cannot flood memory or a later prompt."""
+MAX_READ_CHARS = 1_000_000
+"""Most characters of text read from one result (all blocks together); the rest is ignored. JSON up to this
+size is still parsed (C code, linear), so a large but ordinary JSON answer keeps its first items."""
+MAX_BLOCKS = 64
+"""Most content blocks (or resource contents, or prompt messages) read from one result."""
+MAX_JSON_DEPTH = 64
+"""JSON text nested deeper than this is not parsed (Python's parser would raise RecursionError near 1,000)."""
+MAX_STRUCTURED_NODES = 20_000
+"""Structured content larger than this (values, or deeper than `_MAX_VALIDATE_DEPTH`) is not schema-validated."""
+CUT_NOTE = " (cut: the result was too large)"
+_MAX_CLEAN_CHARS = 2 * MAX_FULL_CHARS
+"""Most characters of prose given to the markdown rules: cleaning only shortens, and `full_text` keeps less."""
+_MAX_VALIDATE_DEPTH = 32
+_MAX_SCHEMA_NODES = 5_000
 _MAX_DEPTH = 4
 _MAX_ITEMS = 20
+_MAX_KEY_CHARS = 60
+_MAX_LABEL_CHARS = 120
 _ERROR_CHARS = 160
 _ERROR_PREFIX = re.compile(r"^\s*(?:error(?: executing tool [\w.-]+)?|exception|failed)\s*:\s*", re.IGNORECASE)
+_TOO_DEEP = "nested too deeply to read out"
 
 
 @dataclass(frozen=True)
@@ -43,20 +66,39 @@ class SpeakableResult:
         return len(self.full_text) > len(self.text)
 
 
+class _Reader:
+    """How much of one result may still be read: bounds the work on a hostile result before any parsing."""
+
+    def __init__(self, limit: int = MAX_READ_CHARS) -> None:
+        self.left = limit
+        self.cut = False
+
+    def take(self, text: str) -> str:
+        if len(text) > self.left:
+            if not self.cut:
+                logger.debug("tool result text cut before reading", extra={"chars": len(text), "kept": self.left})
+            self.cut = True
+        taken = text[: self.left]
+        self.left -= len(taken)
+        return taken
+
+
 def humanize_key(key: str) -> str:
     """`temperatureC` / `wind_speed` / `max-items` -> "temperature c" / "wind speed" / "max items"."""
+    key = key[:_MAX_KEY_CHARS]
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key)
     return re.sub(r"[_\-\s]+", " ", spaced).strip().lower() or key
 
 
 _ISO_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")
+_ISO_MAX_CHARS = 40
 
 
 def spoken_datetime(text: str) -> str | None:
     """An ISO 8601 date-time as a voice says it ("2026-11-30T20:00:00+00:00" -> "8:00 PM on 30 November 2026"),
     None for anything else. The offset is dropped: results that carry one name their time zone, and a small model
     reads "20:00:00+00:00" out digit by digit."""
-    if not _ISO_DATETIME.fullmatch(text.strip()):
+    if len(text) > _ISO_MAX_CHARS or not _ISO_DATETIME.fullmatch(text.strip()):
         return None
     try:
         moment = datetime.fromisoformat(text.strip())
@@ -67,16 +109,34 @@ def spoken_datetime(text: str) -> str | None:
     return f"{hour}:{moment.minute:02d} {half} on {moment.day} {moment:%B %Y}"
 
 
-def _format_scalar(value: Any) -> str:
+class _Budget:
+    """Characters `render_value` may still produce: a huge structure costs no more work than `full_text` keeps."""
+
+    def __init__(self, limit: int = MAX_FULL_CHARS) -> None:
+        self.left = limit
+
+    def spend(self, text: str) -> str:
+        self.left -= len(text)
+        return text
+
+
+_INT_BITS_SPOKEN = 3_000  # ~900 digits; str() refuses ints past 4,300 digits
+
+
+def _format_scalar(value: Any, budget: _Budget) -> str:
     if value is None:
         return "none"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.6g}"
-    if isinstance(value, str) and (spoken := spoken_datetime(value)):
+    if isinstance(value, int) and value.bit_length() > _INT_BITS_SPOKEN:
+        return "a very large number"
+    text = value if isinstance(value, str) else str(value)
+    text = text[: max(budget.left, 0) + 1]
+    if spoken := spoken_datetime(text):
         return spoken
-    return clean_text(str(value))
+    return clean_text(text)
 
 
 def _join_words(items: Sequence[str]) -> str:
@@ -86,67 +146,140 @@ def _join_words(items: Sequence[str]) -> str:
 
 
 def render_value(value: Any, depth: int = 0) -> str:
-    """Render any JSON value as plain phrases: objects as "key: value", lists as "a, b and c"."""
+    """Render any JSON value as plain phrases: objects as "key: value", lists as "a, b and c".
+
+    Recursion stops at `_MAX_DEPTH` and `_MAX_ITEMS` per level, and output at `MAX_FULL_CHARS`, so any value
+    (however deep or large) is rendered in bounded work."""
+    return _render(value, depth, _Budget())
+
+
+def _render(value: Any, depth: int, budget: _Budget) -> str:
     if depth > _MAX_DEPTH:
-        return "more details"
+        return budget.spend("more details")
     if isinstance(value, Mapping):
         phrases = []
         for index, (key, item) in enumerate(value.items()):
             if index >= _MAX_ITEMS:
-                phrases.append(f"and {len(value) - _MAX_ITEMS} more fields")
+                phrases.append(budget.spend(f"and {len(value) - _MAX_ITEMS} more fields"))
                 break
-            rendered = render_value(item, depth + 1)
-            phrases.append(f"{humanize_key(str(key))}: {rendered}" if rendered else humanize_key(str(key)))
+            if budget.left <= 0:
+                phrases.append("and more")
+                break
+            name = budget.spend(humanize_key(str(key)))
+            rendered = _render(item, depth + 1, budget)
+            phrases.append(f"{name}: {rendered}" if rendered else name)
         separator = "; " if depth == 0 else ", "
         return separator.join(phrases)
     if isinstance(value, list | tuple):
         if not value:
-            return "none"
-        shown = [render_value(item, depth + 1) for item in value[:_MAX_ITEMS]]
+            return budget.spend("none")
+        head = value[:_MAX_ITEMS]
+        shown = []
+        for item in head:
+            if budget.left <= 0:
+                shown.append("more")
+                break
+            shown.append(_render(item, depth + 1, budget))
         if len(value) > _MAX_ITEMS:
             shown.append(f"{len(value) - _MAX_ITEMS} more")
-        if any(isinstance(item, Mapping) for item in value):
+        if any(isinstance(item, Mapping) for item in head):
             return ". ".join(f"{index + 1}: {text}" for index, text in enumerate(shown))
         return _join_words(shown)
-    return _format_scalar(value)
+    return budget.spend(_format_scalar(value, budget))
 
 
+# Each rule is linear: character classes that stop at the next delimiter (so a failed attempt never rescans
+# what a later attempt scans), no quantifier next to another that can match the same characters, and
+# lookbehinds so a run (of spaces, of base64) is scanned from its start only, not from every position in it.
 _MARKDOWN_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"```[a-zA-Z0-9_-]*\n?"), ""),  # code fences
-    (re.compile(r"`([^`]*)`"), r"\1"),  # inline code
-    (re.compile(r"!\[([^\]]*)\]\([^)]*\)"), r"\1"),  # images
-    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # links: keep the words
-    (re.compile(r"(\*\*|__)(.+?)\1"), r"\2"),  # bold
-    (re.compile(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?!\w)"), r"\1"),  # italic
-    (re.compile(r"^\s{0,3}#{1,6}\s*", re.MULTILINE), ""),  # headings
-    (re.compile(r"^\s*[-*+]\s+", re.MULTILINE), ""),  # bullets
-    (re.compile(r"^\s*\|?[-:| ]{3,}\|?\s*$", re.MULTILINE), ""),  # table rules
-    (re.compile(r"\s*\|\s*"), ", "),  # table cells
-    (re.compile(r"data:[\w/+.-]+;base64,[A-Za-z0-9+/=]+"), "(embedded data)"),
-    (re.compile(r"[A-Za-z0-9+/]{200,}={0,2}"), "(encoded data)"),  # stray base64 runs
+    (re.compile(r"`([^`\n]*)`"), r"\1"),  # inline code
+    (re.compile(r"!\[([^\[\]\n]*)\]\([^()\n]*\)"), r"\1"),  # images
+    (re.compile(r"\[([^\[\]\n]+)\]\([^()\n]*\)"), r"\1"),  # links: keep the words
+    (re.compile(r"\*\*([^*\n]+)\*\*|__([^_\n]+)__"), r"\1\2"),  # bold
+    (re.compile(r"(?<![\w*])\*(?![\s*])([^*\n]+)(?<!\s)\*(?!\w)"), r"\1"),  # italic
+    (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]*", re.MULTILINE), ""),  # headings
+    (re.compile(r"^[ \t]*[-*+][ \t]+", re.MULTILINE), ""),  # bullets
+    (re.compile(r"^[-:| \t]{3,}$", re.MULTILINE), ""),  # table rules
+    (re.compile(r"(?<![ \t])[ \t]*\|[ \t]*"), ", "),  # table cells
+    (re.compile(r"data:[\w/+.-]{1,100};base64,[A-Za-z0-9+/=]+"), "(embedded data)"),
+    (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{200,}={0,2}"), "(encoded data)"),  # stray base64 runs
 )
+_BRACES = str.maketrans({"{": " ", "}": " "})
+_JSON_PUNCTUATION = str.maketrans({"{": None, "[": None, '"': None, "}": " ", "]": " "})
 
 
 def clean_text(text: str) -> str:
-    """Strip markdown and encoded blobs, collapse whitespace; lines become sentences."""
+    """Strip markdown, braces and encoded blobs, collapse whitespace; lines become sentences."""
     cleaned = text.replace("\r\n", "\n")
     for pattern, replacement in _MARKDOWN_RULES:
         cleaned = pattern.sub(replacement, cleaned)
-    lines = [line.strip(" ,") for line in cleaned.split("\n") if line.strip(" ,")]
+    cleaned = cleaned.translate(_BRACES)
+    lines = [line.strip(" \t,") for line in cleaned.split("\n")]
+    lines = [line for line in lines if line]
     if len(lines) > 1:
         # Separate lines become separate sentences, so TTS pauses between them.
         lines = [line if line[-1] in ".!?:;" else line + "." for line in lines]
     return re.sub(r"\s+", " ", " ".join(lines)).strip()
 
 
-def _maybe_json(text: str) -> Any | None:
-    stripped = text.strip()
-    if not stripped or stripped[0] not in "{[":
-        return None
+_JSON_TOKENS = re.compile(r'[\[\]{}"\\]')
+
+
+def _too_deep_at(text: str, start: int, limit: int) -> int | None:
+    """Where the JSON value starting at `text[start]` first nests deeper than `limit`; None if it never does.
+
+    A linear scan (strings and escapes respected) that stops where the value closes, so it costs no more
+    than parsing would, and nothing is parsed that could exhaust the stack."""
+    depth = 0
+    in_string = False
+    escaped_at = -1
+    for token in _JSON_TOKENS.finditer(text, start):
+        at = token.start()
+        if at == escaped_at:
+            continue
+        char = token.group()
+        if in_string:
+            if char == "\\":
+                escaped_at = at + 1
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return at
+        elif char in "]}":
+            depth -= 1
+            if depth <= 0:
+                return None
+    return None
+
+
+def _without_json_punctuation(text: str) -> str:
+    """JSON that cannot be parsed (cut short, malformed, too deep): its words, without braces and quotes."""
+    spaced = text[:_MAX_CLEAN_CHARS].replace('":', '": ').replace('",', '", ')
+    return _SPACE_BEFORE_PUNCTUATION.sub("", clean_text(spaced.translate(_JSON_PUNCTUATION)))
+
+
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<! ) +(?=[,.;:])")  # starts a run only at its first space: linear
+
+
+def _describe_json_text(text: str) -> str | None:
+    """Text that is one JSON object/array: rendered as phrases (None when it is not JSON after all)."""
+    start = len(text) - len(text.lstrip())
+    deep_at = _too_deep_at(text, start, MAX_JSON_DEPTH)
+    if deep_at is not None:
+        logger.debug("JSON tool result too deep to parse", extra={"depth_limit": MAX_JSON_DEPTH, "at": deep_at})
+        shallow_end = _too_deep_at(text, start, _MAX_DEPTH + 1) or deep_at
+        words = _without_json_punctuation(text[:shallow_end]).rstrip(" ,:;")
+        return f"{words}, and more, {_TOO_DEEP}." if words else f"The result is {_TOO_DEEP}."
     try:
-        return json.loads(stripped)
-    except ValueError:
+        parsed = json.loads(text)
+    except (ValueError, RecursionError):
         return None
+    return render_value(parsed) if isinstance(parsed, dict | list) else None
 
 
 def _size_phrase(base64_data: str) -> str:
@@ -158,11 +291,20 @@ def _size_phrase(base64_data: str) -> str:
     return f"{size / (1024 * 1024):.1f} MB"
 
 
+def _label(text: str) -> str:
+    return clean_text(text[:_MAX_LABEL_CHARS])
+
+
 def _resource_label(uri: str, name: str | None, title: str | None = None) -> str:
     label = title or name
     if label:
-        return label
-    return uri.rstrip("/").rsplit("/", 1)[-1] or uri
+        return _label(label)
+    tail = uri[-_MAX_LABEL_CHARS * 2 :].rstrip("/").rsplit("/", 1)[-1]
+    return _label(tail or uri)
+
+
+def _mime(mime_type: str | None) -> str:
+    return f" ({_label(mime_type)})" if mime_type else ""
 
 
 _DECODER = json.JSONDecoder()
@@ -178,9 +320,11 @@ def _render_embedded_json(text: str) -> str:
         if not starts:
             break
         start = min(starts)
+        if _too_deep_at(text, start, MAX_JSON_DEPTH) is not None:
+            break  # left as words: clean_text drops the braces
         try:
             value, end = _DECODER.raw_decode(text, start)
-        except ValueError:
+        except (ValueError, RecursionError):
             pieces.append(text[position : start + 1])
             position = start + 1
             continue
@@ -193,40 +337,98 @@ def _render_embedded_json(text: str) -> str:
     return "".join(pieces)
 
 
-def describe_text_or_json(text: str) -> str:
+def _looks_like_json(stripped: str) -> bool:
+    """Data rather than prose that happens to start with a bracket ("[Draft] The meeting...")."""
+    return stripped[:1] == "{" or stripped[:2].rstrip() in ("[{", "[[", '["') or stripped.rstrip()[-1:] == "]"
+
+
+def describe_text_or_json(text: str, reader: _Reader | None = None) -> str:
     """Text that is really JSON is rendered as phrases; JSON inside prose too; then cleaned."""
-    parsed = _maybe_json(text)
-    if parsed is not None and isinstance(parsed, dict | list):
-        return render_value(parsed)
+    text = (reader or _Reader()).take(text)
+    stripped = text.lstrip()
+    if stripped[:1] in ("{", "["):
+        described = _describe_json_text(text)
+        if described is not None:
+            return described
+        if _looks_like_json(stripped):  # cut short or malformed: still no braces and quotes read out
+            return _without_json_punctuation(stripped)
+    text = text[:_MAX_CLEAN_CHARS]
     if "{" in text or "[" in text:
         text = _render_embedded_json(text)
     return clean_text(text)
 
 
-def describe_resource_contents(contents: types.TextResourceContents | types.BlobResourceContents) -> str:
+def describe_resource_contents(
+    contents: types.TextResourceContents | types.BlobResourceContents, reader: _Reader | None = None
+) -> str:
     """One resource's contents: its text (cleaned), or a description of binary data."""
     label = _resource_label(contents.uri, None)
-    mime = f" ({contents.mime_type})" if contents.mime_type else ""
+    mime = _mime(contents.mime_type)
     if isinstance(contents, types.TextResourceContents):
-        return f"{label}{mime}: {describe_text_or_json(contents.text)}"
+        return f"{label}{mime}: {describe_text_or_json(contents.text, reader)}"
     return f"{label}{mime}, binary data of {_size_phrase(contents.blob)}"
 
 
-def describe_block(block: types.ContentBlock) -> str:
+def describe_block(block: types.ContentBlock, reader: _Reader | None = None) -> str:
     """One content block as plain words; never base64, never the block's JSON."""
     if isinstance(block, types.TextContent):
-        return describe_text_or_json(block.text)
+        return describe_text_or_json(block.text, reader)
     if isinstance(block, types.ImageContent):
-        return f"An image ({block.mime_type}, {_size_phrase(block.data)})."
+        return f"An image ({_label(block.mime_type)}, {_size_phrase(block.data)})."
     if isinstance(block, types.AudioContent):
-        return f"An audio clip ({block.mime_type}, {_size_phrase(block.data)})."
+        return f"An audio clip ({_label(block.mime_type)}, {_size_phrase(block.data)})."
     if isinstance(block, types.ResourceLink):
-        mime = f" ({block.mime_type})" if block.mime_type else ""
-        description = f": {clean_text(block.description)}" if block.description else ""
-        return f"A link to {_resource_label(block.uri, block.name, block.title)}{mime}{description}."
+        description = block.description
+        said = f": {clean_text((reader or _Reader()).take(description)[:_MAX_CLEAN_CHARS])}" if description else ""
+        return f"A link to {_resource_label(block.uri, block.name, block.title)}{_mime(block.mime_type)}{said}."
     if isinstance(block, types.EmbeddedResource):
-        return f"The resource {describe_resource_contents(block.resource)}"
+        return f"The resource {describe_resource_contents(block.resource, reader)}"
     return f"A {type(block).__name__} item."  # pragma: no cover - the ContentBlock union is closed
+
+
+def _describe_blocks(blocks: Sequence[types.ContentBlock], reader: _Reader) -> list[str]:
+    """At most `MAX_BLOCKS` blocks described; the count of the rest said, so the user knows there is more."""
+    parts = [describe_block(block, reader) for block in blocks[:MAX_BLOCKS]]
+    if len(blocks) > MAX_BLOCKS:
+        logger.debug("tool result blocks cut", extra={"blocks": len(blocks), "kept": MAX_BLOCKS})
+        parts.append(f"And {len(blocks) - MAX_BLOCKS} more parts")
+    return parts
+
+
+def _fits(value: Any, max_depth: int, max_nodes: int) -> bool:
+    """Whether a JSON value is at most `max_depth` deep with at most `max_nodes` values (iterative, no recursion)."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    nodes = 1
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, Mapping):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        else:
+            continue
+        if depth >= max_depth and len(item) > 0:
+            return False
+        nodes += len(item)
+        if nodes > max_nodes:
+            return False
+        stack.extend((child, depth + 1) for child in children)
+    return True
+
+
+_UNCHECKED_KEYWORDS = frozenset({"pattern", "patternProperties"})
+
+
+def _checkable_schema(schema: Any, depth: int = 0) -> Any:
+    """The schema without regex keywords: a server's own pattern could backtrack for ever on its own output,
+    and patterns do not decide whether the data can be read out. Depth-bounded (raises ValueError)."""
+    if depth > MAX_JSON_DEPTH:
+        raise ValueError("output schema nested too deeply")
+    if isinstance(schema, Mapping):
+        return {k: _checkable_schema(v, depth + 1) for k, v in schema.items() if k not in _UNCHECKED_KEYWORDS}
+    if isinstance(schema, list):
+        return [_checkable_schema(v, depth + 1) for v in schema]
+    return schema
 
 
 _VALIDATORS: dict[str, Any] = {}
@@ -235,12 +437,15 @@ _MAX_VALIDATORS = 256
 
 def _validator_for(schema: Mapping[str, Any]) -> Any:
     """A compiled validator per distinct schema: compiling costs ~100x validating, and calls repeat."""
+    if not _fits(schema, MAX_JSON_DEPTH, _MAX_SCHEMA_NODES):
+        raise ValueError("output schema too large")
     key = json.dumps(schema, sort_keys=True, default=str)
     validator = _VALIDATORS.get(key)
     if validator is None:
-        cls = jsonschema.validators.validator_for(schema)
-        cls.check_schema(schema)
-        validator = cls(schema)
+        checkable = _checkable_schema(schema)
+        cls = jsonschema.validators.validator_for(checkable)
+        cls.check_schema(checkable)
+        validator = cls(checkable)
         if len(_VALIDATORS) >= _MAX_VALIDATORS:
             _VALIDATORS.clear()
         _VALIDATORS[key] = validator
@@ -254,11 +459,14 @@ def structured_if_valid(result: types.CallToolResult, tool: types.Tool | None) -
         return None
     schema = tool.output_schema if tool is not None else None
     if schema is None:
-        return structured
+        return structured  # rendering is bounded in depth and size on its own
     name = tool.name if tool is not None else None
+    if not _fits(structured, _MAX_VALIDATE_DEPTH, MAX_STRUCTURED_NODES):
+        logger.debug("structured content too large or deep to validate; using text content", extra={"tool": name})
+        return None
     try:
         error = jsonschema.exceptions.best_match(_validator_for(schema).iter_errors(structured))
-    except (jsonschema.SchemaError, Unresolvable, ValueError):
+    except (jsonschema.SchemaError, Unresolvable, ValueError, TypeError, RecursionError):
         logger.warning("tool output schema is unusable; using text content", extra={"tool": name})
         return None
     if error is not None:
@@ -316,23 +524,36 @@ def _join_parts(parts: Iterable[str]) -> str:
     return " ".join(sentences)
 
 
+def _bounded_full(text: str, reader: _Reader) -> str:
+    """`full_text` within `MAX_FULL_CHARS`; says so when something was left out for size."""
+    if len(text) > MAX_FULL_CHARS:
+        return text[:MAX_FULL_CHARS] + CUT_NOTE
+    return text + CUT_NOTE if reader.cut else text
+
+
+_PROSE_PEEK = 1_000
+
+
 def _has_prose(result: types.CallToolResult) -> bool:
     """Whether the text content is a sentence for people rather than serialized data (JSON, key=value)."""
-    texts = [b.text.strip() for b in result.content if isinstance(b, types.TextContent) and b.text.strip()]
-    if not texts:
-        return False
-    first = texts[0]
-    return first[0] not in "{[" and " " in first and not first.endswith(("}", "]"))
+    for block in result.content[:MAX_BLOCKS]:
+        if isinstance(block, types.TextContent):
+            head = block.text[:_PROSE_PEEK].strip()
+            if head:
+                tail = block.text[-_PROSE_PEEK:].rstrip()
+                return head[0] not in "{[" and " " in head and not tail.endswith(("}", "]"))
+    return False
 
 
 def to_speakable(result: types.CallToolResult, tool: types.Tool | None = None, max_chars: int = 400) -> SpeakableResult:
     """Turn a tool result into speech-ready text (see module doc); `tool` supplies the outputSchema."""
     if max_chars < 40:
         raise ValueError(f"max_chars must be at least 40, got {max_chars}")
+    reader = _Reader()
     if result.is_error:
-        detail = _join_parts(describe_block(block) for block in result.content) or "no details given"
+        detail = _join_parts(_describe_blocks(result.content, reader)) or "no details given"
         full = f"The tool reported an error: {detail}"[:MAX_FULL_CHARS]
-        reason = _ERROR_PREFIX.sub("", detail) or detail
+        reason = _ERROR_PREFIX.sub("", detail[: _ERROR_CHARS * 4]) or detail
         spoken = f"That didn't work: {_first_sentence(reason, _ERROR_CHARS)}"
         return SpeakableResult(text=cut_for_speech(spoken, max_chars), full_text=full, is_error=True)
 
@@ -341,31 +562,42 @@ def to_speakable(result: types.CallToolResult, tool: types.Tool | None = None, m
     if structured is not None and _has_prose(result):
         # The server already wrote a sentence for people ("10 kilometers is 6.214 miles."): a voice (and a small
         # model answering from it) does better with that than with the structured fields read as "key: value".
-        parts.extend(describe_block(block) for block in result.content)
+        parts.extend(_describe_blocks(result.content, reader))
     elif structured is not None:
         rendered = render_value(structured)
         parts.append(rendered if rendered.endswith((".", "!", "?")) else rendered + ".")
         # Text blocks usually repeat the structured data; keep only what it lacks (links, media).
-        parts.extend(describe_block(block) for block in result.content if not isinstance(block, types.TextContent))
+        others = [block for block in result.content if not isinstance(block, types.TextContent)]
+        parts.extend(_describe_blocks(others, reader))
     else:
-        parts.extend(describe_block(block) for block in result.content)
-    full = _join_parts(parts) or "Done; the tool returned nothing."
-    if len(full) > MAX_FULL_CHARS:
-        full = full[:MAX_FULL_CHARS] + " (cut: the result was too large)"
+        parts.extend(_describe_blocks(result.content, reader))
+    joined = _join_parts(parts)
+    if joined:
+        full = _bounded_full(joined, reader)
+    else:
+        full = "The result was too large to read." if reader.cut else "Done; the tool returned nothing."
     return SpeakableResult(text=cut_for_speech(full, max_chars), full_text=full, is_error=False)
 
 
 def resource_to_text(result: types.ReadResourceResult) -> str:
     """A read resource as plain text (each part described, binary summarized)."""
-    text = _join_parts(describe_resource_contents(contents) for contents in result.contents)
-    return text[:MAX_FULL_CHARS] or "The resource is empty."
+    reader = _Reader()
+    contents = result.contents
+    parts = [describe_resource_contents(item, reader) for item in contents[:MAX_BLOCKS]]
+    if len(contents) > MAX_BLOCKS:
+        parts.append(f"And {len(contents) - MAX_BLOCKS} more parts")
+    text = _join_parts(parts)
+    return _bounded_full(text, reader) if text else "The resource is empty."
 
 
 def prompt_to_text(result: types.GetPromptResult) -> str:
     """A prompt's messages as plain "role: text" lines, usable as instructions."""
+    reader = _Reader()
     lines = []
     if result.description:
-        lines.append(clean_text(result.description))
-    for message in result.messages:
-        lines.append(f"{message.role}: {describe_block(message.content)}")
+        lines.append(clean_text(reader.take(result.description)[:_MAX_CLEAN_CHARS]))
+    for message in result.messages[:MAX_BLOCKS]:
+        lines.append(f"{message.role}: {describe_block(message.content, reader)}")
+    if len(result.messages) > MAX_BLOCKS:
+        lines.append(f"And {len(result.messages) - MAX_BLOCKS} more messages.")
     return "\n".join(lines)[:MAX_FULL_CHARS]
