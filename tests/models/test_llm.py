@@ -155,7 +155,9 @@ def test_tool_failures_are_spoken_as_they_are() -> None:
     ctx = _with_result(_ctx("Weather in Paris?"), "I can't reach the demo server: connection refused.", is_error=True)
     errors = trailing_tool_errors(ctx)
     assert errors == ["I can't reach the demo server: connection refused."]
-    assert spoken_failure(errors) == "Sorry, that didn't work. I can't reach the demo server: connection refused."
+    assert spoken_failure(errors) == "Sorry. I can't reach the demo server: connection refused."
+    unknown = "I lost the connection to the pay server while the charge tool ran, so I don't know if it finished."
+    assert spoken_failure([unknown]) == f"Sorry. {unknown}"  # never "that didn't work": it may have worked
     said_twice = spoken_failure(["That didn't work: I have no weather for 'Atlantis'."])
     assert said_twice == "Sorry, that didn't work: I have no weather for 'Atlantis'."
     ok = _with_result(_ctx("Weather in Paris?"), "Paris: rain.")
