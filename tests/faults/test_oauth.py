@@ -179,3 +179,4 @@ def test_wrong_client_secret_is_one_sentence(auth_server: AuthServerState, tmp_p
     assert fault.tracebacks == 0
     assert "wrong-secret" not in done.stdout + done.stderr
     assert _snapshot(tokens) is None
+    assert auth_server.grants == ["client_credentials"]  # not asked again over the SSE fallback

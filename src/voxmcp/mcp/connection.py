@@ -1055,8 +1055,8 @@ class MCPConnection:
 def _worth_other_http_transport(exc: BaseException) -> bool:
     """Only protocol-level rejections (404/405, bad handshake) suggest the other HTTP transport."""
     for leaf in _iter_leaf_exceptions(exc):
-        if isinstance(leaf, httpx2.ConnectError | ConnectionRefusedError | MissingEnvironmentVariable):
-            return False
+        if isinstance(leaf, httpx2.ConnectError | ConnectionRefusedError | MissingEnvironmentVariable | AuthError):
+            return False  # an auth failure is the same on the other transport (and would ask for a token again)
         if isinstance(leaf, httpx2.HTTPStatusError) and leaf.response.status_code in (401, 403):
             return False
     return True
