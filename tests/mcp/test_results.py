@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import mcp.types as types
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from voxmcp.mcp.results import (
     CUT_NOTE,
@@ -317,3 +321,109 @@ def test_large_numbers_labels_and_mime_types_are_bounded() -> None:
     assert spoken.text == "A link to " + "n" * 120 + "."
     image = types.ImageContent(type="image", data="AAAA", mime_type="image/" + "p" * 10_000)
     assert len(to_speakable(types.CallToolResult(content=[image])).full_text) < 200
+
+
+# ---- fuzz: any result shape, however hostile, becomes a bounded plain string ------------------------------
+
+MARKUP = " \t\n\r{}[]()\"'\\:,;.!?*_`#|-+=/<>~@$%^&0123456789abcXYZéß"
+texts = st.one_of(
+    st.text(alphabet=MARKUP, max_size=300),
+    st.text(max_size=100),
+    st.builds(backtrack_text, st.sampled_from(sorted(BACKTRACK_UNITS.values())), st.integers(1, MEGABYTE)),
+)
+json_scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(alphabet=MARKUP, max_size=50)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda inner: (
+        st.lists(inner, max_size=6) | st.dictionaries(st.text(alphabet=MARKUP, max_size=12), inner, max_size=6)
+    ),
+    max_leaves=30,
+)
+
+
+def nest(value: Any, depth: int, as_list: bool) -> Any:
+    for _ in range(depth):
+        value = [value] if as_list else {"k": value}
+    return value
+
+
+nested_values = st.builds(nest, json_values, st.integers(0, 20_000), st.booleans())
+structured = st.one_of(st.none(), st.dictionaries(st.text(max_size=8), json_values, max_size=5), nested_values)
+base64_data = st.builds(lambda n: base64.b64encode(b"\x07" * n).decode(), st.integers(0, 3 * MEGABYTE))
+uris = st.builds(lambda tail: "file:///" + tail, st.text(alphabet=MARKUP, max_size=200))
+
+
+def json_text(value: Any) -> str:
+    try:
+        return json.dumps(value)
+    except (ValueError, RecursionError):  # deeper than json.dumps goes: written by hand like a server would
+        return "[" * 5_000 + "]" * 5_000
+
+
+blocks = st.one_of(
+    st.builds(lambda text: types.TextContent(type="text", text=text), texts),
+    st.builds(
+        lambda value: types.TextContent(type="text", text=json_text(value)), st.one_of(json_values, nested_values)
+    ),
+    st.builds(lambda data: types.ImageContent(type="image", data=data, mime_type="image/png"), base64_data),
+    st.builds(lambda data: types.AudioContent(type="audio", data=data, mime_type="audio/wav"), base64_data),
+    st.builds(
+        lambda uri, name, title, description: types.ResourceLink(
+            type="resource_link", uri=uri, name=name, title=title, description=description
+        ),
+        uris,
+        st.text(alphabet=MARKUP, max_size=200),
+        st.none() | st.text(alphabet=MARKUP, max_size=50),
+        st.none() | texts,
+    ),
+    st.builds(
+        lambda uri, text: types.EmbeddedResource(
+            type="resource", resource=types.TextResourceContents(uri=uri, mime_type="text/plain", text=text)
+        ),
+        uris,
+        texts,
+    ),
+    st.builds(
+        lambda uri, blob: types.EmbeddedResource(
+            type="resource", resource=types.BlobResourceContents(uri=uri, mime_type="application/pdf", blob=blob)
+        ),
+        uris,
+        base64_data,
+    ),
+)
+schemas = st.sampled_from(
+    [None, {"type": "object"}, RECURSIVE_SCHEMA, {"type": "object", "patternProperties": {"^(a+)+$": {}}}]
+)
+BASE64_RUN = re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{200,}")
+
+
+@settings(
+    max_examples=150,
+    deadline=timedelta(seconds=HANG_BOUND_S),
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.large_base_example],
+)
+@given(
+    content=st.lists(blocks, max_size=4) | st.builds(lambda block, n: [block] * n, blocks, st.integers(65, 5_000)),
+    structured_content=structured,
+    is_error=st.booleans(),
+    schema=schemas,
+    max_chars=st.integers(40, 2_000),
+)
+def test_fuzz_any_result_shape_becomes_bounded_plain_text(
+    content: list[types.ContentBlock], structured_content: Any, is_error: bool, schema: Any, max_chars: int
+) -> None:
+    structured_dict = structured_content if isinstance(structured_content, dict) else None
+    if structured_content is not None and structured_dict is None:
+        structured_dict = {"result": structured_content}
+    result = types.CallToolResult(content=content, structured_content=structured_dict, is_error=is_error)
+    tool = types.Tool(name="fuzz", input_schema={"type": "object"}, output_schema=schema)
+    spoken = to_speakable(result, tool, max_chars=max_chars)
+    assert isinstance(spoken.text, str) and isinstance(spoken.full_text, str)
+    assert len(spoken.text) <= max_chars
+    assert len(spoken.full_text) <= MAX_FULL_CHARS + len(CUT_NOTE)
+    for said in (spoken.text, spoken.full_text):
+        assert "{" not in said and "}" not in said, said[:300]  # no JSON or protocol dump
+        assert not BASE64_RUN.search(said), said[:300]  # no raw base64
+    assert spoken.is_error == is_error

@@ -51,6 +51,7 @@ _MAX_LABEL_CHARS = 120
 _ERROR_CHARS = 160
 _ERROR_PREFIX = re.compile(r"^\s*(?:error(?: executing tool [\w.-]+)?|exception|failed)\s*:\s*", re.IGNORECASE)
 _TOO_DEEP = "nested too deeply to read out"
+_BRACES = str.maketrans({"{": " ", "}": " "})
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,7 @@ class _Reader:
 
 def humanize_key(key: str) -> str:
     """`temperatureC` / `wind_speed` / `max-items` -> "temperature c" / "wind speed" / "max items"."""
-    key = key[:_MAX_KEY_CHARS]
+    key = key[:_MAX_KEY_CHARS].translate(_BRACES)
     spaced = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key)
     return re.sub(r"[_\-\s]+", " ", spaced).strip().lower() or key
 
@@ -205,7 +206,6 @@ _MARKDOWN_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"data:[\w/+.-]{1,100};base64,[A-Za-z0-9+/=]+"), "(embedded data)"),
     (re.compile(r"(?<![A-Za-z0-9+/])[A-Za-z0-9+/]{200,}={0,2}"), "(encoded data)"),  # stray base64 runs
 )
-_BRACES = str.maketrans({"{": " ", "}": " "})
 _JSON_PUNCTUATION = str.maketrans({"{": None, "[": None, '"': None, "}": " ", "]": " "})
 
 
