@@ -137,6 +137,13 @@ def test_markdown_and_blobs_cleaned() -> None:
     assert cleaned == "Title. Bold and code link. item one. (embedded data)."
 
 
+def test_tables_become_sentences_and_link_targets_may_hold_parentheses() -> None:
+    table = "| City | Temp |\n|---|:---:|\n| Oslo | 21 |\n| Rome | 30 |"
+    assert clean_text(table) == "City, Temp. Oslo, 21. Rome, 30."
+    assert clean_text("See [the page](https://en.wiki.org/wiki/Oslo_(city)) now.") == "See the page now."
+    assert clean_text("2 * 3 * 4 = 24 and a*b*c") == "2 * 3 * 4 = 24 and a*b*c"
+
+
 def test_empty_result_and_bad_max_chars() -> None:
     assert to_speakable(types.CallToolResult(content=[])).text == "Done; the tool returned nothing."
     with pytest.raises(ValueError, match="max_chars"):
@@ -188,6 +195,8 @@ BACKTRACK_UNITS = {
     "unclosed links": "[a](",
     "unclosed images": "![a](",
     "nested brackets": "[[[(",
+    "links with parentheses": "[a]((x)",
+    "links with unclosed parentheses": "[a](x(y",
     "bold": "**a",
     "underline bold": "__a**",
     "backticks": "`a",

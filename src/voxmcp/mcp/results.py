@@ -192,11 +192,13 @@ def _render(value: Any, depth: int, budget: _Budget) -> str:
 # Each rule is linear: character classes that stop at the next delimiter (so a failed attempt never rescans
 # what a later attempt scans), no quantifier next to another that can match the same characters, and
 # lookbehinds so a run (of spaces, of base64) is scanned from its start only, not from every position in it.
+_TARGET = r"\((?:[^()\n]|\([^()\n]*\))*\)"
+"""A link's target in parentheses, with one level of balanced parentheses inside (wiki URLs)."""
 _MARKDOWN_RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"```[a-zA-Z0-9_-]*\n?"), ""),  # code fences
     (re.compile(r"`([^`\n]*)`"), r"\1"),  # inline code
-    (re.compile(r"!\[([^\[\]\n]*)\]\([^()\n]*\)"), r"\1"),  # images
-    (re.compile(r"\[([^\[\]\n]+)\]\([^()\n]*\)"), r"\1"),  # links: keep the words
+    (re.compile(rf"!\[([^\[\]\n]*)\]{_TARGET}"), r"\1"),  # images
+    (re.compile(rf"\[([^\[\]\n]+)\]{_TARGET}"), r"\1"),  # links: keep the words
     (re.compile(r"\*\*([^*\n]+)\*\*|__([^_\n]+)__"), r"\1\2"),  # bold
     (re.compile(r"(?<![\w*])\*(?![\s*])([^*\n]+)(?<!\s)\*(?!\w)"), r"\1"),  # italic
     (re.compile(r"^[ \t]{0,3}#{1,6}[ \t]*", re.MULTILINE), ""),  # headings
