@@ -161,7 +161,7 @@ def talk(
         if demo is not None:
             demo.stop()  # type: ignore[attr-defined]
     result.timings["models_load_s"] = round(cold, 3)
-    out = Console()
+    out = Console(soft_wrap=True)  # a sentence is one line, whatever the terminal width
     for line in format_result(result):
         out.print(line, markup=False, highlight=False)
     out.print(f"time:  models loaded in {cold:.2f} s", highlight=False)
