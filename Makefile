@@ -31,6 +31,7 @@ models: venv
 
 test-deps: install
 	@$(T) piper-user-voice sh -c "$(BIN)/pip install -q -e '.[piper]' && $(BIN)/voxmcp models assemble piper-joe"
+	@$(T) flite-user-voice bash scripts/install_system.sh flite
 	@$(T) mcp-test-servers bash tests/mcp/node/install.sh
 	@$(T) livekit-server bash scripts/livekit/install.sh
 	@$(T) browser bash scripts/livekit/install_browser.sh

@@ -14,6 +14,7 @@ from voxmcp.evals.voice import UserVoice, UserVoiceError, parse_voice, synthesiz
 from voxmcp.talk import speech_bounds
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
+needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite is not installed (apt-get install flite)")
 
 
 def test_specs_parse() -> None:
@@ -23,6 +24,8 @@ def test_specs_parse() -> None:
     assert parse_voice("piper:joe") == UserVoice("piper", "joe")
     assert parse_voice("piper:/voices/amy.onnx") == UserVoice("piper", "/voices/amy.onnx")
     assert str(parse_voice(" Piper:joe ")) == "piper:joe"
+    assert parse_voice("flite:slt") == UserVoice("flite", "slt")
+    assert str(parse_voice("FLITE: kal16 ")) == "flite:kal16"
     v = UserVoice("piper", "joe")
     assert parse_voice(v) is v
     with pytest.raises(AttributeError):
@@ -38,6 +41,9 @@ def test_specs_parse() -> None:
         ("", "voice name after 'espeak:' is empty"),
         ("piper:amy", "piper voice 'amy' is not bundled"),
         ("espeak:en us", "not an espeak-ng voice name"),
+        ("flite:", "voice name after 'flite:' is empty"),
+        ("flite:/tmp/x.flitevox", "not a built-in flite voice name"),  # flite loads paths and URLs: not offline
+        ("flite:Slt-1", "not a built-in flite voice name"),
     ],
 )
 def test_bad_specs_are_named(spec: str, message: str) -> None:
@@ -116,3 +122,30 @@ def test_missing_or_corrupt_piper_voice_file(tmp_path: Path) -> None:
     Path(f"{model}.json").write_text('{"audio": {"sample_rate": 22050}}')
     with pytest.raises(UserVoiceError, match="could not load piper voice"):
         synthesize("Hello", tmp_path, voice=f"piper:{model}")
+
+
+@needs_flite
+def test_flite_synth_is_16k_rate_scaled_and_cached(tmp_path: Path) -> None:
+    audio = synthesize("What is the weather in Tokyo?", tmp_path, voice="flite:slt")
+    assert audio.sample_rate == 16000 and audio.samples.dtype == np.int16
+    assert 1.0 < audio.duration < 4.0
+    assert len(list(tmp_path.glob("user-flite-*.wav"))) == 1
+    slow = synthesize("What is the weather in Tokyo?", tmp_path, voice="flite:slt", words_per_minute=100)
+    fast = synthesize("What is the weather in Tokyo?", tmp_path, voice="flite:slt", words_per_minute=200)
+    assert 1.5 < _speech_s(slow.samples, 16000) / _speech_s(fast.samples, 16000) < 2.5  # duration_stretch reached
+    other = synthesize("What is the weather in Tokyo?", tmp_path, voice="flite:kal16")
+    assert not np.array_equal(other.samples[:4000], audio.samples[:4000])  # another voice, another file
+    assert len(list(tmp_path.glob("user-flite-*.wav"))) == 4
+
+
+@needs_flite
+def test_flite_unknown_voice_is_refused_not_replaced(tmp_path: Path) -> None:
+    # flite itself would speak an unknown name with its default voice and exit 0
+    with pytest.raises(UserVoiceError, match=r"flite has no voice 'nobody'; it has: .*slt"):
+        synthesize("Hello", tmp_path, voice="flite:nobody")
+
+
+def test_missing_flite_names_the_package(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(voice_mod.shutil, "which", lambda _exe: None)
+    with pytest.raises(UserVoiceError, match="apt-get install flite"):
+        synthesize("Hello", tmp_path, voice="flite:slt")

@@ -1,7 +1,9 @@
-"""The scripted user's voices (espeak-ng or piper, never the agent's voice), optional white noise at a given SNR.
+"""The scripted user's voices (espeak-ng, piper or flite, never the agent's voice), optional white noise at an SNR.
 
 A user voice is a spec string `engine:name`: `espeak:en-us` (any espeak-ng voice; a bare `en-us` means espeak),
-`piper:joe` (the bundled piper voice) or `piper:/path/model.onnx` (any piper voice file with its `.json` config).
+`piper:joe` (the bundled piper voice), `piper:/path/model.onnx` (any piper voice file with its `.json` config) or
+`flite:slt` (a voice built into Debian's flite: slt, kal, kal16, awb, rms). Three engines, three ways of making
+speech (formant, neural, statistical parametric), so whisper's mistakes on one don't stand for all users.
 Every utterance is cached as a WAV keyed by engine, name, rate and text, so a suite re-run does not re-synthesize.
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import shutil
 import subprocess
 import threading
@@ -24,7 +27,7 @@ from voxmcp.audio.wav import MonoAudio, read_wav, resample, write_wav
 logger = logging.getLogger(__name__)
 
 USER_SAMPLE_RATE = 16000
-ENGINES = ("espeak", "piper")
+ENGINES = ("espeak", "piper", "flite")
 BUNDLED_PIPER = {"joe": "piper-joe"}
 """piper voice names that resolve through `voxmcp.models.weights` (as `PiperTTS` does)."""
 PIPER_INSTALL = "pip install 'voxmcp[piper]'"
@@ -35,7 +38,14 @@ pace for both engines. Measured on 12 user sentences of evals/public.yaml (speec
 206 written words per minute, espeak-ng en-us at `-s 150` speaks 176.5, so piper's natural pace is espeak's
 150 * 206 / 176.5 = 175 (and at 150 wpm piper runs with length_scale 175 / 150 = 1.17)."""
 
-Engine = Literal["espeak", "piper"]
+FLITE_NATURAL_WPM = 163.0
+"""flite slt's natural pace (duration_stretch 1.0) in espeak-ng's `-s` units, measured like PIPER_NATURAL_WPM on
+the first 12 user sentences of evals/public.yaml (speech start to end): flite slt speaks 211.8 written words per
+minute where espeak-ng en-us at `-s 150` speaks 194.4, so 150 * 211.8 / 194.4 = 163."""
+FLITE_INSTALL = "apt-get install flite"
+_FLITE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+Engine = Literal["espeak", "piper", "flite"]
 
 
 class UserVoiceError(RuntimeError):
@@ -68,7 +78,7 @@ def parse_voice(spec: str | UserVoice) -> UserVoice:
     if engine not in ENGINES:
         raise UserVoiceError(
             f"user voice {spec!r}: unknown engine {engine!r}; use 'espeak:<voice>' (e.g. espeak:en-us), "
-            "'piper:joe' or 'piper:/path/model.onnx'"
+            "'piper:joe', 'piper:/path/model.onnx' or 'flite:<voice>' (e.g. flite:slt)"
         )
     if not name:
         raise UserVoiceError(f"user voice {spec!r}: the voice name after '{engine}:' is empty")
@@ -76,6 +86,11 @@ def parse_voice(spec: str | UserVoice) -> UserVoice:
         if any(c.isspace() for c in name) or name.startswith("-"):
             raise UserVoiceError(f"user voice {spec!r}: {name!r} is not an espeak-ng voice name (e.g. en-us, en-gb)")
         return UserVoice("espeak", name)
+    if engine == "flite":
+        # flite also takes a path or URL of a voice file; only its built-in voices are offline and reproducible
+        if not _FLITE_NAME.match(name):
+            raise UserVoiceError(f"user voice {spec!r}: {name!r} is not a built-in flite voice name (e.g. slt, kal16)")
+        return UserVoice("flite", name)
     if name not in BUNDLED_PIPER and not name.endswith(".onnx"):
         raise UserVoiceError(
             f"user voice {spec!r}: piper voice {name!r} is not bundled; use one of "
@@ -99,6 +114,9 @@ def synthesize(
         if user.engine == "espeak":
             _espeak_to_file(text, user.name, words_per_minute, tmp)
             audio = read_wav(tmp)
+        elif user.engine == "flite":
+            _flite_to_file(text, user.name, words_per_minute, tmp)
+            audio = read_wav(tmp)
         else:
             audio = _piper(text, user.name, words_per_minute)
         # stored at 16 kHz: resampled once, so every run of a suite hears exactly the same samples
@@ -119,6 +137,31 @@ def _espeak_to_file(text: str, name: str, words_per_minute: int, out: Path) -> N
     )
     if done.returncode != 0:
         raise UserVoiceError(f"espeak-ng failed for voice {name!r}: {done.stderr.decode(errors='replace')[-300:]}")
+
+
+def flite_voices(exe: str) -> list[str]:
+    """The voices this flite build has (`flite -lv`: "Voices available: kal awb_time kal16 awb rms slt")."""
+    done = subprocess.run([exe, "-lv"], capture_output=True, timeout=30, check=False)
+    listing = done.stdout.decode(errors="replace")
+    return listing.split(":", 1)[1].split() if ":" in listing else []
+
+
+def _flite_to_file(text: str, name: str, words_per_minute: int, out: Path) -> None:
+    exe = shutil.which("flite")
+    if exe is None:
+        raise UserVoiceError(f"flite is not installed ({FLITE_INSTALL}); it speaks the user voice flite:{name}")
+    known = flite_voices(exe)
+    if name not in known:  # flite would silently fall back to its default voice
+        raise UserVoiceError(f"flite has no voice {name!r}; it has: {', '.join(known) or 'none listed'}")
+    stretch = FLITE_NATURAL_WPM / words_per_minute
+    done = subprocess.run(
+        [exe, "-voice", name, "--setf", f"duration_stretch={stretch:.3f}", "-o", str(out), "-t", text],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    if done.returncode != 0 or not out.is_file():
+        raise UserVoiceError(f"flite failed for voice {name!r}: {done.stderr.decode(errors='replace')[-300:]}")
 
 
 _piper_voices: dict[str, Any] = {}
