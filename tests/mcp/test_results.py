@@ -282,8 +282,10 @@ def test_deep_structured_content_rendered_shallow_and_never_validated_deep() -> 
     # Too deep to validate safely (jsonschema recurses per level): the text content is used instead.
     deep = text_result('{"level": ' * 10_000 + "0" + "}" * 10_000, structured_content=deep_value(10_000))
     assert to_speakable(deep, tool).text == TOO_DEEP_SPOKEN
-    # Without an output schema the structure itself is rendered (bounded at four levels).
+    # Without an output schema, or without text to fall back on, the structure is rendered (four levels shown).
     assert to_speakable(deep).text == "level: level: level: level: level: more details."
+    only_structured = types.CallToolResult(content=[], structured_content=deep_value(10_000))
+    assert to_speakable(only_structured, tool).text == "level: level: level: level: level: more details."
 
 
 def test_a_servers_own_pattern_is_not_run_on_its_output() -> None:

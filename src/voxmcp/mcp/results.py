@@ -333,7 +333,7 @@ def _render_embedded_json(text: str) -> str:
         if not isinstance(value, dict | list):
             pieces.append(text[position:end])
         else:
-            pieces.append(text[position:start] + render_value(value) + ".")
+            pieces.append(text[position:start] + render_value(value) + ". ")
         position = end
     pieces.append(text[position:])
     return "".join(pieces)
@@ -464,8 +464,10 @@ def structured_if_valid(result: types.CallToolResult, tool: types.Tool | None) -
         return structured  # rendering is bounded in depth and size on its own
     name = tool.name if tool is not None else None
     if not _fits(structured, _MAX_VALIDATE_DEPTH, MAX_STRUCTURED_NODES):
-        logger.debug("structured content too large or deep to validate; using text content", extra={"tool": name})
-        return None
+        # Validating would recurse per level (and cost per node); rendering is bounded, so without text it is used.
+        has_text = any(isinstance(b, types.TextContent) and b.text.strip() for b in result.content[:MAX_BLOCKS])
+        logger.debug("structured content too large or deep to validate", extra={"tool": name, "text": has_text})
+        return None if has_text else structured
     try:
         error = jsonschema.exceptions.best_match(_validator_for(schema).iter_errors(structured))
     except (jsonschema.SchemaError, Unresolvable, ValueError, TypeError, RecursionError):
