@@ -136,3 +136,65 @@ def test_bad_voices_are_named(defaults: dict[str, Any], message: str) -> None:
 def test_bad_turn_voice_is_named() -> None:
     msg = _error(_suite(turns=[{"say": "hi", "voice": "piper:"}]))
     assert "scenarios[0] (s1).turns[0].voice" in msg and "empty" in msg
+
+
+def _write(path: Path, data: dict[str, Any]) -> Path:
+    import yaml
+
+    path.write_text(yaml.safe_dump(data), encoding="utf-8")
+    return path
+
+
+def test_include_merges_servers_and_tags_each_scenario_with_its_suite(tmp_path: Path) -> None:
+    a = _suite()
+    a["name"] = "part-a"
+    b = _suite(name="s2")
+    b["name"] = "part-b"
+    b["servers"]["time"] = {"kind": "stdio", "command": "python"}
+    _write(tmp_path / "a.yaml", a)
+    _write(tmp_path / "b.yaml", b)
+    whole = _write(tmp_path / "all.yaml", {"name": "all", "include": ["a.yaml", "b.yaml"]})
+    suite = load_suite(whole)
+    assert [(s.name, s.suite) for s in suite.scenarios] == [("s1", "part-a"), ("s2", "part-b")]
+    assert sorted(suite.servers) == ["demo", "time"]
+    assert load_suite(tmp_path / "a.yaml").scenarios[0].suite == "part-a"  # a suite's own scenarios are its own
+
+
+def test_include_errors_name_the_file(tmp_path: Path) -> None:
+    bad = _suite(expect={"facts": [{"regex": "(unclosed"}]})
+    _write(tmp_path / "bad.yaml", bad)
+    with pytest.raises(SuiteError, match=r"bad\.yaml"):
+        load_suite(_write(tmp_path / "all.yaml", {"include": ["bad.yaml"]}))
+    other = _suite(name="s2")
+    other["servers"]["demo"] = {"kind": "demo", "faults": True}
+    _write(tmp_path / "a.yaml", _suite())
+    _write(tmp_path / "b.yaml", other)
+    with pytest.raises(SuiteError, match="server 'demo' is defined differently"):
+        load_suite(_write(tmp_path / "all.yaml", {"include": ["a.yaml", "b.yaml"]}))
+    with pytest.raises(SuiteError, match="cycle"):
+        load_suite(_write(tmp_path / "loop.yaml", {"include": ["loop.yaml"]}))
+    with pytest.raises(SuiteError, match="does not exist"):
+        load_suite(_write(tmp_path / "all.yaml", {"include": ["none.yaml"]}))
+
+
+def test_memory_and_filesystem_servers() -> None:
+    data = _suite(servers=["memory", "files"])
+    data["servers"] = {
+        "memory": {
+            "kind": "memory",
+            "entities": [{"name": "Anna", "entityType": "person", "observations": ["likes tea"]}],
+            "relations": [{"from": "Anna", "to": "Ben", "relationType": "sister of"}],
+        },
+        "files": {"kind": "filesystem", "files": {"notes/todo.txt": "buy milk"}},
+    }
+    suite = parse_suite(data)
+    memory = suite.servers["memory"]
+    assert memory.kind == "memory" and memory.entities[0].entity_type == "person"
+    assert memory.relations[0].source == "Anna"
+    assert suite.servers["files"].kind == "filesystem"
+    data["servers"]["files"]["files"] = {"../escape.txt": "x"}
+    msg = _error(data)
+    assert "servers.files.files: file '../escape.txt' must be a relative path inside the sandbox" in msg
+    data["servers"]["files"]["files"] = {"ok.txt": "x"}
+    data["servers"]["memory"]["entities"][0]["type"] = "person"
+    assert "servers.memory.entities[0].type: unknown key" in _error(data)

@@ -55,13 +55,63 @@ class StdioServer(_Strict):
     timeout_s: float = Field(default=30.0, gt=0, le=300)
 
 
+class MemoryEntity(_Strict):
+    """One entity of server-memory's knowledge graph, in the server's own JSONL shape."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    name: str = Field(min_length=1)
+    entity_type: str = Field(min_length=1, alias="entityType")
+    observations: list[str] = Field(default_factory=list)
+
+
+class MemoryRelation(_Strict):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    source: str = Field(min_length=1, alias="from")
+    target: str = Field(min_length=1, alias="to")
+    relation_type: str = Field(min_length=1, alias="relationType")
+
+
+class MemoryServer(_Strict):
+    """`@modelcontextprotocol/server-memory` (a knowledge graph) over stdio, with a fresh memory file per scenario
+    run holding these entities and relations (needs tests/mcp/node/install.sh)."""
+
+    kind: Literal["memory"]
+    entities: list[MemoryEntity] = Field(default_factory=list)
+    relations: list[MemoryRelation] = Field(default_factory=list)
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+
+class FilesystemServer(_Strict):
+    """`@modelcontextprotocol/server-filesystem` over stdio, allowed one fresh sandbox folder per scenario run that
+    holds these files (relative path -> text), so a write in one scenario is never seen by another."""
+
+    kind: Literal["filesystem"]
+    files: dict[str, str] = Field(default_factory=dict)
+    timeout_s: float = Field(default=30.0, gt=0, le=300)
+
+    @field_validator("files")
+    @classmethod
+    def _relative(cls, v: dict[str, str]) -> dict[str, str]:
+        for path in v:
+            parts = Path(path).parts
+            if not parts or Path(path).is_absolute() or ".." in parts:
+                raise ValueError(f"file {path!r} must be a relative path inside the sandbox (no '..')")
+        return v
+
+
 class DownServer(_Strict):
     """A server that is configured but unreachable (nothing listens on its loopback port)."""
 
     kind: Literal["down"]
 
 
-ServerSpec = Annotated[DemoServer | EverythingServer | StdioServer | DownServer, Field(discriminator="kind")]
+ServerSpec = Annotated[
+    DemoServer | EverythingServer | StdioServer | MemoryServer | FilesystemServer | DownServer,
+    Field(discriminator="kind"),
+]
+SERVER_KINDS = ("demo", "everything", "stdio", "memory", "filesystem", "down")
 
 
 # ---- argument matchers -------------------------------------------------------------------------------------------
@@ -249,6 +299,8 @@ class Scenario(_Strict):
     elicitation: Elicitation | None = None
     timeout_s: float | None = Field(default=None, gt=0, le=900)
     greet: bool = False
+    suite: str = ""
+    """The suite the scenario belongs to (reports group by it): the name of the file it is written in."""
 
     @field_validator("turns", mode="before")
     @classmethod
@@ -300,6 +352,18 @@ class Suite(_Strict):
     servers: dict[str, ServerSpec] = Field(min_length=1)
     scenarios: list[Scenario] = Field(min_length=1)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _own_scenarios(cls, data: Any) -> Any:
+        """Scenarios written in this suite belong to it (an included suite's keep their own suite's name)."""
+        if isinstance(data, dict) and isinstance(data.get("scenarios"), list):
+            name = data.get("name", "suite")
+            data = dict(data)
+            data["scenarios"] = [
+                {**sc, "suite": name} if isinstance(sc, dict) and "suite" not in sc else sc for sc in data["scenarios"]
+            ]
+        return data
+
     @model_validator(mode="after")
     def _references(self) -> Suite:
         seen: set[str] = set()
@@ -328,7 +392,7 @@ def _location(loc: tuple[Any, ...], data: Any) -> str:
             parts[-1] = parts[-1] + label if parts else label
             continue
         name = str(p)
-        if name in ("demo", "everything", "stdio", "down") and isinstance(node, dict) and node.get("kind") == name:
+        if name in SERVER_KINDS and isinstance(node, dict) and node.get("kind") == name:
             continue  # the discriminator's tag, not a key
         if name.startswith("function-"):
             continue
@@ -356,8 +420,7 @@ def parse_suite(data: Any, *, source: str = "suite") -> Suite:
         raise SuiteError(format_suite_error(e, source, data)) from None
 
 
-def load_suite(path: str | Path) -> Suite:
-    p = Path(path)
+def _read_yaml(p: Path) -> Any:
     try:
         text = p.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -365,7 +428,43 @@ def load_suite(path: str | Path) -> Suite:
     except OSError as e:
         raise SuiteError(f"eval suite {p}: cannot read ({e.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        return yaml.safe_load(text)
     except yaml.YAMLError as e:
         raise SuiteError(f"eval suite {p} is not valid YAML: {e}") from None
-    return parse_suite(data, source=str(p))
+
+
+def _resolved(p: Path, seen: tuple[Path, ...] = ()) -> Any:
+    """The suite document at `p` with its `include:` files merged in: their servers (a name defined twice must be
+    the same server) and scenarios (each keeping its own suite's name); the including file's defaults apply."""
+    data = _read_yaml(p)
+    if not isinstance(data, dict) or "include" not in data:
+        return data
+    includes = data["include"]
+    if not isinstance(includes, list) or not all(isinstance(x, str) for x in includes):
+        raise SuiteError(f"{p}: `include` must be a list of suite files (paths relative to {p.name})")
+    merged = {k: v for k, v in data.items() if k != "include"}
+    servers: dict[str, Any] = dict(merged.get("servers") or {})
+    origin = dict.fromkeys(servers, str(p))
+    scenarios: list[Any] = list(merged.get("scenarios") or [])
+    for rel in includes:
+        child = (p.parent / rel).resolve()
+        if child in seen or child == p.resolve():
+            raise SuiteError(f"{p}: including {rel} again makes a cycle")
+        sub = _resolved(child, (*seen, p.resolve()))
+        parse_suite(sub, source=str(p.parent / rel))  # its own errors, named by its own file
+        for name, spec in sub["servers"].items():
+            if name in servers and servers[name] != spec:
+                raise SuiteError(f"{p}: server {name!r} is defined differently in {origin[name]} and {rel}")
+            servers.setdefault(name, spec)
+            origin.setdefault(name, rel)
+        sub_name = sub.get("name", "suite")
+        scenarios += [{**sc, "suite": sc.get("suite", sub_name)} for sc in sub["scenarios"]]
+    merged["servers"] = servers
+    merged["scenarios"] = scenarios
+    return merged
+
+
+def load_suite(path: str | Path) -> Suite:
+    """A suite file, with the suites it includes."""
+    p = Path(path)
+    return parse_suite(_resolved(p), source=str(p))
