@@ -306,6 +306,14 @@ def test_wide_and_many_part_results_are_capped_and_say_so() -> None:
     assert spoken.text.endswith("There is more; ask me for the rest.")
 
 
+def test_structured_strings_are_read_within_the_read_cap() -> None:
+    """8,000 references to one 1 MB blank string: cleaning shrinks each to nothing, so only a read budget bounds it."""
+    blank = " " * MEGABYTE
+    result = types.CallToolResult(content=[], structured_content={"x": [[[blank] * 20] * 20] * 20})
+    assert timed(lambda: to_speakable(result)) < HANG_BOUND_S
+    assert to_speakable(result).full_text.endswith("and more and more and more.")
+
+
 def test_text_past_the_read_cap_is_cut_before_parsing_and_said() -> None:
     spoken = to_speakable(text_result("Start." + " " * (MAX_READ_CHARS + 10) + "End."))
     assert spoken.text == "Start." + CUT_NOTE

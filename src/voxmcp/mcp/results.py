@@ -111,14 +111,25 @@ def spoken_datetime(text: str) -> str | None:
 
 
 class _Budget:
-    """Characters `render_value` may still produce: a huge structure costs no more work than `full_text` keeps."""
+    """Characters `render_value` may still produce (`left`) and read from strings (`read_left`): a huge
+    structure costs no more work than `full_text` keeps, even when cleaning shrinks what it reads."""
 
-    def __init__(self, limit: int = MAX_FULL_CHARS) -> None:
+    def __init__(self, limit: int = MAX_FULL_CHARS, read_limit: int = MAX_READ_CHARS) -> None:
         self.left = limit
+        self.read_left = read_limit
+
+    @property
+    def spent(self) -> bool:
+        return self.left <= 0 or self.read_left <= 0
 
     def spend(self, text: str) -> str:
         self.left -= len(text)
         return text
+
+    def read(self, text: str) -> str:
+        taken = text[: max(min(self.left + 1, self.read_left), 0)]
+        self.read_left -= max(len(taken), 1)
+        return taken
 
 
 _INT_BITS_SPOKEN = 3_000  # ~900 digits; str() refuses ints past 4,300 digits
@@ -133,8 +144,7 @@ def _format_scalar(value: Any, budget: _Budget) -> str:
         return f"{value:.6g}"
     if isinstance(value, int) and value.bit_length() > _INT_BITS_SPOKEN:
         return "a very large number"
-    text = value if isinstance(value, str) else str(value)
-    text = text[: max(budget.left, 0) + 1]
+    text = budget.read(value if isinstance(value, str) else str(value))
     if spoken := spoken_datetime(text):
         return spoken
     return clean_text(text)
@@ -163,7 +173,7 @@ def _render(value: Any, depth: int, budget: _Budget) -> str:
             if index >= _MAX_ITEMS:
                 phrases.append(budget.spend(f"and {len(value) - _MAX_ITEMS} more fields"))
                 break
-            if budget.left <= 0:
+            if budget.spent:
                 phrases.append("and more")
                 break
             name = budget.spend(humanize_key(str(key)))
@@ -177,7 +187,7 @@ def _render(value: Any, depth: int, budget: _Budget) -> str:
         head = value[:_MAX_ITEMS]
         shown = []
         for item in head:
-            if budget.left <= 0:
+            if budget.spent:
                 shown.append("more")
                 break
             shown.append(_render(item, depth + 1, budget))
