@@ -318,6 +318,9 @@ def test_text_past_the_read_cap_is_cut_before_parsing_and_said() -> None:
     spoken = to_speakable(text_result("Start." + " " * (MAX_READ_CHARS + 10) + "End."))
     assert spoken.text == "Start." + CUT_NOTE
     assert to_speakable(text_result(" " * (MAX_READ_CHARS + 10) + "End.")).text == "The result was too large to read."
+    # Prose past what the markdown rules are given (twice what full_text keeps) is cut, and said so, too.
+    blank_prose = text_result(" " * (2 * MAX_FULL_CHARS + 10) + "End.")
+    assert to_speakable(blank_prose).text == "The result was too large to read."
 
 
 def test_json_cut_short_is_read_without_braces_or_quotes() -> None:

@@ -356,7 +356,8 @@ def _looks_like_json(stripped: str) -> bool:
 
 def describe_text_or_json(text: str, reader: _Reader | None = None) -> str:
     """Text that is really JSON is rendered as phrases; JSON inside prose too; then cleaned."""
-    text = (reader or _Reader()).take(text)
+    reader = reader or _Reader()
+    text = reader.take(text)
     stripped = text.lstrip()
     if stripped[:1] in ("{", "["):
         described = _describe_json_text(text)
@@ -364,7 +365,9 @@ def describe_text_or_json(text: str, reader: _Reader | None = None) -> str:
             return described
         if _looks_like_json(stripped):  # cut short or malformed: still no braces and quotes read out
             return _without_json_punctuation(stripped)
-    text = text[:_MAX_CLEAN_CHARS]
+    if len(text) > _MAX_CLEAN_CHARS:
+        reader.cut = True
+        text = text[:_MAX_CLEAN_CHARS]
     if "{" in text or "[" in text:
         text = _render_embedded_json(text)
     return clean_text(text)
