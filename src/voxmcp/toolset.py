@@ -26,6 +26,7 @@ from typing import Any, Self
 from livekit.agents import RunContext, llm
 from livekit.agents.llm import RawFunctionTool, ToolError, function_tool
 from livekit.agents.llm.async_toolset import AsyncToolset
+from mcp.client import Transport
 
 from voxmcp.mcp.config import MCPServerConfig, load_mcp_servers_json, parse_mcp_servers
 from voxmcp.mcp.toolset import MCPHub, ServerStatus
@@ -89,13 +90,15 @@ class MCPToolset(AsyncToolset):
         stand_ins: bool = True,
         oauth: bool = True,
         sampling_llm: llm.LLM[Any] | None = None,
+        transport_factories: Mapping[str, Callable[[], Transport]] | None = None,
     ) -> None:
         """`servers`: name -> server. `connect_timeout_s`: the most `setup()` waits for all servers together.
         `max_result_chars`: a result longer than this is cut for speech (the whole one stays for follow-ups).
         `search_tools_threshold_chars`: above this much schema JSON the model gets `search_tools` + `call_tool`
         instead of every tool. `confirm_destructive`, `filler`, `progress_interval_s`: the voice policies.
         `stand_ins`: offer a tool per down server that says why. `oauth`: sign in to servers with `auth = "oauth"`.
-        `sampling_llm`: answers servers' sampling requests (each server must allow it); None refuses them."""
+        `sampling_llm`: answers servers' sampling requests (each server must allow it); None refuses them.
+        `transport_factories`: per-server MCP transports instead of the configured one (a server in this process)."""
         super().__init__(id=id)
         if connect_timeout_s <= 0:
             raise ValueError(f"connect_timeout_s must be > 0, got {connect_timeout_s}")
@@ -104,6 +107,7 @@ class MCPToolset(AsyncToolset):
             "connect_timeout_s": connect_timeout_s,
             "max_result_chars": max_result_chars,
             "search_tools_threshold_chars": search_tools_threshold_chars,
+            "transport_factories": dict(transport_factories or {}),
         }
         self._oauth = oauth
         self._stand_ins = stand_ins
