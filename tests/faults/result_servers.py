@@ -34,7 +34,14 @@ TOOL_NAMES = (
     "many_parts",
     "huge_image",
     "huge_error",
+    "evil_pattern",
 )
+EVIL_PATTERN_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {"code": {"type": "string", "pattern": "^(a+)+$"}},
+    "patternProperties": {"^(b+)+$": {"type": "string"}},
+}
+"""An output schema whose regex backtracks exponentially on the server's own output ("aaa...a!")."""
 
 
 def deep_json_text(depth: int) -> str:
@@ -80,6 +87,8 @@ def result_dict(name: str, size: int) -> dict[str, Any]:
     if name == "huge_image":
         data = base64.b64encode(b"\x00" * size).decode()
         return {"content": [{"type": "image", "data": data, "mimeType": "image/png"}]}
+    if name == "evil_pattern":
+        return {"content": _text("Code checked."), "structuredContent": {"code": "a" * size + "!"}}
     if name == "huge_error":
         return {"content": _text("Error: " + BACKTRACK_UNIT * (size // len(BACKTRACK_UNIT))), "isError": True}
     raise ValueError(name)
@@ -92,6 +101,7 @@ def tool_dicts() -> list[dict[str, Any]]:
             "description": f"Return a hostile result ({name.replace('_', ' ')}) of the given size.",
             "inputSchema": {"type": "object", "properties": {"size": {"type": "integer"}}, "required": ["size"]},
             **({"outputSchema": RECURSIVE_SCHEMA} if name == "deep_structured" else {}),
+            **({"outputSchema": EVIL_PATTERN_SCHEMA} if name == "evil_pattern" else {}),
             "annotations": {"readOnlyHint": True},
         }
         for name in TOOL_NAMES

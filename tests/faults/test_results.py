@@ -121,6 +121,14 @@ async def test_huge_error_message_built_to_backtrack(fault: FaultRecord) -> None
     assert wall < BOUND_S
 
 
+async def test_output_schema_pattern_built_to_backtrack(fault: FaultRecord) -> None:
+    """`^(a+)+$` over 40 'a's and a '!' is ~2^40 steps in Python's re: the SDK's own check would never end."""
+    spoken, _, wall = await call("evil_pattern", 40)
+    record(fault, spoken)
+    assert spoken == "Code checked."
+    assert wall < BOUND_S
+
+
 # ---- over stdio, through the CLI: the JSON really crosses a pipe ------------------------------------------
 
 

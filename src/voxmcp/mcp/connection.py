@@ -1013,6 +1013,9 @@ class MCPConnection:
             return page
 
         tools: list[types.Tool] = await self._list_all("listing tools", fetch, "tools")
+        for tool in tools:
+            if tool.output_schema is not None:
+                _drop_regex_keywords(tool.output_schema)
         self._retry_safe = {tool.name: retry_safe(tool.annotations) for tool in tools}
         return tools
 
@@ -1050,6 +1053,30 @@ class MCPConnection:
     async def client(self) -> AsyncIterator[Client]:
         """The live SDK client, for requests this class does not wrap (e.g. completion, subscriptions)."""
         yield await self._live_client(self.config.connect_timeout_s)
+
+
+_REGEX_KEYWORDS = ("pattern", "patternProperties")
+_MAX_SCHEMA_NODES = 100_000
+
+
+def _drop_regex_keywords(schema: dict[str, Any]) -> None:
+    """Remove `pattern`/`patternProperties` from a tool's output schema, in place, before any result is checked.
+
+    The SDK checks every result against the schema it cached from the listing (this same dict) with Python's
+    backtracking `re`, synchronously: a server's `^(a+)+$` over its own output would stall the event loop, where
+    no timeout can stop it. Patterns say nothing about whether a result can be read out. Iterative and bounded.
+    """
+    stack: list[Any] = [schema]
+    seen = 0
+    while stack and seen < _MAX_SCHEMA_NODES:
+        node = stack.pop()
+        seen += 1
+        if isinstance(node, dict):
+            for key in _REGEX_KEYWORDS:
+                node.pop(key, None)
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
 
 
 def _worth_other_http_transport(exc: BaseException) -> bool:
