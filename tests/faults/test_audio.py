@@ -67,11 +67,11 @@ def _refused(fault: FaultRecord, tmp_path: Path, name: str, content: bytes) -> s
     wav.write_bytes(content)
     done, wall = _run(fault, tmp_path, wav, timeout_s=REFUSED_WITHIN_S * 2)
     sentence = " ".join(done.stderr.split())
-    fault.outcome = sentence
+    prefix = f"cannot use {wav}: "
+    fault.outcome = sentence.removeprefix(prefix)  # the table shows what is said about the file
     assert done.returncode == 2, done.stderr
     assert fault.tracebacks == 0
     assert wall < REFUSED_WITHIN_S
-    prefix = f"cannot use {wav}: "
     assert sentence.startswith(prefix), sentence
     return sentence.removeprefix(prefix)
 
