@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from voxmcp.audio.speech import speech_bounds
 from voxmcp.evals import voice as voice_mod
 from voxmcp.evals.voice import UserVoice, UserVoiceError, parse_voice, synthesize
-from voxmcp.talk import speech_bounds
 
 needs_espeak = pytest.mark.skipif(shutil.which("espeak-ng") is None, reason="espeak-ng is not installed")
 needs_flite = pytest.mark.skipif(shutil.which("flite") is None, reason="flite is not installed (apt-get install flite)")

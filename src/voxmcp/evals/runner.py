@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from voxmcp.app import Models
+from voxmcp.audio.speech import speech_bounds
 from voxmcp.audio.wav import MonoAudio, resample
 from voxmcp.config import ModelRef, Settings
 from voxmcp.evals.agent_log import agent_log
@@ -25,7 +26,7 @@ from voxmcp.evals.scoring import ActualCall, score_scenario, wer
 from voxmcp.evals.servers import ServerPool
 from voxmcp.evals.voice import UserVoice, UserVoiceError, add_noise, parse_voice, piper_model_path, synthesize
 from voxmcp.mcp.interaction import ElicitFn, ElicitReply
-from voxmcp.talk import TalkSession, ToolCallRecord, TurnResult, speech_bounds
+from voxmcp.talk import TalkSession, ToolCallRecord, TurnResult
 
 logger = logging.getLogger(__name__)
 

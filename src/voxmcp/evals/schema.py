@@ -155,13 +155,36 @@ def _matcher(value: Any) -> Any:
 
 
 class ExpectedCall(_Strict):
-    """A tool call the agent must make (or, under `no_calls`, must not make)."""
+    """A tool call the agent must make (or, under `no_calls`, must not make): a `tool` with its `args`, or `one_of`
+    several such calls when more than one tool does the job (search_nodes or open_nodes)."""
 
-    tool: str = Field(min_length=1)
+    tool: str | None = Field(default=None, min_length=1)
     """The MCP tool's name (matched against the name the agent exposed, with or without a server prefix)."""
     args: dict[str, ArgMatcher] = Field(default_factory=dict)
     error: bool | None = None
     """When set, the call's result must (True) or must not (False) be an error."""
+    one_of: list[ExpectedCall] | None = Field(default=None, min_length=2)
+    """Any one of these calls matches."""
+
+    @field_validator("one_of", mode="before")
+    @classmethod
+    def _alternatives(cls, v: Any) -> Any:
+        return [_call(x) for x in v] if isinstance(v, list) else v
+
+    @model_validator(mode="after")
+    def _tool_or_alternatives(self) -> ExpectedCall:
+        if (self.tool is None) == (self.one_of is None):
+            raise ValueError("give either `tool` (with its args) or `one_of` (a list of calls)")
+        if self.one_of is not None and (self.args or self.error is not None):
+            raise ValueError("with `one_of`, give args and error inside each alternative")
+        return self
+
+    def describe(self) -> str:
+        """`get_weather(city={'equals': 'Tokyo'})`, or the alternatives joined by ' or '."""
+        if self.one_of is not None:
+            return " or ".join(alt.describe() for alt in self.one_of)
+        args = ", ".join(f"{k}={m.model_dump(exclude_defaults=True)}" for k, m in self.args.items())
+        return f"{self.tool}({args})"
 
     @field_validator("args", mode="before")
     @classmethod
