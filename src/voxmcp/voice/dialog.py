@@ -8,7 +8,8 @@ console's text mode goes straight to the LLM) is caught in `llm_node` the same w
 
 A script (`DialogScript`) runs inside one task, so a multi-step exchange (question, follow-up, "Is that
 right?") costs one hand-over. `DialogTask` completes with the script's result, or None when the script
-failed or the session closed.
+failed; when the session closes mid-dialog LiveKit cancels it (awaiting it raises ToolError), which
+VoicePolicies takes as no answer. `awaiting_answer` tells a scripted user (`voxmcp talk`) when to speak.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from livekit.agents import AgentTask, llm
 from livekit.agents.llm import StopResponse
@@ -144,10 +145,3 @@ class DialogTask(AgentTask[T | None], Generic[T]):
         if last is not None:
             self._heard(last.text_content or "")
         return None
-
-
-async def run_dialog(script: DialogScript[T], *, answer_timeout_s: float, label: str) -> T | None:
-    """Run a script as a `DialogTask` from inside a tool's task (LiveKit requires that task)."""
-    task: DialogTask[T] = DialogTask(script, answer_timeout_s=answer_timeout_s, label=label)
-    result: Any = await task
-    return result  # type: ignore[no-any-return]
