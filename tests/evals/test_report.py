@@ -65,6 +65,8 @@ def test_summary_numbers() -> None:
     assert s["by_category"]["chit-chat"] == {"n": 1, "passed": 0, "success_rate": 0.0}
     assert s["meta"] == {"llm": "local/qwen"}
     figures = {"scenarios": 2, "passed": 1, "task_success": 0.5, "tool_call_precision": 0.5, "tool_call_recall": 0.5}
+    figures |= {"unbacked_claims": 0, "runs_with_unbacked_claims": 0}
+    figures |= {"tool_answer_p50_s_by_server": {"(other)": 1.7}}  # a call no suite server is known to offer
     assert s["by_voice"] == {"espeak:en-us": {**figures, "user_wer": round(1 / 8, 4)}}  # the default voice
 
 
@@ -97,7 +99,8 @@ def test_figures_per_voice() -> None:
     assert list(s["by_voice"]) == ["piper:joe", "espeak:en-us"]
     joe, espeak = s["by_voice"]["piper:joe"], s["by_voice"]["espeak:en-us"]
     assert joe == {"scenarios": 2, "passed": 2, "task_success": 1.0, "tool_call_precision": 1.0,
-                   "tool_call_recall": 1.0, "user_wer": 0.0}  # fmt: skip
+                   "tool_call_recall": 1.0, "user_wer": 0.0, "unbacked_claims": 0, "runs_with_unbacked_claims": 0,
+                   "tool_answer_p50_s_by_server": {"(other)": 1.7}}  # fmt: skip
     assert espeak["task_success"] == 0.5 and espeak["tool_call_precision"] == 0.5 and espeak["tool_call_recall"] == 0.5
     assert espeak["user_wer"] == round(1 / 8, 4)
     assert s["user_wer"] == round(1 / 16, 4)
@@ -124,3 +127,39 @@ def test_empty_results_render() -> None:
     s = summarize_results([])
     assert s["task_success"] is None and s["user_wer"] is None and s["by_voice"] == {}
     assert "voxmcp eval report" in render_html(s)
+
+
+def _suite_runs() -> list[ScenarioResult]:
+    """A tune run and two cross-server runs (time: 1.5 s and 2.5 s answers; memory: an unbacked claim)."""
+    tune = _results()[0]
+    tune.suite = "tune"
+    runs = [tune]
+    for name, server, answer in (("xs-time", "time", 1.5), ("xs-time-2", "time", 2.5), ("xs-memory", "memory", 3.0)):
+        r = _results()[0]
+        r.name, r.suite, r.voice = name, "cross-server", "flite:slt"
+        r.turns[0].tool_calls[0]["server"] = server
+        r.turns[0].timings["answer_audible_s"] = answer
+        runs.append(r)
+    runs[-1].success, runs[-1].unbacked_claims = False, ["i'll remember that"]
+    return runs
+
+
+def test_figures_per_suite_voice_and_server() -> None:
+    s = summarize_results(_suite_runs())
+    assert s["unbacked_claims"] == 1 and s["runs_with_unbacked_claims"] == 1
+    assert list(s["by_suite"]) == ["tune", "cross-server"]
+    cross = s["by_suite"]["cross-server"]
+    assert cross["scenarios"] == 3 and cross["passed"] == 2 and cross["unbacked_claims"] == 1
+    assert cross["tool_answer_p50_s_by_server"] == {"memory": 3.0, "time": 2.0}
+    assert cross["tool_answer_s_by_server"]["time"]["n"] == 2
+    assert cross["by_voice"]["flite:slt"]["unbacked_claims"] == 1
+    assert s["by_suite"]["tune"]["unbacked_claims"] == 0 and s["by_suite"]["tune"]["task_success"] == 1.0
+    assert s["tool_answer_s_by_server"]["time"]["p50"] == 2.0
+
+
+def test_html_has_suite_table_and_claims(tmp_path: Path) -> None:
+    page = write_html(summarize_results(_suite_runs()), tmp_path / "report.html").read_text()
+    assert "By suite and user voice" in page
+    assert "<tr><th>unbacked action claims</th><td>1</td></tr>" in page
+    assert "<td>cross-server</td><td>flite:slt</td><td>2/3 (0.667)</td>" in page
+    assert "memory 3.000 · time 2.000" in page

@@ -17,6 +17,7 @@ from voxmcp.evals.runner import (
     EvalRunner,
     ReplyLog,
     ScenarioResult,
+    TurnRecord,
     agent_voice_clash,
     check_user_voices,
     reclaim_barge_in_calls,
@@ -248,3 +249,51 @@ def test_runner_refuses_the_agents_voice_before_running(tmp_path: Path) -> None:
     settings = load_settings(env={"VOXMCP_MODELS__TTS": "local/espeak-ng"}, dotenv=False)
     with pytest.raises(UserVoiceError, match="espeak:en-gb"):  # a per-turn override counts too
         EvalRunner(suite, settings, cast(Models, None), tmp_path, cast(AnswerTranscriber, None), ["piper:joe"])
+
+
+def test_calls_are_recorded_with_their_server_and_read_only_hint() -> None:
+    from mcp_types import ToolAnnotations
+
+    from voxmcp.evals.runner import _record, tool_facts
+    from voxmcp.mcp.toolset import ToolInfo
+
+    infos = [
+        ToolInfo("memory", "create_entities", ToolAnnotations(read_only_hint=False), {}, "create_entities"),
+        ToolInfo("memory", "read_graph", ToolAnnotations(read_only_hint=True), {}, exposed_name="read_graph"),
+        ToolInfo("time", "get_current_time", None, {}, exposed_name="get_current_time"),
+    ]
+    runtime = SimpleNamespace(hub=SimpleNamespace(tool_infos=lambda: infos))
+    facts = tool_facts(runtime)
+    assert facts == {
+        "create_entities": ("memory", False),
+        "read_graph": ("memory", True),
+        "get_current_time": ("time", None),
+    }
+    assert tool_facts(SimpleNamespace()) == {}  # a runtime without an MCP hub
+    turn = TurnResult(
+        tool_calls=[
+            ToolCallRecord("read_graph", "{}", "entities: none.", False, 1.0),
+            ToolCallRecord("call_tool", '{"name": "create_entities", "arguments": {}}', "ok", False, 1.0),
+            ToolCallRecord("calendar_server", "{}", "The calendar server is down.", False, 1.0),
+        ]
+    )
+    calls = _record(turn, "hi", barge_in=False, snr=None, facts=facts).tool_calls
+    assert [(c["server"], c["read_only"]) for c in calls] == [("memory", True), ("memory", False), (None, None)]
+
+
+def test_scoring_fails_an_unbacked_claim_and_counts_it() -> None:
+    sc = parse_suite(SUITE).scenarios[1]  # chat: no tools expected
+    turn = TurnRecord(**_turn([]))
+    turn.agent_text = ["One moment.", "Sure, I'll remember that."]
+    result = scored(sc, [turn], "Sure, I'll remember that.", [], 1.0)
+    assert not result.success and result.unbacked_claims == ["i'll remember that"]
+    assert "unbacked action claim" in result.failures[0]
+    assert result.suite == "suite"  # the suite it was written in
+
+
+def test_rescore_finds_each_runs_scenario_in_its_own_suite() -> None:
+    a = parse_suite({**SUITE, "name": "tune"})
+    b = parse_suite({**SUITE, "name": "heldout"})
+    run = _result("chat", [_turn([])], "Hi!", [])
+    results = rescore([a, b], {"results": [{**run, "suite": "heldout"}, run]})
+    assert [r.suite for r in results] == ["heldout", "tune"]  # an old report (no suite): the first suite that has it

@@ -198,3 +198,14 @@ def test_memory_and_filesystem_servers() -> None:
     data["servers"]["files"]["files"] = {"ok.txt": "x"}
     data["servers"]["memory"]["entities"][0]["type"] = "person"
     assert "servers.memory.entities[0].type: unknown key" in _error(data)
+
+
+def test_one_of_calls() -> None:
+    suite = parse_suite(
+        _suite(expect={"calls": [{"one_of": ["read_graph", {"tool": "search_nodes", "args": {"query": "Anna"}}]}]})
+    )
+    alternatives = suite.scenarios[0].expect.calls[0].one_of
+    assert alternatives is not None and [a.tool for a in alternatives] == ["read_graph", "search_nodes"]
+    assert "give either `tool`" in _error(_suite(expect={"calls": [{"tool": "x", "one_of": ["a", "b"]}]}))
+    assert "give either `tool`" in _error(_suite(expect={"calls": [{"args": {"a": 1}}]}))
+    assert "inside each alternative" in _error(_suite(expect={"calls": [{"one_of": ["a", "b"], "args": {"a": 1}}]}))

@@ -7,7 +7,7 @@ import fnmatch
 import os
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -38,42 +38,52 @@ def select(scenarios: list[Scenario], only: list[str], limit: int | None) -> lis
 
 @app.callback(invoke_without_command=True)
 def eval_(
-    suite_path: Annotated[Path, typer.Argument(metavar="SUITE.yaml", help="the eval suite, e.g. evals/public.yaml")],
+    suite_paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="SUITE.yaml...",
+            help="eval suites, e.g. evals/tune.yaml evals/heldout.yaml evals/cross_server.yaml (reported separately)",
+        ),
+    ],
     only: Annotated[
         list[str] | None, typer.Option("--only", help="scenario name or category (glob); repeatable")
     ] = None,
     limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="run at most N scenarios (each under every voice)")
+        int | None, typer.Option("--limit", min=1, help="run at most N scenarios per suite (each under every voice)")
     ] = None,
     voice: Annotated[
         list[str] | None,
         typer.Option(
             "--voice",
-            help="user voice, e.g. espeak:en-us, piper:joe, piper:/path/model.onnx; repeatable; replaces the suite's",
+            help="user voice, e.g. espeak:en-us, piper:joe, flite:slt, piper:/path/model.onnx; repeatable; "
+            "replaces the suites' own",
         ),
     ] = None,
     out: Annotated[Path, typer.Option("--out", help="folder for report.json, report.html, audio")] = Path("eval-out"),
     config: Annotated[Path | None, typer.Option("--config", "-c", help="voxmcp.toml (models, settings)")] = None,
     rescore_path: Annotated[
         Path | None,
-        typer.Option("--rescore", help="score a previous report.json again against this suite; runs nothing"),
+        typer.Option("--rescore", help="score a previous report.json again against these suites; runs nothing"),
     ] = None,
 ) -> None:
-    """Run the suite's scenarios (models loaded once), each once per user voice, and report task success, tool-call
-    precision/recall, user-side WER (overall and per voice) and per-stage latency."""
+    """Run the suites' scenarios (models loaded once), each once per user voice, and report task success, tool-call
+    precision/recall, unbacked action claims, user-side WER and tool-answer latency per server, for each suite and
+    voice, and per-stage latency."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
-        suite = load_suite(suite_path)
+        suites = [load_suite(p) for p in suite_paths]
         settings = load_settings(config)
     except (SuiteError, ConfigError) as e:
         console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2) from None
+    source = " ".join(str(p) for p in suite_paths)
     if rescore_path is not None:
-        _rescore(suite, suite_path, rescore_path, out)
+        _rescore(suites, source, rescore_path, out)
         return
-    scenarios = select(list(suite.scenarios), only or [], limit)
-    if not scenarios:
-        console.print(f"[red]error:[/red] no scenario in {suite_path} matches {only}")
+    chosen = [(suite, select(list(suite.scenarios), only or [], limit)) for suite in suites]
+    chosen = [(suite, scenarios) for suite, scenarios in chosen if scenarios]
+    if not chosen:
+        console.print(f"[red]error:[/red] no scenario in {source} matches {only}")
         raise typer.Exit(2)
 
     from voxmcp.app import load_models
@@ -89,8 +99,9 @@ def eval_(
     from voxmcp.evals.voice import UserVoiceError
 
     try:  # before any model loads: a bad voice or the agent's own voice as the user's is refused up front
-        voices = suite_voices(suite, voice or None)
-        check_user_voices([*voices, *turn_voices(suite)], settings.models.tts)
+        voices = {suite.name: suite_voices(suite, voice or None) for suite, _ in chosen}
+        for suite, _ in chosen:
+            check_user_voices([*voices[suite.name], *turn_voices(suite)], settings.models.tts)
     except UserVoiceError as e:
         console.print(f"[red]error:[/red] {e}")
         raise typer.Exit(2) from None
@@ -101,8 +112,19 @@ def eval_(
         transcriber = AnswerTranscriber()
     load_s = time.perf_counter() - t0
     out.mkdir(parents=True, exist_ok=True)
-    runner = EvalRunner(suite, settings, models, out, transcriber, voices)
-    plan = [runner.display_name(sc, v) for sc, v in runner.plan(scenarios)]
+    several = len(chosen) > 1
+    runners: list[tuple[EvalRunner, list[Scenario]]] = []
+    for suite, scenarios in chosen:
+        # one work folder per suite: their servers may share names (each suite's `time` is its own)
+        workdir = out / suite.name if several else out
+        runner = EvalRunner(suite, settings, models, workdir, transcriber, voices[suite.name])
+        runner.voice_cache = out / "voices"  # one cache: the same sentence in the same voice is synthesized once
+        runners.append((runner, scenarios))
+    plan = [
+        (f"{runner.suite.name}: " if several else "") + runner.display_name(sc, v)
+        for runner, scenarios in runners
+        for sc, v in runner.plan(scenarios)
+    ]
     progress = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -119,24 +141,28 @@ def eval_(
         passed += result.success
         finished.append(result)
         # results so far, so an interrupted run still leaves something to read (or --rescore)
-        write_json(
-            summarize_results(finished, {"suite": str(suite_path), "partial": True}), out / "report.partial.json"
-        )
+        write_json(summarize_results(finished, {"suite": source, "partial": True}), out / "report.partial.json")
         mark = "[green]pass[/green]" if result.success else "[red]FAIL[/red]"
         detail = "" if result.success else f" — {'; '.join(result.failures)[:200]}"
-        progress.console.print(f"{mark} {result.display_name} ({result.duration_s:.0f} s){detail}")
         n = len(finished)
+        progress.console.print(f"{mark} {plan[n - 1]} ({result.duration_s:.0f} s){escape(detail)}")
         progress.update(task, advance=1, passed=passed, description=plan[n] if n < len(plan) else "done")
+
+    async def run_all() -> list[ScenarioResult]:
+        results: list[ScenarioResult] = []
+        for runner, scenarios in runners:
+            results += await runner.run(scenarios, on_done=done)
+        return results
 
     with progress:
         task = progress.add_task(plan[0], total=len(plan), passed=0)
-        results = asyncio.run(runner.run(scenarios, on_done=done))
+        results = asyncio.run(run_all())
     meta = {
-        "suite": str(suite_path),
+        "suite": source,
         "llm": str(settings.models.llm),
         "stt": str(settings.models.stt),
         "tts": str(settings.models.tts),
-        "user_voices": [str(v) for v in voices],
+        "user_voices": sorted({str(v) for vs in voices.values() for v in vs}),
         "models_load_s": round(load_s, 2),
         "total_s": round(time.perf_counter() - t0, 1),
     }
@@ -147,7 +173,7 @@ def eval_(
     console.print(f"report: {json_path} and {html_path}")
 
 
-def _rescore(suite: Suite, suite_path: Path, report_path: Path, out: Path) -> None:
+def _rescore(suites: list[Suite], source: str, report_path: Path, out: Path) -> None:
     import json
 
     from voxmcp.evals.report import summarize_results, write_html, write_json
@@ -158,8 +184,8 @@ def _rescore(suite: Suite, suite_path: Path, report_path: Path, out: Path) -> No
     except (OSError, ValueError) as e:
         console.print(f"[red]error:[/red] cannot read report {report_path}: {e}")
         raise typer.Exit(2) from None
-    results = rescore(suite, report)
-    meta = dict(report.get("meta", {}), suite=str(suite_path), rescored_from=str(report_path))
+    results = rescore(suites, report)
+    meta = dict(report.get("meta", {}), suite=source, rescored_from=str(report_path))
     summary = summarize_results(results, meta)
     json_path = write_json(summary, out / "report.json")
     html_path = write_html(summary, out / "report.html")
@@ -167,22 +193,22 @@ def _rescore(suite: Suite, suite_path: Path, report_path: Path, out: Path) -> No
     console.print(f"report: {json_path} and {html_path}")
 
 
-def _print_headline(summary: dict[str, object]) -> None:
+def _print_headline(summary: dict[str, Any]) -> None:
     table = Table(title="eval headline")
     table.add_column("metric")
     table.add_column("value")
-    for key in ("task_success", "tool_call_precision", "tool_call_recall", "user_wer"):
-        table.add_row(key, str(summary[key]))
-    voices = summary.get("by_voice", {})
-    assert isinstance(voices, dict)
-    for name, f in voices.items():
-        table.add_row(
-            f"voice {name}",
-            f"{f['passed']}/{f['scenarios']} ({f['task_success']}) · P {f['tool_call_precision']}"
-            f" · R {f['tool_call_recall']} · WER {f['user_wer']}",
-        )
+    for key in ("task_success", "tool_call_precision", "tool_call_recall", "unbacked_claims", "user_wer"):
+        table.add_row(key, str(summary.get(key)))
+    for suite, sf in summary.get("by_suite", {}).items():
+        for voice, f in [("all voices", sf), *sf.get("by_voice", {}).items()]:
+            servers = " ".join(f"{k} {v}" for k, v in (f.get("tool_answer_p50_s_by_server") or {}).items())
+            table.add_row(
+                f"{suite} · {voice}",
+                f"{f['passed']}/{f['scenarios']} ({f['task_success']}) · P {f['tool_call_precision']}"
+                f" · R {f['tool_call_recall']} · unbacked {f.get('unbacked_claims')} · WER {f['user_wer']}"
+                + (f" · tool answer p50 s: {servers}" if servers else ""),
+            )
     latency = summary["latency_s"]
-    assert isinstance(latency, dict)
     for key, s in latency.items():
         if s["n"]:
             table.add_row(f"{key} p50 / p95", f"{s['p50']} / {s['p95']} (n={s['n']})")

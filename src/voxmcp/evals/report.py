@@ -1,5 +1,6 @@
-"""The eval report: headline numbers (task success, tool-call precision/recall, WER, stage latencies) over every run
-and per user voice, as JSON and as an HTML page with matplotlib plots embedded as PNG."""
+"""The eval report: headline numbers (task success, tool-call precision/recall, unbacked action claims, WER, stage
+latencies, tool-answer latency per server) over every run, per suite (tune / heldout / cross-server) and per user
+voice within each suite, as JSON and as an HTML page with matplotlib plots embedded as PNG."""
 
 from __future__ import annotations
 
@@ -26,8 +27,26 @@ STAGES = (
 )
 
 
+OTHER_SERVER = "(other)"
+"""Where a tool turn's latency goes when its call was no suite server's MCP tool (a stand-in, an old report)."""
+
+
+def tool_answer_by_server(results: Sequence[ScenarioResult]) -> dict[str, dict[str, Any]]:
+    """Tool turns' answer latency (first audible sample of the answer after the tool result, from the end of the
+    user's speech) grouped by the server of the turn's first call, sorted by server."""
+    per: dict[str, list[float]] = {}
+    for r in results:
+        for t in r.turns:
+            if not t.tool_calls or "answer_audible_s" not in t.timings:
+                continue
+            server = next((c.get("server") for c in t.tool_calls if c.get("server")), None) or OTHER_SERVER
+            per.setdefault(server, []).append(t.timings["answer_audible_s"])
+    return {server: dict(summarize(values)) for server, values in sorted(per.items())}
+
+
 def voice_figures(results: Sequence[ScenarioResult]) -> dict[str, Any]:
-    """Task success, tool-call precision/recall and user-side WER of some runs (e.g. one voice's)."""
+    """Task success, tool-call precision/recall, unbacked action claims, user-side WER and tool-answer p50 per
+    server of some runs (e.g. one voice's)."""
     scores = [
         ScenarioScore(
             success=r.success,
@@ -48,6 +67,9 @@ def voice_figures(results: Sequence[ScenarioResult]) -> dict[str, Any]:
         "tool_call_precision": None if precision is None else round(precision, 4),
         "tool_call_recall": None if recall is None else round(recall, 4),
         "user_wer": round(sum(e for e, _ in errors) / ref_words, 4) if ref_words else None,
+        "unbacked_claims": sum(len(r.unbacked_claims) for r in results),
+        "runs_with_unbacked_claims": sum(1 for r in results if r.unbacked_claims),
+        "tool_answer_p50_s_by_server": {k: v["p50"] for k, v in tool_answer_by_server(results).items()},
     }
 
 
@@ -57,6 +79,18 @@ def by_voice(results: Sequence[ScenarioResult]) -> dict[str, dict[str, Any]]:
     for r in results:
         voices.setdefault(r.voice, []).append(r)
     return {v: voice_figures(rs) for v, rs in voices.items()}
+
+
+def by_suite(results: Sequence[ScenarioResult]) -> dict[str, dict[str, Any]]:
+    """`voice_figures` per suite (tune, heldout, cross-server...), each also per voice and with its tool-answer
+    latency per server: the splits are never pooled into one number."""
+    suites: dict[str, list[ScenarioResult]] = {}
+    for r in results:
+        suites.setdefault(r.suite or "suite", []).append(r)
+    return {
+        name: {**voice_figures(rs), "by_voice": by_voice(rs), "tool_answer_s_by_server": tool_answer_by_server(rs)}
+        for name, rs in suites.items()
+    }
 
 
 def summarize_results(results: Sequence[ScenarioResult], meta: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -86,10 +120,14 @@ def summarize_results(results: Sequence[ScenarioResult], meta: dict[str, Any] | 
             "false_negatives": sum(r.false_negatives for r in results),
         },
         "user_wer": headline["user_wer"],
+        "unbacked_claims": headline["unbacked_claims"],
+        "runs_with_unbacked_claims": headline["runs_with_unbacked_claims"],
         "facts": {"checked": sum(r.facts_checked for r in results), "held": sum(r.facts_held for r in results)},
         "latency_s": latency,
         "voice_to_voice_s": {"no_tool_turns": summarize(v2v_plain), "tool_turns": summarize(v2v_tool)},
+        "tool_answer_s_by_server": tool_answer_by_server(results),
         "by_category": dict(sorted(categories.items())),
+        "by_suite": by_suite(results),
         "by_voice": by_voice(results),
         "results": [r.to_dict() for r in results],
     }
@@ -158,6 +196,15 @@ def _fmt(v: Any) -> str:
     return html.escape(str(v))
 
 
+def _suite_row(suite: str, voice: str, f: dict[str, Any], e: Callable[[str], str]) -> str:
+    servers = " · ".join(f"{e(k)} {_fmt(v)}" for k, v in (f.get("tool_answer_p50_s_by_server") or {}).items())
+    return (
+        f"<tr><td>{e(suite)}</td><td>{e(voice)}</td><td>{f['passed']}/{f['scenarios']} ({_fmt(f['task_success'])})</td>"
+        f"<td>{_fmt(f['tool_call_precision'])}</td><td>{_fmt(f['tool_call_recall'])}</td>"
+        f"<td>{_fmt(f.get('unbacked_claims'))}</td><td>{_fmt(f['user_wer'])}</td><td>{servers or '–'}</td></tr>"
+    )
+
+
 def render_html(summary: dict[str, Any]) -> str:
     images = plots(summary)
     e = html.escape
@@ -165,6 +212,7 @@ def render_html(summary: dict[str, Any]) -> str:
         ("task success", f"{summary['passed']}/{summary['scenarios']} ({_fmt(summary['task_success'])})"),
         ("tool-call precision", _fmt(summary["tool_call_precision"])),
         ("tool-call recall", _fmt(summary["tool_call_recall"])),
+        ("unbacked action claims", _fmt(summary.get("unbacked_claims"))),
         ("user-side WER", _fmt(summary["user_wer"])),
         ("facts held", f"{summary['facts']['held']}/{summary['facts']['checked']}"),
     ]
@@ -173,6 +221,11 @@ def render_html(summary: dict[str, Any]) -> str:
         f"<tr><td>{e(label)}</td><td>{s['n']}</td><td>{_fmt(s['p50'])}</td><td>{_fmt(s['p95'])}</td></tr>"
         for key, label in STAGES
         if (s := summary["latency_s"][key])["n"]
+    )
+    suite_rows = "".join(
+        _suite_row(name, voice, f, e)
+        for name, sf in summary.get("by_suite", {}).items()
+        for voice, f in [("all voices", sf), *sf.get("by_voice", {}).items()]
     )
     voice_rows = "".join(
         f"<tr><td>{e(v)}</td><td>{f['passed']}/{f['scenarios']} ({_fmt(f['task_success'])})</td>"
@@ -192,7 +245,8 @@ def render_html(summary: dict[str, Any]) -> str:
         status = "pass" if r["success"] else "FAIL"
         sc_rows.append(
             f"<tr class='{status.lower()}'><td>{e(r.get('display_name') or r['name'])}</td>"
-            f"<td>{e(r.get('voice', ''))}</td><td>{e(r['category'])}</td><td>{status}</td>"
+            f"<td>{e(r.get('voice', ''))}</td><td>{e('/'.join(x for x in (r.get('suite'), r['category']) if x))}</td>"
+            f"<td>{status}</td>"
             f"<td>{e(said)}</td><td>{e(calls)}</td><td>{e(r['heard_answer'])}</td><td>{_fmt(v2v)}</td>"
             f"<td>{e('; '.join(r['failures']))}{_agent_log_html(r.get('agent_log') or [], e)}</td></tr>"
         )
@@ -211,12 +265,16 @@ td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; vertical-a
 <h2>Latency (seconds from the end of the user's speech)</h2>
 <table><tr><th>stage</th><th>turns</th><th>p50</th><th>p95</th></tr>{lat_rows}</table>
 <img src="data:image/png;base64,{images["latency"]}" alt="stage latency">
+<h2>By suite and user voice</h2>
+<table><tr><th>suite</th><th>user voice</th><th>task success</th><th>tool-call precision</th>
+<th>tool-call recall</th><th>unbacked claims</th><th>user-side WER</th><th>tool answer p50 per server (s)</th></tr>
+{suite_rows}</table>
 <h2>By user voice</h2>
 <table><tr><th>user voice</th><th>task success</th><th>tool-call precision</th><th>tool-call recall</th>
 <th>user-side WER</th></tr>{voice_rows}</table>
 <h2>By category</h2><img src="data:image/png;base64,{images["categories"]}" alt="success by category">
 <h2>Scenarios</h2>
-<table class="small"><tr><th>scenario</th><th>user voice</th><th>category</th><th>result</th>
+<table class="small"><tr><th>scenario</th><th>user voice</th><th>suite/category</th><th>result</th>
 <th>user said</th><th>tool calls</th>
 <th>agent heard saying</th><th>voice-to-voice s</th><th>why it failed</th></tr>{"".join(sc_rows)}</table>
 <p class="small">Generated {datetime.now(UTC).isoformat(timespec="seconds")}</p>

@@ -9,6 +9,7 @@ runs once per user voice.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -22,7 +23,7 @@ from voxmcp.audio.wav import MonoAudio, resample
 from voxmcp.config import ModelRef, Settings
 from voxmcp.evals.agent_log import agent_log
 from voxmcp.evals.schema import Elicitation, Scenario, Suite
-from voxmcp.evals.scoring import ActualCall, score_scenario, wer
+from voxmcp.evals.scoring import ActualCall, SpokenTurn, score_scenario, wer
 from voxmcp.evals.servers import ServerPool
 from voxmcp.evals.voice import UserVoice, UserVoiceError, add_noise, parse_voice, piper_model_path, synthesize
 from voxmcp.mcp.interaction import ElicitFn, ElicitReply
@@ -88,6 +89,10 @@ class ScenarioResult:
     """`name@voice` when the run used more than one user voice, else the scenario's name."""
     agent_log: list[str] = field(default_factory=list)
     """The agent's decision logs during the run (agent_log.py): why a call was rejected, retried or not made."""
+    suite: str = ""
+    """The suite the scenario belongs to (tune, heldout, cross-server...)."""
+    unbacked_claims: list[str] = field(default_factory=list)
+    """What the agent said it did with no successful call to back it (the honesty check)."""
 
     def __post_init__(self) -> None:
         if not self.display_name:
@@ -175,7 +180,53 @@ def _elicit_handler(script: Elicitation, log: list[str]) -> ElicitFn:
     return elicit
 
 
-def _record(turn: TurnResult, said: str, *, barge_in: bool, snr: float | None, reply_cut: bool = False) -> TurnRecord:
+ToolFacts = Mapping[str, tuple[str, bool | None]]
+"""Exposed tool name -> (suite server, readOnlyHint) for the tools a scenario's agent was given."""
+
+
+def tool_facts(runtime: Any) -> dict[str, tuple[str, bool | None]]:
+    """Which server offers each exposed tool and whether it is read-only, from the runtime's MCP hub."""
+    hub = getattr(runtime, "hub", None)
+    infos = hub.tool_infos() if hub is not None else []
+    return {
+        info.exposed_name or info.name: (
+            info.server,
+            info.annotations.read_only_hint if info.annotations is not None else None,
+        )
+        for info in infos
+    }
+
+
+def _call_record(c: ToolCallRecord, facts: ToolFacts) -> dict[str, Any]:
+    """One call for the report; a call through `call_tool` (progressive discovery) is the tool it named."""
+    target = c.name
+    if c.name not in facts:
+        try:
+            named = json.loads(c.arguments or "{}").get("name")
+        except (ValueError, AttributeError):
+            named = None
+        if isinstance(named, str) and named in facts:
+            target = named
+    server, read_only = facts.get(target, (None, None))
+    return {
+        "name": c.name,
+        "arguments": c.arguments,
+        "output": c.output[:500],
+        "is_error": c.is_error,
+        "server": server,
+        "read_only": read_only,
+    }
+
+
+def _record(
+    turn: TurnResult,
+    said: str,
+    *,
+    barge_in: bool,
+    snr: float | None,
+    reply_cut: bool = False,
+    facts: ToolFacts | None = None,
+) -> TurnRecord:
     """`reply_cut`: the agent's reply was interrupted before it was heard (see ReplyLog)."""
     heard = " ".join(turn.user_text_heard)
     return TurnRecord(
@@ -183,10 +234,7 @@ def _record(turn: TurnResult, said: str, *, barge_in: bool, snr: float | None, r
         heard_by_agent=heard,
         wer=round(wer(said, heard), 4),
         agent_text=list(turn.agent_text),
-        tool_calls=[
-            {"name": c.name, "arguments": c.arguments, "output": c.output[:500], "is_error": c.is_error}
-            for c in turn.tool_calls
-        ],
+        tool_calls=[_call_record(c, facts or {}) for c in turn.tool_calls],
         timings=dict(turn.timings),
         interrupted=turn.interrupted or reply_cut,
         barge_in=barge_in,
@@ -209,11 +257,9 @@ def scored(
     agent_log: list[str] | None = None,
 ) -> ScenarioResult:
     """Score one conversation against the scenario's expectations (`failures`: what already went wrong)."""
-    calls = [
-        ActualCall.from_json(c["name"], c["arguments"], c["output"], c["is_error"])
-        for t in records
-        for c in t.tool_calls
-    ]
+    per_turn = [[_actual(c) for c in t.tool_calls] for t in records]
+    calls = [c for turn in per_turn for c in turn]
+    spoken = [SpokenTurn(" ".join(t.agent_text), tc) for t, tc in zip(records, per_turn, strict=True)]
     score = score_scenario(
         sc.expect,
         calls,
@@ -221,6 +267,7 @@ def scored(
         agent_replies=sum(1 for t in records if t.agent_text),  # a filler and its answer: one reply
         interrupted=any(t.interrupted for t in records[:-1]) if len(records) > 1 else None,
         errors=failures,
+        spoken=spoken,
     )
     return ScenarioResult(
         name=sc.name,
@@ -240,19 +287,32 @@ def scored(
         voice=voice,
         display_name=display_name or sc.name,
         agent_log=agent_log or [],
+        suite=sc.suite,
+        unbacked_claims=score.unbacked_claims,
+    )
+
+
+def _actual(c: Mapping[str, Any]) -> ActualCall:
+    return ActualCall.from_json(
+        c["name"], c["arguments"], c["output"], c["is_error"], read_only=c.get("read_only"), server=c.get("server")
     )
 
 
 _RUN_FAILURES = ("scenario timed out", "could not run")
 
 
-def rescore(suite: Suite, report: Mapping[str, Any]) -> list[ScenarioResult]:
-    """A finished report's conversations scored again against the suite's (perhaps edited) expectations and the
-    current scoring rules, without running anything. Scenarios no longer in the suite are left out."""
-    by_name = {s.name: s for s in suite.scenarios}
+def rescore(suites: Suite | Sequence[Suite], report: Mapping[str, Any]) -> list[ScenarioResult]:
+    """A finished report's conversations scored again against the suites' (perhaps edited) expectations and the
+    current scoring rules, without running anything. Scenarios no longer in any suite are left out."""
+    suites = [suites] if isinstance(suites, Suite) else list(suites)
+    by_key = {(s.suite, s.name): s for suite in suites for s in suite.scenarios}
+    by_name: dict[str, Scenario] = {}
+    for suite in suites:
+        for s in suite.scenarios:
+            by_name.setdefault(s.name, s)
     out: list[ScenarioResult] = []
     for r in report.get("results", []):
-        sc = by_name.get(r["name"])
+        sc = by_key.get((r.get("suite", ""), r["name"])) or by_name.get(r["name"])  # old reports: no suite
         if sc is None:
             logger.warning("scenario not in the suite; left out", extra={"scenario": r["name"]})
             continue
@@ -417,8 +477,11 @@ class EvalRunner:
                     barge_started = answer.speech_end - float(speech_bounds(barge_audio)[1])
                     reclaim_barge_in_calls(driver.tool_calls, first, answer, barge_started)
                     cut = replies.interrupted_between(first.speech_end - 1.0, barge_started)
-                records.append(_record(results[0], turn.say, barge_in=False, snr=turn.noise_snr_db, reply_cut=cut))
+                facts = tool_facts(talk.runtime)  # now: a server's tool list may have changed mid-scenario
+                records.append(
+                    _record(results[0], turn.say, barge_in=False, snr=turn.noise_snr_db, reply_cut=cut, facts=facts)
+                )
                 if turn.barge_in is not None and len(results) > 1:
-                    records.append(_record(results[1], turn.barge_in.say, barge_in=True, snr=None))
+                    records.append(_record(results[1], turn.barge_in.say, barge_in=True, snr=None, facts=facts))
                 if any(not r.completed for r in results):
                     break

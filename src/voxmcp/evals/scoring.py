@@ -11,7 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxmcp.evals.claims import action_claims
 from voxmcp.evals.schema import ArgMatcher, Expectations, ExpectedCall, Fact
+from voxmcp.voice import confirm
 
 _ONES = {
     "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
@@ -22,6 +24,10 @@ _TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "sev
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 
+NOT_DONE_RESULTS = frozenset({confirm.DECLINED_RESULT, confirm.NO_ANSWER_RESULT})
+"""What a destructive call returns when the user did not say yes: the call "succeeded" but nothing was done."""
+
+
 @dataclass(frozen=True)
 class ActualCall:
     """A tool call the agent made, as the session reported it."""
@@ -30,14 +36,58 @@ class ActualCall:
     arguments: dict[str, Any]
     output: str = ""
     is_error: bool = False
+    read_only: bool | None = None
+    """The tool's MCP readOnlyHint (None: not annotated, or not an MCP tool)."""
+    server: str | None = None
+    """The suite server that offers the tool (None: not an MCP tool, or an old report)."""
 
     @classmethod
-    def from_json(cls, name: str, arguments: str, output: str = "", is_error: bool = False) -> ActualCall:
+    def from_json(
+        cls,
+        name: str,
+        arguments: str,
+        output: str = "",
+        is_error: bool = False,
+        *,
+        read_only: bool | None = None,
+        server: str | None = None,
+    ) -> ActualCall:
         try:
             args = json.loads(arguments or "{}")
         except ValueError:
             args = {}
-        return cls(name=name, arguments=args if isinstance(args, dict) else {}, output=output, is_error=is_error)
+        return cls(
+            name=name,
+            arguments=args if isinstance(args, dict) else {},
+            output=output,
+            is_error=is_error,
+            read_only=read_only,
+            server=server,
+        )
+
+    @property
+    def did_something(self) -> bool:
+        """Could this call have changed something? It succeeded, was not declined, and its tool is not read-only
+        (an unannotated tool may change things: MCP's default readOnlyHint is false)."""
+        return not self.is_error and self.read_only is not True and self.output.strip() not in NOT_DONE_RESULTS
+
+
+@dataclass(frozen=True)
+class SpokenTurn:
+    """What the agent said in answer to one user turn, and the calls made in that turn."""
+
+    text: str
+    calls: Sequence[ActualCall] = ()
+
+
+def unbacked_claims(turns: Sequence[SpokenTurn]) -> list[str]:
+    """Action claims ("I've saved it") in turns where no call that could have done it succeeded."""
+    out: list[str] = []
+    for turn in turns:
+        if any(c.did_something for c in turn.calls):
+            continue
+        out += action_claims(turn.text)
+    return out
 
 
 def _words_to_numbers(words: list[str]) -> list[str]:
@@ -216,6 +266,7 @@ class ScenarioScore:
     false_negatives: int = 0
     facts_checked: int = 0
     facts_held: int = 0
+    unbacked_claims: list[str] = field(default_factory=list)
 
 
 def score_scenario(
@@ -226,8 +277,12 @@ def score_scenario(
     agent_replies: int,
     interrupted: bool | None = None,
     errors: Sequence[str] = (),
+    spoken: Sequence[SpokenTurn] = (),
 ) -> ScenarioScore:
-    """Whether the scenario succeeded, why not, and its contribution to tool-call precision and recall."""
+    """Whether the scenario succeeded, why not, and its contribution to tool-call precision and recall.
+
+    `spoken`: the agent's words per turn with that turn's calls, for the honesty check (every scenario: an action
+    claim no successful call backs fails it, whatever the scenario expects)."""
     failures: list[str] = list(errors)
     matched = assign_calls(expect.calls, calls)
     for i, e in enumerate(expect.calls):
@@ -261,6 +316,8 @@ def score_scenario(
             failures.append(f"answer lacks {what}: heard {heard_last!r}")
     if expect.interrupted is not None and interrupted is not None and interrupted != expect.interrupted:
         failures.append("the agent was not interrupted" if expect.interrupted else "the agent was interrupted")
+    claims = unbacked_claims(spoken)
+    failures += [f"unbacked action claim {c!r}: no call that could do it succeeded in that turn" for c in claims]
     return ScenarioScore(
         success=not failures,
         failures=failures,
@@ -269,6 +326,7 @@ def score_scenario(
         false_negatives=len(expect.calls) - len(matched),
         facts_checked=len(expect.facts),
         facts_held=held,
+        unbacked_claims=claims,
     )
 
 
