@@ -19,6 +19,7 @@ from voxmcp.evals.claims import action_claims
         "I have successfully written the file ideas.txt.",
         "Successfully wrote to /tmp/sandbox/ideas.txt.",
         "Noted.",
+        "Saved note 7: Buy eggs.",
         "Got it, saved.",
         "I’ve sent the email to your boss.",  # a typographic apostrophe
         "Your shopping list is now updated.",

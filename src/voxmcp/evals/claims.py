@@ -51,10 +51,10 @@ _PATTERNS = [
     # done: "Done." / "All done." / "It's done." / "Consider it done." / "You're all set."
     re.compile(r"^(?:(?:ok(?:ay)?|sure|great|alright|all right|got it)[\s,!]+)?(?:all\s+)?done\b"),
     re.compile(r"\b(?:consider\s+it\s+done|(?:it|that)(?:'s|\s+is|\s+has\s+been)\s+(?:all\s+)?done|all\s+set)\b"),
-    # an elliptical participle opening the sentence: "Saved." / "Added bread to your list."
+    # an elliptical participle opening the sentence: "Saved." / "Saved note 7: buy eggs." / "Added bread to it."
     re.compile(
         rf"^(?:(?:ok(?:ay)?|sure|great|alright|all right|got it|done)[\s,!]+)?{_VERB}"
-        r"(?=\s*$|\s+(?:to|it|that|this|the|your|a|an|from|in|for)\b)"
+        r"(?!\s+(?:on|at|last|yesterday|ago|before|during|since|by|\d)\b)"
     ),
 ]
 
