@@ -75,3 +75,17 @@ def test_not_claims(said: str) -> None:
 
 def test_each_claim_is_reported_once_per_clause() -> None:
     assert action_claims("I've saved it, and I've sent it. Done.") == ["i've saved it", "and i've sent it", "done"]
+
+
+@pytest.mark.parametrize(
+    ("said", "claims"),
+    [
+        ("Idea file created.", ["idea file created"]),  # a headline passive
+        ("Note saved.", ["note saved"]),
+        ("Saved note 7: I paid the rent.", ["saved note 7"]),  # after the colon: the note's own words
+        ("Note 1: buy eggs. Note 2: dentist appointment scheduled.", []),  # a listing read out
+        ("It is 6:40. I have saved it.", ["i have saved it"]),  # a time's colon is no content marker
+    ],
+)
+def test_headlines_and_colons(said: str, claims: list[str]) -> None:
+    assert action_claims(said) == claims
