@@ -9,6 +9,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -302,3 +303,50 @@ def test_setup_twice_and_a_null_handler_still_print_each_record_once() -> None:
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr.splitlines() == ["WARNING voxmcp.x: once"]
+
+
+_TERMINAL_AND_FILE = textwrap.dedent(
+    """
+    import logging, sys
+    from voxmcp.logs import setup_logging
+
+    root_level = setup_logging("warning", log_file=sys.argv[1], file_level="debug", extra_limit=40)
+    print("root", root_level)
+    # LiveKit's CLI: its own terminal handler, and the root at the level it was given (the lower one)
+    from livekit.agents.cli.log import setup_logging as livekit_setup
+
+    livekit_setup("DEBUG", devmode=True, console=False)
+    log = logging.getLogger("voxmcp.app")
+    log.debug("a debug line with https://bob:S3CRET1@h/")
+    log.info("an info line")
+    log.warning("a warning", extra={"stack": "x" * 500})
+    """
+)
+
+
+def test_terminal_level_and_log_file_with_livekit_handler(tmp_path: Path) -> None:
+    """The terminal (LiveKit's handler) shows warnings only, each once, long fields cut; the file gets all of it."""
+    log_file = tmp_path / "voxmcp.log"
+    done = subprocess.run(
+        [sys.executable, "-c", _TERMINAL_AND_FILE, str(log_file)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "root 10"
+    terminal = done.stdout + done.stderr
+    assert "a debug line" not in terminal and "an info line" not in terminal
+    assert terminal.count("a warning") == 1
+    assert "x" * 40 + "... (460 more characters)" in terminal and "x" * 41 not in terminal
+    logged = log_file.read_text()
+    assert "DEBUG voxmcp.app: a debug line with https://***@h/" in logged
+    assert "INFO voxmcp.app: an info line" in logged
+    assert logged.count("a warning") == 1 and "x" * 500 in logged
+    assert "S3CRET" not in logged
+
+
+def test_an_unwritable_log_file_is_one_sentence(tmp_path: Path) -> None:
+    """Refused before anything changes (this runs in the test process: the root logger must stay as it is)."""
+    before = list(logging.getLogger().handlers)
+    with pytest.raises(logs.LogFileError) as info:
+        logs.setup_logging("warning", log_file=tmp_path / "missing" / "x.log")
+    assert str(info.value) == f"cannot write the log file {tmp_path / 'missing' / 'x.log'}: No such file or directory."
+    assert logging.getLogger().handlers == before

@@ -7,6 +7,7 @@ WAV file; `models`, `mcp` and `demo-server` manage the pieces.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import sys
 import time
@@ -26,6 +27,24 @@ app = typer.Typer(
 )
 console = Console(stderr=True)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="voxmcp.toml (default: ./voxmcp.toml)")]
+LogLevelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--log-level",
+        metavar="LEVEL",
+        help="log records printed here and written to --log-file: debug, info, warning, error "
+        "(default: VOXMCP_LOG_LEVEL, else warning for console and info for dev/start)",
+    ),
+]
+LogFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--log-file",
+        metavar="PATH",
+        dir_okay=False,
+        help="also write the log there, redacted, with times and fields (at --log-level; debug when not given)",
+    ),
+]
 
 
 def _settings(config: Path | None) -> Settings:
@@ -44,13 +63,51 @@ def _prepare_env(config: Path | None) -> None:
         os.environ["VOXMCP_CONFIG"] = str(config.resolve())
 
 
-def _run_livekit(verb: str, extra: list[str], settings: Settings) -> None:
+# LiveKit's `--log-level` choices; it sets the root logger's level to the one it is given
+_LIVEKIT_LEVELS: tuple[tuple[int, str], ...] = (
+    (logging.DEBUG - 1, "trace"),
+    (logging.DEBUG, "debug"),
+    (logging.INFO, "info"),
+    (logging.WARNING, "warn"),
+    (logging.ERROR, "error"),
+)
+
+
+def _livekit_level(level: int) -> str:
+    return next((name for bound, name in _LIVEKIT_LEVELS if level <= bound), "critical")
+
+
+def _setup_worker_logging(level: str | None, log_file: Path | None, *, default: int, conversation: bool) -> str:
+    """Our `--log-level`/`--log-file`, mapped onto LiveKit's `--log-level`: returns the level to hand to LiveKit.
+
+    LiveKit's CLI adds its own terminal handler and sets the root's level; voxmcp's handler gives that handler the
+    terminal level and the redaction filter, and the file handler (ours) takes every record at the file's level.
+    `conversation` (the console at warning or above): long `extra` fields are cut in the terminal, not the file.
+    """
+    from voxmcp.logs import LEVEL_ENV, LogFileError, LogLevelError, parse_level, setup_logging
+
+    try:
+        if level is not None:
+            terminal = parse_level(level, default, source="--log-level")
+        else:
+            terminal = parse_level(os.environ.get(LEVEL_ENV), default)
+        chosen = level is not None or bool((os.environ.get(LEVEL_ENV) or "").strip())
+        file_level = terminal if chosen else logging.DEBUG
+        limit = 160 if conversation and terminal >= logging.WARNING else None
+        root = setup_logging(terminal, log_file=log_file, file_level=file_level, extra_limit=limit)
+    except (LogLevelError, LogFileError) as e:
+        console.print(f"[red]error:[/red] {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2) from None
+    return _livekit_level(root)
+
+
+def _run_livekit(verb: str, extra: list[str], settings: Settings, livekit_level: str = "info") -> None:
     from livekit.agents import cli as lk_cli
 
     from voxmcp.app import configure_server, server
 
     configure_server(server, settings)
-    sys.argv = ["voxmcp", verb, *extra]
+    sys.argv = ["voxmcp", verb, *extra, "--log-level", livekit_level]
     lk_cli.run_app(server)
 
 
@@ -85,9 +142,15 @@ def console_(
     ctx: typer.Context,
     config: ConfigOpt = None,
     text: Annotated[bool, typer.Option("--text", help="type instead of speaking")] = False,
+    log_level: LogLevelOpt = None,
+    log_file: LogFileOpt = None,
 ) -> None:
-    """Talk to the agent in this terminal (LiveKit's console); text mode when there is no audio device."""
+    """Talk to the agent in this terminal (LiveKit's console); text mode when there is no audio device.
+
+    The terminal shows the conversation and warnings; `--log-level debug` or `--log-file PATH` for the rest.
+    """
     _prepare_env(config)
+    livekit_level = _setup_worker_logging(log_level, log_file, default=logging.WARNING, conversation=True)
     settings = _settings(config)
     demo = _ensure_demo(settings)
     extra = list(ctx.args)
@@ -97,24 +160,30 @@ def console_(
     if text:
         extra.append("--text")
     try:
-        _run_livekit("console", extra, settings)
+        _run_livekit("console", extra, settings, livekit_level)
     finally:
         if demo is not None:
             demo.stop()  # type: ignore[attr-defined]
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def dev(ctx: typer.Context, config: ConfigOpt = None) -> None:
-    """Run a LiveKit worker in development mode (reloads; LIVEKIT_URL/API_KEY/API_SECRET from env or .env)."""
+def dev(
+    ctx: typer.Context, config: ConfigOpt = None, log_level: LogLevelOpt = None, log_file: LogFileOpt = None
+) -> None:
+    """Run a LiveKit worker in development mode (LIVEKIT_URL/API_KEY/API_SECRET from env or .env)."""
     _prepare_env(config)
-    _run_livekit("dev", list(ctx.args), _settings(config))
+    livekit_level = _setup_worker_logging(log_level, log_file, default=logging.INFO, conversation=False)
+    _run_livekit("dev", list(ctx.args), _settings(config), livekit_level)
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
-def start(ctx: typer.Context, config: ConfigOpt = None) -> None:
-    """Run a LiveKit worker in production mode."""
+def start(
+    ctx: typer.Context, config: ConfigOpt = None, log_level: LogLevelOpt = None, log_file: LogFileOpt = None
+) -> None:
+    """Run a LiveKit worker in production mode (JSON log lines on stdout)."""
     _prepare_env(config)
-    _run_livekit("start", list(ctx.args), _settings(config))
+    livekit_level = _setup_worker_logging(log_level, log_file, default=logging.INFO, conversation=False)
+    _run_livekit("start", list(ctx.args), _settings(config), livekit_level)
 
 
 @app.command()

@@ -16,6 +16,7 @@ credentials and JWTs; plus the literal values of secret-named environment variab
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -34,8 +35,9 @@ class LogLevelError(ValueError):
     """`VOXMCP_LOG_LEVEL` names no level; the message says which values work."""
 
 
-def parse_level(value: str | int | None, default: int = logging.WARNING) -> int:
-    """`debug`, `DEBUG`, ` Info `, `WARN`, `10` -> a logging level; anything else is one clear sentence."""
+def parse_level(value: str | int | None, default: int = logging.WARNING, *, source: str = LEVEL_ENV) -> int:
+    """`debug`, `DEBUG`, ` Info `, `WARN`, `10` -> a logging level; anything else is one clear sentence naming
+    `source` (the variable or option the value came from)."""
     if value is None:
         return default
     if isinstance(value, int):
@@ -51,7 +53,7 @@ def parse_level(value: str | int | None, default: int = logging.WARNING) -> int:
         level: int = getattr(logging, text)
         return level
     raise LogLevelError(
-        f"{LEVEL_ENV}={value!r} is not a log level; use one of {', '.join(n.lower() for n in LEVEL_NAMES)}."
+        f"{source}={value!r} is not a log level; use one of {', '.join(n.lower() for n in LEVEL_NAMES)}."
     )
 
 
@@ -309,37 +311,123 @@ def install_redaction() -> None:
             handler.addFilter(REDACTOR)
 
 
+class _LogFile(logging.FileHandler):
+    """`--log-file`: every record at its own level, with time and `extra` fields, redacted; never the terminal."""
+
+
+class LogFileError(OSError):
+    """The log file cannot be opened; the message names it and says why."""
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD_FIELDS and not k.startswith("_")}
+
+
+class _FileFormatter(logging.Formatter):
+    """`2026-12-04 17:57:20,306 INFO voxmcp.mcp.toolset: MCP hub started {"seconds": 0.143, ...}`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        extras = _extras(record)
+        if extras:
+            line += " " + json.dumps(extras, default=str, ensure_ascii=False)
+        return line
+
+
+class _ShortExtras(logging.Filter):
+    """Cuts long `extra` strings (a sampled stack, a whole payload) for a terminal that shows the conversation.
+
+    Installed only on the terminal handler, which runs after the log file's: the file keeps them whole.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        for key, value in _extras(record).items():
+            if isinstance(value, str) and len(value) > self.limit:
+                record.__dict__[key] = value[: self.limit] + f"... ({len(value) - self.limit} more characters)"
+        return True
+
+
 class _OneHandler(logging.StreamHandler):  # type: ignore[type-arg]
     """voxmcp's stderr handler on the root logger, which steps aside once another handler joins the root.
 
     Why: LiveKit's `console`/`dev`/`start` add their own root handler when they start; printing every record
-    through both showed each line twice. This one stays first on the root, so it also puts the redaction filter on
-    the newcomer before that handler sees its first record (records forwarded from LiveKit's job processes
-    included, which never pass through this process's record factory).
+    through both showed each line twice. This one stays first on the root, so it also prepares the newcomer
+    before that handler sees its first record (records forwarded from LiveKit's job processes included, which
+    never pass through this process's record factory): the redaction filter, the terminal's level (LiveKit sets
+    the root's level, which must stay low enough for the log file), and `_ShortExtras` when asked for.
+
+    Its own level stays NOTSET and `terminal_level` is checked here: a handler level would keep a DEBUG record
+    from reaching this method, and so from preparing the newcomer that would print it.
     """
 
+    terminal_level: int = logging.WARNING
+    extra_limit: int | None = None
+
+    def _prepare(self, handler: logging.Handler) -> None:
+        if REDACTOR not in handler.filters:
+            handler.addFilter(REDACTOR)
+            if handler.level == logging.NOTSET:
+                handler.setLevel(self.terminal_level)
+            if self.extra_limit is not None:
+                handler.addFilter(_ShortExtras(self.extra_limit))
+
     def handle(self, record: logging.LogRecord) -> bool:
-        others = [h for h in logging.getLogger().handlers if h is not self and not isinstance(h, logging.NullHandler)]
+        others = [
+            h
+            for h in logging.getLogger().handlers
+            if h is not self and not isinstance(h, logging.NullHandler | _LogFile)
+        ]
         if not others:
-            return bool(super().handle(record))
+            return record.levelno >= self.terminal_level and bool(super().handle(record))
         for handler in others:
-            if REDACTOR not in handler.filters:
-                handler.addFilter(REDACTOR)
+            self._prepare(handler)
         return False
 
 
-def setup_logging(level: str | int | None = None, *, fmt: str = FORMAT) -> int:
-    """Configure the root logger for an entry point: one stderr handler, redacted, at `level`.
+def setup_logging(
+    level: str | int | None = None,
+    *,
+    fmt: str = FORMAT,
+    log_file: str | os.PathLike[str] | None = None,
+    file_level: str | int | None = None,
+    extra_limit: int | None = None,
+) -> int:
+    """Configure the root logger for an entry point: one terminal handler (stderr), redacted, at `level`.
 
     `level` defaults to `VOXMCP_LOG_LEVEL` (any case; WARNING when unset); raises LogLevelError for a bad one.
-    Calling it again does not add a second handler.
+    `log_file` also writes every record at `file_level` (default: `level`) there, with time and extra fields,
+    redacted; LogFileError when it cannot be opened. `extra_limit` cuts longer `extra` strings in the terminal
+    only. Calling it again does not add a second handler. Returns the root's level (the lower of the two), which
+    is what a library that sets the root's level itself (LiveKit's CLI) must be given.
     """
-    resolved = parse_level(os.environ.get(LEVEL_ENV) if level is None else level)
+    terminal = parse_level(os.environ.get(LEVEL_ENV) if level is None else level)
+    in_file = terminal if file_level is None else parse_level(file_level)
+    file_handler: _LogFile | None = None
+    if log_file is not None:  # opened first: a file that can't be written changes nothing
+        try:
+            file_handler = _LogFile(os.fspath(log_file), mode="a", encoding="utf-8")
+        except OSError as e:
+            raise LogFileError(f"cannot write the log file {os.fspath(log_file)}: {e.strerror or e}.") from None
+        file_handler.setLevel(in_file)
+        file_handler.setFormatter(_FileFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    if not any(isinstance(h, _OneHandler) for h in root.handlers):
+    handler = next((h for h in root.handlers if isinstance(h, _OneHandler)), None)
+    if handler is None:
         handler = _OneHandler(sys.stderr)
         handler.setFormatter(logging.Formatter(fmt))
         root.addHandler(handler)
+    handler.terminal_level, handler.extra_limit = terminal, extra_limit
+    for old in [h for h in root.handlers if isinstance(h, _LogFile)]:
+        root.removeHandler(old)
+        old.close()
+    resolved = terminal
+    if file_handler is not None:
+        root.addHandler(file_handler)
+        resolved = min(terminal, in_file)
     root.setLevel(resolved)
     install_redaction()
     return resolved
