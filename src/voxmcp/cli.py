@@ -12,13 +12,16 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from voxmcp.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from voxmcp.mcp.config import MCPServerConfig
 
 app = typer.Typer(
     help="voxmcp: a voice agent that is an MCP client, on LiveKit Agents, running offline on local models.",
@@ -247,15 +250,22 @@ def talk(
         raise typer.Exit(1)
 
 
+def _mcp_servers_from_settings(config: Path | None) -> dict[str, MCPServerConfig]:
+    """`voxmcp mcp --config FILE`: the server table as the whole Settings read it (the MCP layer can't import it)."""
+    return load_settings(config).mcp_servers()
+
+
 def _mount() -> None:
     from voxmcp.bench.cli import app as bench_app
     from voxmcp.demo.cli import app as demo_app
     from voxmcp.evals.cli import app as eval_app
     from voxmcp.mcp.cli import app as mcp_app
+    from voxmcp.mcp.cli import use_settings_loader
     from voxmcp.models.cli import app as models_app
     from voxmcp.web.cli import app as web_app
 
     app.add_typer(models_app, name="models")
+    use_settings_loader(_mcp_servers_from_settings)
     app.add_typer(mcp_app, name="mcp")
     app.add_typer(demo_app, name="demo-server")
     app.add_typer(eval_app, name="eval")

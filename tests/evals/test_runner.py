@@ -12,6 +12,7 @@ import pytest
 from voxmcp.app import Models
 from voxmcp.config import ModelRef, load_settings
 from voxmcp.evals.cli import select
+from voxmcp.evals.driver import TurnResult
 from voxmcp.evals.runner import (
     AnswerTranscriber,
     EvalRunner,
@@ -29,7 +30,7 @@ from voxmcp.evals.runner import (
 from voxmcp.evals.schema import Scenario, parse_suite
 from voxmcp.evals.voice import UserVoice, UserVoiceError, parse_voice
 from voxmcp.mcp.config import MCPServerConfig
-from voxmcp.talk import ToolCallRecord, TurnResult
+from voxmcp.talk import ToolCallRecord
 
 SUITE: dict[str, Any] = {
     "servers": {"demo": {"kind": "demo"}},

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from voxmcp.bench.stats import percentile, ratio, summarize
+from voxmcp.evals.stats import percentile, ratio, summarize
 
 
 def test_percentile_interpolates_between_ranks() -> None:

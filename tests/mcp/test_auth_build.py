@@ -15,7 +15,6 @@ from pydantic import AnyHttpUrl, AnyUrl, SecretStr
 from typer.testing import CliRunner
 
 from voxmcp.mcp.auth.build import ChainedAuth, PreRegisteredClientStore, build_auth
-from voxmcp.mcp.auth.cli import login_command
 from voxmcp.mcp.auth.legacy import same_origin_legacy_issuer
 from voxmcp.mcp.auth.providers import (
     AuthorizationCodeProvider,
@@ -25,9 +24,10 @@ from voxmcp.mcp.auth.providers import (
     WorkloadIdentityProvider,
     _oauth_error,
 )
-from voxmcp.mcp.auth.settings import OAuthSettings
 from voxmcp.mcp.auth.token_store import MemoryTokenStore
+from voxmcp.mcp.cli import login_command
 from voxmcp.mcp.config import MCPServerConfig
+from voxmcp.mcp.oauth_settings import OAuthSettings
 
 URL = "https://mcp.example/mcp"
 

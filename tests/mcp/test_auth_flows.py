@@ -24,11 +24,11 @@ from pydantic import SecretStr
 
 from voxmcp.mcp.auth.build import AuthConfigError, LoginOwnedStore, build_auth
 from voxmcp.mcp.auth.errors import LoginRequired
-from voxmcp.mcp.auth.login import LoginError, login
-from voxmcp.mcp.auth.settings import OAuthSettings
 from voxmcp.mcp.auth.token_store import FileTokenStore, MemoryTokenStore
 from voxmcp.mcp.config import MCPServerConfig
 from voxmcp.mcp.connection import MCPConnectError, MCPConnection
+from voxmcp.mcp.login import LoginError, login
+from voxmcp.mcp.oauth_settings import OAuthSettings
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from voxmcp.bench.stats import Summary, ratio, summarize
+from voxmcp.evals.stats import Summary, ratio, summarize
 
 STAGE_KEYS = (
     "final_transcript_s",

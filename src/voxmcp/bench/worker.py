@@ -20,8 +20,8 @@ from typing import Any
 import psutil
 
 from voxmcp.audio.wav import MonoAudio, read_wav
+from voxmcp.evals.driver import ConversationDriver, TalkSession, TurnResult
 from voxmcp.logs import LogLevelError, setup_logging
-from voxmcp.talk import ConversationDriver, TalkSession, TurnResult
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,6 @@ from urllib.parse import urlsplit
 
 import httpx
 
-import voxmcp
 from voxmcp.demo.audit import read_audit_log
 from voxmcp.demo.notes import default_db_path
 from voxmcp.demo.server import DEFAULT_HOST, MCP_PATH
@@ -149,7 +148,7 @@ class DemoServerProcess:
             # checked first, so a server already there cannot pass for this one during the readiness poll
             raise DemoServerError(f"Port {self.port} on {self.host} is already in use; pick another port.")
         env = dict(os.environ)
-        package_root = str(Path(voxmcp.__file__).resolve().parent.parent)
+        package_root = str(Path(__file__).resolve().parents[2])  # the dir holding voxmcp/
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH", "")) if p)
         env["PYTHONUNBUFFERED"] = "1"
         in_main_thread = threading.current_thread() is threading.main_thread()

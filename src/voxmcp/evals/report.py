@@ -13,9 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from voxmcp.bench.stats import summarize
 from voxmcp.evals.runner import ScenarioResult
 from voxmcp.evals.scoring import ScenarioScore, precision_recall, word_errors
+from voxmcp.evals.stats import summarize
 
 STAGES = (
     ("final_transcript_s", "final transcript"),

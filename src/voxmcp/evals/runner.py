@@ -22,12 +22,13 @@ from voxmcp.audio.speech import speech_bounds
 from voxmcp.audio.wav import MonoAudio, resample
 from voxmcp.config import ModelRef, Settings
 from voxmcp.evals.agent_log import agent_log
+from voxmcp.evals.driver import TalkSession, TurnResult
 from voxmcp.evals.schema import Elicitation, Scenario, Suite
 from voxmcp.evals.scoring import ActualCall, SpokenTurn, score_scenario, wer
 from voxmcp.evals.servers import ServerPool
 from voxmcp.evals.voice import UserVoice, UserVoiceError, add_noise, parse_voice, piper_model_path, synthesize
 from voxmcp.mcp.interaction import ElicitFn, ElicitReply
-from voxmcp.talk import TalkSession, ToolCallRecord, TurnResult
+from voxmcp.talk import ToolCallRecord
 
 logger = logging.getLogger(__name__)
 

@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -29,6 +30,22 @@ McpJsonOption = Annotated[
 TimeoutOption = Annotated[float, typer.Option("--timeout", help="Bound on connecting, in seconds", min=0.1)]
 
 
+ServersLoader = Callable[[Path | None], "dict[str, MCPServerConfig]"]
+"""Reads the server table from a voxmcp.toml path (None: the usual one); may raise with a one-line message."""
+
+_settings_loader: ServersLoader | None = None
+
+
+def use_settings_loader(loader: ServersLoader) -> None:
+    """Let `--config` read voxmcp.toml through the app's settings loader.
+
+    The top-level `voxmcp` command sets this when it mounts these commands: the whole Settings model lives above
+    the MCP layer, so this module must not import it. Without a loader only `--mcp-json` works.
+    """
+    global _settings_loader
+    _settings_loader = loader
+
+
 def load_servers(config: Path | None, mcp_json: Path | None) -> dict[str, MCPServerConfig]:
     """The server table from `--mcp-json`, else from voxmcp.toml (via the app's settings loader)."""
     from voxmcp.mcp.config import MCPConfigError, load_mcp_servers_json
@@ -38,20 +55,15 @@ def load_servers(config: Path | None, mcp_json: Path | None) -> dict[str, MCPSer
             return load_mcp_servers_json(mcp_json)
         except MCPConfigError as exc:
             raise typer.BadParameter(str(exc), param_hint="--mcp-json") from exc
-    try:
-        from voxmcp.config import load_settings
-    except ImportError as exc:
+    if _settings_loader is None:
         raise typer.BadParameter(
-            "reading voxmcp.toml needs voxmcp.config.load_settings, which this install lacks; "
-            "use --mcp-json FILE instead",
+            "reading voxmcp.toml needs the voxmcp command (voxmcp mcp ...); use --mcp-json FILE instead",
             param_hint="--config",
-        ) from exc
+        )
     try:
-        settings = load_settings(config)
+        return _settings_loader(config)
     except Exception as exc:  # ConfigError and friends: their message names the file and the key
         raise typer.BadParameter(str(exc), param_hint="--config") from exc
-    servers: dict[str, MCPServerConfig] = settings.mcp_servers()
-    return servers
 
 
 def _auth_factory() -> Any:
@@ -214,9 +226,33 @@ def call_command(
         raise typer.Exit(code)
 
 
-try:  # `voxmcp mcp login <server>` lives with the OAuth code
-    from voxmcp.mcp.auth.cli import login_command
-except ImportError:  # pragma: no cover - the auth package ships with voxmcp
-    pass
-else:
-    app.command("login")(login_command)
+@app.command("login")
+def login_command(
+    server: Annotated[str, typer.Argument(help="Name of the configured MCP server to log in to.")],
+    config: ConfigOption = None,
+    mcp_json: McpJsonOption = None,
+    open_browser: Annotated[
+        bool, typer.Option("--open-browser/--no-open-browser", help="Also open the URL in a browser.")
+    ] = False,
+) -> None:
+    """Authorize voxmcp for a server: print the URL, catch the redirect on a loopback port, store tokens."""
+    from voxmcp.mcp.login import LoginError, login
+
+    try:
+        servers = load_servers(config, mcp_json)
+    except typer.BadParameter as exc:  # boundary: config errors become one clear line
+        typer.echo(f"Cannot read the server configuration: {exc.message}", err=True)
+        raise typer.Exit(2) from exc
+    if server not in servers:
+        known = ", ".join(sorted(servers)) or "none"
+        typer.echo(f"No MCP server named {server!r} is configured (configured: {known}).", err=True)
+        raise typer.Exit(2)
+    try:
+        result = asyncio.run(login(server, servers[server], announce=typer.echo, open_browser=open_browser))
+    except LoginError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(1) from exc
+    except KeyboardInterrupt:
+        typer.echo("Login cancelled.", err=True)
+        raise typer.Exit(130) from None
+    typer.echo(f"Logged in to {result.server}: {result.tool_count} tools; tokens saved to {result.token_file}")

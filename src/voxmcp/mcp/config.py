@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, TypeAdapter, ValidationError, model_validator
 
-from voxmcp.mcp.auth.settings import OAuthSettings
+from voxmcp.mcp.oauth_settings import OAuthSettings
 
 _ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
@@ -103,7 +103,7 @@ class MCPServerConfig(BaseModel):
     headers: dict[str, str] = Field(default_factory=dict)
     auth: Literal["none", "oauth", "client_credentials"] = "none"
     oauth: OAuthSettings | None = None
-    """Client identity and flow options for `auth = "oauth"` / `"client_credentials"` (see auth.settings)."""
+    """Client identity and flow options for `auth = "oauth"` / `"client_credentials"` (see oauth_settings)."""
     allowed_tools: list[str] | None = None
     denied_tools: list[str] = Field(default_factory=list)
     timeout_s: float = Field(default=30.0, gt=0, allow_inf_nan=False)

@@ -18,8 +18,8 @@ from mcp.shared.auth import AuthorizationCodeResult
 
 from voxmcp.mcp.auth.build import AuthConfigError, build_auth
 from voxmcp.mcp.auth.loopback import AuthorizationDenied, LoopbackRedirectReceiver
-from voxmcp.mcp.auth.settings import OAuthSettings
 from voxmcp.mcp.auth.token_store import FileTokenStore
+from voxmcp.mcp.oauth_settings import OAuthSettings
 
 if TYPE_CHECKING:
     from voxmcp.mcp.config import MCPServerConfig

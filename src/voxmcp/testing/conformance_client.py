@@ -1,6 +1,6 @@
 """The client program the official MCP conformance suite drives, built on voxmcp's own MCP layer.
 
-`python -m voxmcp.mcp.conformance_client <server-url>`; the suite names the scenario in
+`python -m voxmcp.testing.conformance_client <server-url>`; the suite names the scenario in
 `MCP_CONFORMANCE_SCENARIO` and passes scenario data (credentials, tool calls) in `MCP_CONFORMANCE_CONTEXT`.
 Each scenario becomes an `MCPServerConfig` + `build_auth` + `MCPConnection` + `InteractionHandlers`, exactly
 as a voice session would build them, so the suite judges voxmcp's layer rather than the bare SDK. The only
@@ -23,13 +23,13 @@ import mcp.types as types
 from mcp.shared.auth import AuthorizationCodeResult
 
 from voxmcp.mcp.auth.build import build_auth
-from voxmcp.mcp.auth.settings import OAuthSettings
 from voxmcp.mcp.auth.token_store import MemoryTokenStore
 from voxmcp.mcp.config import MCPServerConfig
 from voxmcp.mcp.connection import MCPCallError, MCPConnection
 from voxmcp.mcp.interaction import ElicitReply, InteractionHandlers
+from voxmcp.mcp.oauth_settings import OAuthSettings
 
-logger = logging.getLogger("voxmcp.mcp.conformance_client")
+logger = logging.getLogger("voxmcp.testing.conformance_client")
 
 CLIENT_METADATA_URL = "https://conformance-test.local/client-metadata.json"
 """A client ID metadata document URL (CIMD); the suite's authorization servers never fetch it."""
@@ -211,7 +211,7 @@ def _context() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if not args:
-        print("usage: python -m voxmcp.mcp.conformance_client <server-url>", file=sys.stderr)
+        print("usage: python -m voxmcp.testing.conformance_client <server-url>", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     scenario = os.environ.get("MCP_CONFORMANCE_SCENARIO", "")

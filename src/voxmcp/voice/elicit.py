@@ -21,7 +21,7 @@ from typing import Any
 import mcp.types as types
 from livekit.agents import llm
 
-from voxmcp.mcp.interaction import apply_schema_defaults
+from voxmcp.mcp import apply_schema_defaults
 from voxmcp.voice import answers, forms
 from voxmcp.voice.dialog import Asker
 

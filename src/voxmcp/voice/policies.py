@@ -22,8 +22,7 @@ from livekit.agents import AgentSession, RunContext, llm
 from livekit.agents.llm import RawFunctionTool, ToolError, function_tool
 from livekit.agents.llm.utils import prepare_function_arguments
 
-from voxmcp.mcp.interaction import ElicitReply, InteractionHandlers, LogFn, SampleFn
-from voxmcp.mcp.toolset import MCPHub, ToolInfo
+from voxmcp.mcp import ElicitReply, InteractionHandlers, LogFn, MCPHub, SampleFn, ToolInfo
 from voxmcp.voice import confirm, elicit
 from voxmcp.voice.calls import ActiveCalls, DialogRequest, ToolCallScope
 from voxmcp.voice.dialog import DialogScript, DialogTask

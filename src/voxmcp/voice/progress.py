@@ -15,7 +15,7 @@ from typing import Any
 
 from livekit.agents import AgentSession
 
-from voxmcp.mcp.interaction import ProgressThrottle
+from voxmcp.mcp import ProgressThrottle
 from voxmcp.voice.calls import ActiveCalls
 
 logger = logging.getLogger(__name__)

@@ -1,7 +1,9 @@
-"""voxmcp's MCP authorization: static/rotating headers, OAuth 2.1 flows, token storage, and login.
+"""voxmcp's MCP authorization: static/rotating headers, OAuth 2.1 flows, token storage.
 
-Public API (imported lazily so `voxmcp.mcp.config` can import `auth.settings` without a cycle):
-`build_auth`, `FileTokenStore`, `MemoryTokenStore`, `OAuthSettings`, `login`, `LoginRequired`,
+`voxmcp.mcp.login` runs a login (it connects, so it sits above both this package and the connection).
+
+Public API (imported lazily, so importing one part does not load the others):
+`build_auth`, `FileTokenStore`, `MemoryTokenStore`, `OAuthSettings`, `LoginRequired`,
 `AuthError`, `AuthConfigError`.
 """
 
@@ -12,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from voxmcp.mcp.auth.build import AuthConfigError, build_auth
     from voxmcp.mcp.auth.errors import AuthError, LoginRequired
-    from voxmcp.mcp.auth.login import login
-    from voxmcp.mcp.auth.settings import OAuthSettings
     from voxmcp.mcp.auth.token_store import FileTokenStore, MemoryTokenStore
+    from voxmcp.mcp.oauth_settings import OAuthSettings
 
 __all__ = [
     "AuthConfigError",
@@ -24,7 +25,6 @@ __all__ = [
     "MemoryTokenStore",
     "OAuthSettings",
     "build_auth",
-    "login",
 ]
 
 _EXPORTS = {
@@ -32,8 +32,7 @@ _EXPORTS = {
     "LoginRequired": "voxmcp.mcp.auth.errors",
     "AuthError": "voxmcp.mcp.auth.errors",
     "build_auth": "voxmcp.mcp.auth.build",
-    "login": "voxmcp.mcp.auth.login",
-    "OAuthSettings": "voxmcp.mcp.auth.settings",
+    "OAuthSettings": "voxmcp.mcp.oauth_settings",
     "FileTokenStore": "voxmcp.mcp.auth.token_store",
     "MemoryTokenStore": "voxmcp.mcp.auth.token_store",
 }

@@ -39,8 +39,8 @@ from voxmcp.mcp.auth.providers import (
     RedirectHandler,
     WorkloadIdentityProvider,
 )
-from voxmcp.mcp.auth.settings import OAuthSettings
 from voxmcp.mcp.auth.token_store import FileTokenStore
+from voxmcp.mcp.oauth_settings import OAuthSettings
 
 if TYPE_CHECKING:
     from voxmcp.mcp.config import MCPServerConfig
