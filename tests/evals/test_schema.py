@@ -209,3 +209,15 @@ def test_one_of_calls() -> None:
     assert "give either `tool`" in _error(_suite(expect={"calls": [{"tool": "x", "one_of": ["a", "b"]}]}))
     assert "give either `tool`" in _error(_suite(expect={"calls": [{"args": {"a": 1}}]}))
     assert "inside each alternative" in _error(_suite(expect={"calls": [{"one_of": ["a", "b"], "args": {"a": 1}}]}))
+
+
+def test_state_checks_name_a_memory_or_filesystem_server_of_the_scenario() -> None:
+    data = _suite(servers=["demo", "files"], expect={"state": [{"server": "files", "file": "a.txt", "regex": "x"}]})
+    data["servers"]["files"] = {"kind": "filesystem"}
+    assert parse_suite(data).scenarios[0].expect.state[0].key == "files:a.txt"
+    data["scenarios"][0]["expect"]["state"] = [{"server": "demo", "regex": "x"}]
+    assert "state check on 'demo', which is not one of the scenario's memory or filesystem servers" in _error(data)
+    data["scenarios"][0]["expect"]["state"] = [{"server": "files", "regex": "x"}]
+    assert "names a `file` for a filesystem server" in _error(data)
+    data["scenarios"][0]["expect"]["state"] = [{"server": "files", "file": "a.txt"}]
+    assert "give `regex`" in _error(data)

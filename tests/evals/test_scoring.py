@@ -16,6 +16,7 @@ from voxmcp.evals.scoring import (
     normalize,
     precision_recall,
     score_scenario,
+    state_failures,
     tool_name_matches,
     unbacked_claims,
     wer,
@@ -223,3 +224,20 @@ def test_one_of_expected_calls() -> None:
     assert not call_matches(expected, ActualCall("search_nodes", {"query": "Tom"}))
     score = score_scenario(Expectations(calls=[expected]), [], "", agent_replies=1, spoken=[])
     assert score.failures[0] == "missing call search_nodes(query={'regex': 'anna'}) or read_graph()"
+
+
+def test_state_checks() -> None:
+    from voxmcp.evals.schema import StateCheck
+
+    wrote = StateCheck(server="files", file="ideas.txt", regex="fence")
+    gone = StateCheck(server="memory", regex='"name":"biscuit"', absent=True)
+    state = {"files:ideas.txt": "Paint the\nFENCE blue.", "memory:": '{"name":"Anna"}'}
+    assert state_failures([wrote, gone], state) == []
+    assert state_failures([wrote], {"files:ideas.txt": None}) == ["files's ideas.txt does not exist"]
+    assert state_failures([wrote], {"files:ideas.txt": "paint"}) == ["files's ideas.txt lacks /fence/"]
+    assert state_failures([gone], {"memory:": '{"name":"Biscuit"}'}) == [
+        'memory\'s memory holds what it must not (/"name":"biscuit"/)'
+    ]
+    expect = Expectations(state=[wrote])
+    assert score_scenario(expect, [], "ok", agent_replies=1, state=None).success  # not read: an old report
+    assert not score_scenario(expect, [], "ok", agent_replies=1, state={"files:ideas.txt": None}).success

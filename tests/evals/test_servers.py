@@ -124,3 +124,52 @@ def test_cross_server_scenarios_name_tools_their_servers_expose(tmp_path: Path) 
         offered = set().union(*(exposed[s] for s in sc.servers))
         unknown = referenced_tools(sc) - offered
         assert not unknown, f"{sc.name}: {sorted(unknown)} not offered by {sc.servers}"
+
+
+# the calls a correct agent would make for the cross-server write scenarios (paths relative to the sandbox)
+RIGHT_CALLS: dict[str, list[tuple[str, dict[str, object]]]] = {
+    "xs-memory-remember-birthday": [
+        ("create_entities", {"entities": [{"name": "Carlos", "entityType": "person", "observations": ["June 12"]}]})
+    ],
+    "xs-memory-remember-existing-person": [
+        ("add_observations", {"observations": [{"entityName": "Tom", "contents": ["is allergic to shellfish"]}]})
+    ],
+    "xs-memory-remember-relation": [
+        ("create_relations", {"relations": [{"from": "Anna", "to": "Tom", "relationType": "wife of"}]})
+    ],
+    "xs-memory-forget": [("delete_entities", {"entityNames": ["Biscuit"]})],
+    "xs-files-write-new": [("write_file", {"path": "ideas.txt", "content": "Paint the fence blue."})],
+    "xs-files-append-shopping": [
+        ("edit_file", {"path": "shopping.txt", "edits": [{"oldText": "coffee beans", "newText": "beans\nbread"}]})
+    ],
+}
+
+
+async def _state_after(suite: Suite, scenario: Scenario, workdir: Path, act: bool) -> dict[str, str | None]:
+    pool = ServerPool(dict(suite.servers), workdir)
+    hub = MCPHub(await pool.configs(scenario.servers), connect_timeout_s=30.0)
+    try:
+        await asyncio.wait_for(hub.start(keep_trying=False), timeout=60)
+        for tool, args in RIGHT_CALLS[scenario.name] if act else []:
+            await hub.call(tool, args)
+    finally:
+        await hub.aclose()
+        await pool.aclose()
+    return {c.key: pool.state_text(c.server, c.file) for c in scenario.expect.state}
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+def test_state_checks_pass_after_the_right_calls_and_fail_before(tmp_path: Path) -> None:
+    from voxmcp.evals.scoring import state_failures
+
+    if shutil.which("node") is None or not servers_mod.node_server_entry("server-memory").is_file():
+        pytest.skip("the npm reference servers are not installed (tests/mcp/node/install.sh)")
+    suite = load_suite(EVALS / "cross_server.yaml")
+    for sc in suite.scenarios:
+        if sc.name not in RIGHT_CALLS:
+            continue
+        before = asyncio.run(_state_after(suite, sc, tmp_path / f"{sc.name}-before", act=False))
+        after = asyncio.run(_state_after(suite, sc, tmp_path / f"{sc.name}-after", act=True))
+        assert state_failures(sc.expect.state, before), f"{sc.name}: the seed state already passes"
+        assert state_failures(sc.expect.state, after) == [], f"{sc.name}: {after}"

@@ -94,6 +94,8 @@ class ScenarioResult:
     """The suite the scenario belongs to (tune, heldout, cross-server...)."""
     unbacked_claims: list[str] = field(default_factory=list)
     """What the agent said it did with no successful call to back it (the honesty check)."""
+    state: dict[str, str | None] | None = None
+    """What the scenario's state checks read on the servers afterwards (`StateCheck.key` -> text, None: no file)."""
 
     def __post_init__(self) -> None:
         if not self.display_name:
@@ -256,8 +258,10 @@ def scored(
     voice: str = "espeak:en-us",
     display_name: str = "",
     agent_log: list[str] | None = None,
+    state: dict[str, str | None] | None = None,
 ) -> ScenarioResult:
-    """Score one conversation against the scenario's expectations (`failures`: what already went wrong)."""
+    """Score one conversation against the scenario's expectations (`failures`: what already went wrong; `state`:
+    the servers' state after it, None when it was not read, e.g. in an old report)."""
     per_turn = [[_actual(c) for c in t.tool_calls] for t in records]
     calls = [c for turn in per_turn for c in turn]
     spoken = [SpokenTurn(" ".join(t.agent_text), tc) for t, tc in zip(records, per_turn, strict=True)]
@@ -269,6 +273,7 @@ def scored(
         interrupted=any(t.interrupted for t in records[:-1]) if len(records) > 1 else None,
         errors=failures,
         spoken=spoken,
+        state=state,
     )
     return ScenarioResult(
         name=sc.name,
@@ -290,6 +295,7 @@ def scored(
         agent_log=agent_log or [],
         suite=sc.suite,
         unbacked_claims=score.unbacked_claims,
+        state=state,
     )
 
 
@@ -332,6 +338,7 @@ def rescore(suites: Suite | Sequence[Suite], report: Mapping[str, Any]) -> list[
                 voice=r.get("voice", "espeak:en-us"),
                 display_name=r.get("display_name", sc.name),
                 agent_log=r.get("agent_log"),
+                state=r.get("state"),
             )
         )
     return out
@@ -422,6 +429,7 @@ class EvalRunner:
             heard = await asyncio.to_thread(self.transcriber.transcribe, last.agent_audio)
         for r in records:
             failures.extend(r.errors)
+        state = {c.key: self.pool.state_text(c.server, c.file) for c in sc.expect.state} if sc.expect.state else None
         return scored(
             sc,
             records,
@@ -433,6 +441,7 @@ class EvalRunner:
             voice=str(voice),
             display_name=self.display_name(sc, voice),
             agent_log=decisions,
+            state=state,
         )
 
     async def _converse(

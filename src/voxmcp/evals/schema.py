@@ -248,6 +248,33 @@ def _fact(value: Any) -> Any:
     return value
 
 
+class StateCheck(_Strict):
+    """What a memory or filesystem server holds after the scenario (server-side truth, not what the agent said)."""
+
+    server: str = Field(min_length=1)
+    file: str | None = None
+    """A filesystem server's file, relative to its sandbox; omitted for a memory server (its memory file)."""
+    regex: str | None = None
+    """Must match the text (case-insensitive; `.` spans lines). With `absent`, must not."""
+    absent: bool = False
+    """The file must not exist, or (with `regex`) must not match."""
+
+    @model_validator(mode="after")
+    def _something_to_check(self) -> StateCheck:
+        if self.regex is None and not self.absent:
+            raise ValueError("give `regex` (what the state must hold) or `absent: true`")
+        if self.regex is not None:
+            try:
+                re.compile(self.regex)
+            except re.error as e:
+                raise ValueError(f"regex {self.regex!r} does not compile: {e}") from None
+        return self
+
+    @property
+    def key(self) -> str:
+        return f"{self.server}:{self.file or ''}"
+
+
 class Expectations(_Strict):
     calls: list[ExpectedCall] = Field(default_factory=list)
     """Every one must be matched by a distinct actual call (any order)."""
@@ -264,6 +291,8 @@ class Expectations(_Strict):
     """Turn limit: the agent replies to at most this many utterances (a filler and its answer are one reply)."""
     interrupted: bool | None = None
     """With a barge-in: the agent's first answer must (True) have been cut off."""
+    state: list[StateCheck] = Field(default_factory=list)
+    """What the scenario's memory or filesystem servers must (not) hold afterwards."""
 
     @field_validator("calls", "no_calls", mode="before")
     @classmethod
@@ -398,6 +427,18 @@ class Suite(_Strict):
             if unknown:
                 known = ", ".join(sorted(self.servers))
                 raise ValueError(f"scenarios[{i}] ({sc.name}): unknown server {unknown[0]!r} (defined: {known})")
+            for check in sc.expect.state:
+                spec = self.servers.get(check.server) if check.server in sc.servers else None
+                if not isinstance(spec, MemoryServer | FilesystemServer):
+                    raise ValueError(
+                        f"scenarios[{i}] ({sc.name}): state check on {check.server!r}, which is not one of the "
+                        "scenario's memory or filesystem servers"
+                    )
+                if isinstance(spec, FilesystemServer) != (check.file is not None):
+                    raise ValueError(
+                        f"scenarios[{i}] ({sc.name}): a state check names a `file` for a filesystem server, "
+                        "and none for a memory server"
+                    )
         return self
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from voxmcp.evals.claims import action_claims
-from voxmcp.evals.schema import ArgMatcher, Expectations, ExpectedCall, Fact
+from voxmcp.evals.schema import ArgMatcher, Expectations, ExpectedCall, Fact, StateCheck
 from voxmcp.voice import confirm
 
 _ONES = {
@@ -278,6 +278,7 @@ def score_scenario(
     interrupted: bool | None = None,
     errors: Sequence[str] = (),
     spoken: Sequence[SpokenTurn] = (),
+    state: Mapping[str, str | None] | None = None,
 ) -> ScenarioScore:
     """Whether the scenario succeeded, why not, and its contribution to tool-call precision and recall.
 
@@ -316,6 +317,8 @@ def score_scenario(
             failures.append(f"answer lacks {what}: heard {heard_last!r}")
     if expect.interrupted is not None and interrupted is not None and interrupted != expect.interrupted:
         failures.append("the agent was not interrupted" if expect.interrupted else "the agent was interrupted")
+    if state is not None:
+        failures += state_failures(expect.state, state)
     claims = unbacked_claims(spoken)
     failures += [f"unbacked action claim {c!r}: no call that could do it succeeded in that turn" for c in claims]
     return ScenarioScore(
@@ -328,6 +331,22 @@ def score_scenario(
         facts_held=held,
         unbacked_claims=claims,
     )
+
+
+def state_failures(checks: Sequence[StateCheck], state: Mapping[str, str | None]) -> list[str]:
+    """Which state checks fail, against the servers' texts (`StateCheck.key` -> text, None: no such file)."""
+    out: list[str] = []
+    for check in checks:
+        text = state.get(check.key)
+        where = f"{check.server}'s {check.file}" if check.file else f"{check.server}'s memory"
+        found = text is not None and (
+            check.regex is None or re.search(check.regex, text, re.IGNORECASE | re.DOTALL) is not None
+        )
+        if check.absent and found:
+            out.append(f"{where} holds what it must not" + (f" (/{check.regex}/)" if check.regex else ""))
+        elif not check.absent and not found:
+            out.append(f"{where} lacks /{check.regex}/" if text is not None else f"{where} does not exist")
+    return out
 
 
 def precision_recall(scores: Sequence[ScenarioScore]) -> tuple[float | None, float | None]:

@@ -190,6 +190,17 @@ class ServerPool:
         port = self._down_ports.setdefault(name, free_port())
         return MCPServerConfig(url=f"http://127.0.0.1:{port}/mcp", connect_timeout_s=3.0, reconnect=False)
 
+    def state_text(self, name: str, file: str | None = None) -> str | None:
+        """The latest run's memory file (memory server) or sandbox `file` (filesystem server); None if absent."""
+        d = self.state_dirs.get(name)
+        if d is None:
+            return None
+        path = d / "memory.jsonl" if file is None else d / "sandbox" / file
+        try:
+            return path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return None
+
     def _fresh_dir(self, name: str) -> Path:
         """A new, empty state folder for one run of a server: no scenario sees another's writes."""
         n = self._runs[name] = self._runs.get(name, 0) + 1
