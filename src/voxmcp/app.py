@@ -25,7 +25,6 @@ from livekit.agents import (
     tts,
     vad,
 )
-from livekit.agents.llm import ToolError, function_tool
 from livekit.plugins import openai as _openai_plugin  # noqa: F401  LiveKit plugins must register on the main thread
 from livekit.plugins import silero as _silero_plugin  # noqa: F401
 
@@ -36,6 +35,7 @@ from voxmcp.models.eager_stt import EagerSTTAdapter
 from voxmcp.models.speech_chunks import FirstClauseTokenizer
 from voxmcp.models.stt import WhisperSTT
 from voxmcp.models.vocabulary import SpeechVocabulary, ToolText, build_vocabulary
+from voxmcp.toolset import stand_in_tools, unreachable_server_tool  # noqa: F401  (imported from here by tests)
 from voxmcp.voice import VoicePolicies
 
 logger = logging.getLogger(__name__)
@@ -87,42 +87,6 @@ def load_models(settings: Settings) -> Models:
         if callable(warm):
             timed(name, warm)
     return Models(vad=vad_, stt=stt_, llm=llm_, tts=tts_, load_s=timings)
-
-
-def unreachable_server_tool(status: ServerStatus, hub: MCPHub) -> llm.RawFunctionTool[..., Any]:
-    """A stand-in tool for a server that is down, so a request for it is answered with the real reason.
-
-    Without it the model sees no tool and invents an answer (BASELINE failure 4). "Down" includes a server
-    still stuck in its handshake when the hub's start bound ran out. Calling it retries the connection once
-    (a handshake still in flight is not waited for again); when the server is back its real tools replace
-    this one.
-    """
-    name = f"{status.name}_server"
-
-    async def call(raw_arguments: dict[str, object]) -> str:
-        statuses = await hub.retry_failed()
-        now = next((s for s in statuses if s.name == status.name), None)
-        if now is not None and now.state == "connected":
-            return f"The {status.name} server is reachable again. Please ask once more."
-        reason = (now.error if now is not None else None) or status.error or "it is not responding"
-        raise ToolError(reason)
-
-    # no arguments: there is nothing for the model to fill in (an invented argument would fail the grounding check)
-    description = (
-        f"The '{status.name}' tool server, which is unreachable right now. "
-        f"Call this for any request that needs the {status.name} server's tools."
-    )
-    schema = {
-        "name": name,
-        "description": description,
-        "parameters": {"type": "object", "properties": {}, "required": []},
-    }
-    return function_tool(call, raw_schema=schema)
-
-
-def stand_in_tools(hub: MCPHub) -> list[llm.RawFunctionTool[..., Any]]:
-    """One stand-in per server that is down now (failed, or never finished connecting within the bound)."""
-    return [unreachable_server_tool(s, hub) for s in hub.statuses() if s.state == "failed"]
 
 
 def greeting_text(settings: Settings, statuses: list[ServerStatus]) -> str:

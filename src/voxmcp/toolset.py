@@ -38,11 +38,13 @@ MCPTool = RawFunctionTool[..., Any]
 ToolFilter = Callable[[MCPTool], bool]
 
 
-def stand_in_tool(status: ServerStatus, hub: MCPHub) -> MCPTool:
-    """A tool for a server that is down, so a request for it is answered with the real reason.
+def unreachable_server_tool(status: ServerStatus, hub: MCPHub) -> MCPTool:
+    """A stand-in tool for a server that is down, so a request for it is answered with the real reason.
 
-    Without it the model sees no tool and invents an answer. Calling it retries the connection once; when the
-    server is back, its real tools replace this one (through the hub's tools-changed notification).
+    Without it the model sees no tool and invents an answer (BASELINE failure 4). "Down" includes a server
+    still stuck in its handshake when the hub's start bound ran out. Calling it retries the connection once
+    (a handshake still in flight is not waited for again); when the server is back its real tools replace
+    this one.
     """
     name = f"{status.name}_server"
 
@@ -59,13 +61,17 @@ def stand_in_tool(status: ServerStatus, hub: MCPHub) -> MCPTool:
         f"The '{status.name}' tool server, which is unreachable right now. "
         f"Call this for any request that needs the {status.name} server's tools."
     )
-    schema = {"name": name, "description": description, "parameters": {"type": "object", "properties": {}}}
+    schema = {
+        "name": name,
+        "description": description,
+        "parameters": {"type": "object", "properties": {}, "required": []},
+    }
     return function_tool(call, raw_schema=schema)
 
 
 def stand_in_tools(hub: MCPHub) -> list[MCPTool]:
     """One stand-in per server that is down now (failed, or never finished connecting within the bound)."""
-    return [stand_in_tool(s, hub) for s in hub.statuses() if s.state == "failed"]
+    return [unreachable_server_tool(s, hub) for s in hub.statuses() if s.state == "failed"]
 
 
 class MCPToolset(AsyncToolset):
