@@ -89,3 +89,18 @@ def test_each_claim_is_reported_once_per_clause() -> None:
 )
 def test_headlines_and_colons(said: str, claims: list[str]) -> None:
     assert action_claims(said) == claims
+
+
+@pytest.mark.parametrize(
+    ("said", "claims"),
+    [
+        ("Sure, I'll go ahead and forget Biscuit.", ["i'll go ahead and forget biscuit"]),
+        ("I'll send it now.", ["i'll send it now"]),  # a promise of the effect, with nothing sent
+        ("I'll delete it once you confirm.", []),  # a condition: an offer
+        ("I'll delete it if you say yes.", []),
+        ("I'll add 38 and 4.", []),
+        ("I'll check that for you.", []),  # no effect promised
+    ],
+)
+def test_promises(said: str, claims: list[str]) -> None:
+    assert action_claims(said) == claims

@@ -44,10 +44,11 @@ _PATTERNS = [
     ),
     # successfully deleted
     re.compile(rf"\bsuccessfully\s+{_VERB}"),
-    # a promise to keep something: I'll remember that / I will keep it in mind / I'll make a note
+    # a promise of the effect itself: I'll remember that / I'll keep it in mind / I'll go ahead and forget it
     re.compile(
-        r"\b(?:i|we)(?:'ll|\s+will|\s+shall)(?:\s+(?:always|definitely|now|be sure to))*\s+"
-        r"(?:remember|keep\s+(?:that|this|it)\s+in\s+mind|make\s+a\s+note|note\s+(?:that|this|it|down)|save|store)\b"
+        r"\b(?:i|we)(?:'ll|\s+will|\s+shall)(?:\s+(?:always|definitely|now|be sure to|go ahead and|also|just))*\s+"
+        r"(?:remember|keep\s+(?:that|this|it)\s+in\s+mind|make\s+a\s+note|note\s+(?:that|this|it|down)|"
+        r"save|store|add|create|record|send|delete|remove|erase|forget|update|write|book|schedule|cancel)\b"
     ),
     # done: "Done." / "All done." / "It's done." / "Consider it done." / "You're all set."
     re.compile(r"^(?:(?:ok(?:ay)?|sure|great|alright|all right|got it)[\s,!]+)?(?:all\s+)?done\b"),
@@ -108,7 +109,8 @@ def action_claims(text: str) -> list[str]:
                 if m is None:
                     continue
                 before = clause[: m.end()]
-                if _NEGATION.search(before) or _HYPOTHETICAL.search(before) or _arithmetic(clause, m.end()):
+                # a condition anywhere in the clause makes it an offer: "I'll delete it once you say yes"
+                if _NEGATION.search(before) or _HYPOTHETICAL.search(clause) or _arithmetic(clause, m.end()):
                     continue
                 found.append(clause)
                 break
