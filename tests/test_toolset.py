@@ -196,6 +196,11 @@ async def test_setup_after_aclose_connects_again_and_filters_stay() -> None:
     toolset = MCPToolset({"again": MEMORY}, transport_factories={"again": lambda: InMemoryTransport(server)})
     await toolset.setup()
     assert {"echo", "weather"} <= set(_tool_names(toolset))
+    before = list(toolset.tools)
+    await toolset.setup()  # a second setup is a no-op, as LiveKit's: the same tool objects
+    assert list(toolset.tools) == before and all(a is b for a, b in zip(toolset.tools, before, strict=True))
+    await toolset.setup(reload=True)  # reload rebuilds them
+    assert set(_tool_names(toolset)) == {tool.info.name for tool in before if isinstance(tool, llm.RawFunctionTool)}
     toolset.filter_tools(lambda tool: tool.info.name == "echo")
     assert _tool_names(toolset) == ["echo"]
     await toolset.aclose()

@@ -190,6 +190,8 @@ class MCPToolset(AsyncToolset):
                 self._hub.on_tools_changed = self._tools_changed
             elif reload:
                 await self._hub.retry_failed()
+            else:
+                return self  # the same tool objects: LiveKit compares tool contexts by identity
             self._tools = self._build_tools()
         return self
 
