@@ -241,3 +241,15 @@ def test_state_checks() -> None:
     expect = Expectations(state=[wrote])
     assert score_scenario(expect, [], "ok", agent_replies=1, state=None).success  # not read: an old report
     assert not score_scenario(expect, [], "ok", agent_replies=1, state={"files:ideas.txt": None}).success
+
+
+def test_no_effects() -> None:
+    expect = Expectations(no_effects=True)
+    read = ActualCall("read_graph", {}, "entities: none.", read_only=True)
+    made = ActualCall("create_directory", {"path": "Italian restaurants"}, "Created.", read_only=False)
+    failed = ActualCall("create_directory", {"path": "x"}, "That didn't work.", is_error=True, read_only=False)
+    assert score_scenario(expect, [read, failed], "ok", agent_replies=1).success
+    score = score_scenario(expect, [read, made], "ok", agent_replies=1)
+    assert score.failures == [
+        'create_directory({"path": "Italian restaurants"}) may have changed something, but nothing should'
+    ]

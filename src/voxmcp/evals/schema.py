@@ -283,6 +283,8 @@ class Expectations(_Strict):
     allow_calls: list[str] = Field(default_factory=list)
     """Extra tools the agent may call without counting as a wrong call (for precision)."""
     no_tools: bool = False
+    no_effects: bool = False
+    """No call may change anything: every successful call must be to a tool annotated read-only."""
     facts: list[Fact] = Field(default_factory=list)
     spoken: bool = True
     """The agent must say something audible in the last turn."""

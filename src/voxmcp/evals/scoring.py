@@ -300,6 +300,8 @@ def score_scenario(
     for call in calls:
         if expect.no_tools:
             failures.append(f"called {call.name} but no tool should be called")
+        elif expect.no_effects and call.did_something:
+            failures.append(f"{call.name}({json.dumps(call.arguments)}) may have changed something, but nothing should")
         for forbidden in expect.no_calls:
             if call_matches(forbidden, call):
                 failures.append(f"forbidden call {call.name}({json.dumps(call.arguments)})")
