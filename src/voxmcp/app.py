@@ -29,6 +29,7 @@ from livekit.plugins import openai as _openai_plugin  # noqa: F401  LiveKit plug
 from livekit.plugins import silero as _silero_plugin  # noqa: F401
 
 from voxmcp.config import Settings, load_settings
+from voxmcp.mcp import is_complete
 from voxmcp.mcp.toolset import MCPHub, ServerStatus
 from voxmcp.models import providers
 from voxmcp.models.eager_stt import EagerSTTAdapter
@@ -74,7 +75,8 @@ def load_models(settings: Settings) -> Models:
         s = settings.llm
         llm_opts = {"n_ctx": s.n_ctx, "threads": s.threads, "temperature": s.temperature, "max_tokens": s.max_tokens,
                     "seed": s.seed, "instructions": settings.agent.instructions,
-                    "tool_preamble": settings.voice.tool_preamble or None}  # fmt: skip
+                    "tool_preamble": settings.voice.tool_preamble or None,
+                    "result_says_as_is": is_complete}  # fmt: skip
     vad_ = timed("vad", lambda: providers.build_vad("silero", min_silence_duration=settings.voice.min_silence_s))
     stt_ = timed("stt", lambda: providers.build_stt(m.stt.provider, m.stt.model, base_url=m.stt.base_url,
                                                     api_key=secret(m.stt), **stt_opts))  # fmt: skip

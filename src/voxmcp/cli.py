@@ -255,6 +255,11 @@ def _mcp_servers_from_settings(config: Path | None) -> dict[str, MCPServerConfig
     return load_settings(config).mcp_servers()
 
 
+def _load_mcp_wording() -> None:
+    """`voxmcp mcp ...` prints MCP failures as the sentences the agent says (voxmcp.voice.wording)."""
+    import voxmcp.voice.wording  # noqa: F401
+
+
 def _mount() -> None:
     from voxmcp.bench.cli import app as bench_app
     from voxmcp.demo.cli import app as demo_app
@@ -266,7 +271,7 @@ def _mount() -> None:
 
     app.add_typer(models_app, name="models")
     use_settings_loader(_mcp_servers_from_settings)
-    app.add_typer(mcp_app, name="mcp")
+    app.add_typer(mcp_app, name="mcp", callback=_load_mcp_wording)
     app.add_typer(demo_app, name="demo-server")
     app.add_typer(eval_app, name="eval")
     app.add_typer(bench_app, name="bench")

@@ -449,3 +449,11 @@ def test_fuzz_any_result_shape_becomes_bounded_plain_text(
         assert "{" not in said and "}" not in said, said[:300]  # no JSON or protocol dump
         assert not BASE64_RUN.search(said), said[:300]  # no raw base64
     assert spoken.is_error == is_error
+
+
+def test_is_complete_tells_a_cut_preview_from_a_whole_result() -> None:
+    from voxmcp.mcp.results import cut_for_speech, is_complete
+
+    whole = "Saved note 1: buy milk."
+    assert is_complete(cut_for_speech(whole, 400))
+    assert not is_complete(cut_for_speech("A long line. " * 100, 200))

@@ -429,6 +429,9 @@ def test_a_short_prose_result_is_the_answer() -> None:
     assert prose_answer([out("x" * 300 + ".")]) is None
     assert prose_answer([out("It failed.", error=True)]) is None
     assert prose_answer([out("A."), out("B.")]) is None  # several results: the model combines them
+    cut = "Notes: one, two... There is more; ask me for the rest."
+    assert prose_answer([out(cut)]) == cut  # the model layer can't know that a text was cut ...
+    assert prose_answer([out(cut)], says_as_is=lambda text: "more" not in text) is None  # ... whoever cut it can
 
     ctx = ChatContext.empty()
     ctx.add_message(role="user", content="weather in Oslo?")

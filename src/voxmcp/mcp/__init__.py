@@ -16,7 +16,15 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from voxmcp.mcp.config import MCPConfigError, MCPServerConfig, load_mcp_servers_json
-    from voxmcp.mcp.connection import CallErrorKind, MCPCallError, MCPConnectError
+    from voxmcp.mcp.errors import (
+        CallErrorKind,
+        ConnectErrorKind,
+        MCPCallError,
+        MCPConnectError,
+        MCPFailure,
+        Request,
+        use_wording,
+    )
     from voxmcp.mcp.interaction import (
         ElicitReply,
         InteractionHandlers,
@@ -25,16 +33,20 @@ if TYPE_CHECKING:
         SampleFn,
         apply_schema_defaults,
     )
-    from voxmcp.mcp.results import SpeakableResult
+    from voxmcp.mcp.results import SpeakableResult, is_complete
     from voxmcp.mcp.toolset import MCPHub, ServerStatus, ToolInfo
 
 _EXPORTS: dict[str, str] = {
     "MCPConfigError": "voxmcp.mcp.config",
     "MCPServerConfig": "voxmcp.mcp.config",
     "load_mcp_servers_json": "voxmcp.mcp.config",
-    "CallErrorKind": "voxmcp.mcp.connection",
-    "MCPCallError": "voxmcp.mcp.connection",
-    "MCPConnectError": "voxmcp.mcp.connection",
+    "CallErrorKind": "voxmcp.mcp.errors",
+    "ConnectErrorKind": "voxmcp.mcp.errors",
+    "MCPCallError": "voxmcp.mcp.errors",
+    "MCPConnectError": "voxmcp.mcp.errors",
+    "MCPFailure": "voxmcp.mcp.errors",
+    "Request": "voxmcp.mcp.errors",
+    "use_wording": "voxmcp.mcp.errors",
     "ElicitReply": "voxmcp.mcp.interaction",
     "InteractionHandlers": "voxmcp.mcp.interaction",
     "LogFn": "voxmcp.mcp.interaction",
@@ -42,6 +54,7 @@ _EXPORTS: dict[str, str] = {
     "SampleFn": "voxmcp.mcp.interaction",
     "apply_schema_defaults": "voxmcp.mcp.interaction",
     "SpeakableResult": "voxmcp.mcp.results",
+    "is_complete": "voxmcp.mcp.results",
     "MCPHub": "voxmcp.mcp.toolset",
     "ServerStatus": "voxmcp.mcp.toolset",
     "ToolInfo": "voxmcp.mcp.toolset",
@@ -50,21 +63,26 @@ _EXPORTS: dict[str, str] = {
 
 __all__ = [
     "CallErrorKind",
+    "ConnectErrorKind",
     "ElicitReply",
     "InteractionHandlers",
     "LogFn",
     "MCPCallError",
     "MCPConfigError",
     "MCPConnectError",
+    "MCPFailure",
     "MCPHub",
     "MCPServerConfig",
     "ProgressThrottle",
+    "Request",
     "SampleFn",
     "ServerStatus",
     "SpeakableResult",
     "ToolInfo",
     "apply_schema_defaults",
+    "is_complete",
     "load_mcp_servers_json",
+    "use_wording",
 ]
 
 

@@ -204,7 +204,7 @@ def call_command(
     async def call(hub: MCPHub) -> int:
         from livekit.agents.llm import ToolError
 
-        from voxmcp.mcp.connection import MCPCallError
+        from voxmcp.mcp.errors import MCPCallError
 
         _fail_if_not_connected(hub, server)
         info = next((i for i in hub.tool_infos() if i.name == tool), None)

@@ -46,6 +46,14 @@ from mcp.types.version import MODERN_PROTOCOL_VERSIONS
 from voxmcp.mcp.auth.errors import AuthError
 from voxmcp.mcp.config import MCPServerConfig, MissingEnvironmentVariable, interpolate_env
 from voxmcp.mcp.deadline import CallDeadline
+from voxmcp.mcp.errors import (
+    CallErrorKind,
+    CallErrorReason,
+    ConnectErrorKind,
+    MCPCallError,
+    MCPConnectError,
+    Request,
+)
 from voxmcp.mcp.interaction import (
     InteractionHandlers,
     elicitation_callback,
@@ -71,25 +79,6 @@ SERVER_REQUEST_PAUSE_MAX_S = 600.0
 """The most time answering the server's own requests (a spoken form) may add to one call's timeout."""
 _BACKOFF_START_S = 0.25
 _BACKOFF_MAX_S = 15.0
-
-
-class MCPConnectError(Exception):
-    """Connecting failed; `str(exc)` is a short sentence a voice can say."""
-
-
-CallErrorKind = Literal["timeout", "disconnected", "unknown_outcome", "protocol", "server", "closed"]
-
-
-class MCPCallError(Exception):
-    """A request failed; `str(exc)` is a short sentence a voice can say; `kind` says why.
-
-    "unknown_outcome": the connection dropped after the call was sent, and the tool is not read-only or
-    idempotent, so it was not repeated: it may or may not have run, and the sentence says what to check.
-    """
-
-    def __init__(self, message: str, *, kind: CallErrorKind) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 def retry_safe(annotations: types.ToolAnnotations | None) -> bool:
@@ -212,22 +201,33 @@ def server_target(config: MCPServerConfig) -> str:
     return config.command or "?"
 
 
-_target_of = server_target
-
-
-def not_answering(name: str, config: MCPServerConfig) -> str:
-    """The sentence for a server that took the connection but never finished the handshake."""
-    if config.url is None:
-        return f"The {name} server ({config.command}) did not answer in time."
-    return f"The {name} server at {server_target(config)} did not answer in time."
-
-
-def not_mcp_output(name: str, config: MCPServerConfig) -> str:
-    """The sentence for a stdio server whose output was not JSON-RPC and that never finished the handshake."""
-    return (
-        f"The {name} server ({config.command}) printed output that is not MCP and never finished connecting; "
-        "check that the command starts an MCP server on stdio."
+def connect_error(
+    kind: ConnectErrorKind,
+    name: str,
+    config: MCPServerConfig,
+    *,
+    status: int | None = None,
+    detail: str | None = None,
+) -> MCPConnectError:
+    """A typed connect failure of this server (its target and, for stdio, its command filled in)."""
+    return MCPConnectError(
+        kind,
+        server=name,
+        target=server_target(config),
+        command=config.command if config.url is None else None,
+        status=status,
+        detail=detail,
     )
+
+
+def not_answering(name: str, config: MCPServerConfig) -> MCPConnectError:
+    """A server that took the connection but never finished the handshake."""
+    return connect_error("not_answering", name, config)
+
+
+def not_mcp_output(name: str, config: MCPServerConfig) -> MCPConnectError:
+    """A stdio server whose output was not JSON-RPC and that never finished the handshake."""
+    return connect_error("not_mcp_output", name, config)
 
 
 async def probe_tcp(config: MCPServerConfig, timeout_s: float = 1.0) -> str | None:
@@ -278,62 +278,56 @@ def describe_connect_error(
     *,
     tcp_reason: str | None = None,
     http_status: int | None = None,
-) -> str:
-    """Turn whatever the transport raised into one short speakable reason."""
-    target = _target_of(config)
+) -> MCPConnectError:
+    """Classify whatever the transport raised into one typed connect failure (the voice layer words it)."""
+
+    def failure(kind: ConnectErrorKind, *, status: int | None = None, detail: str | None = None) -> MCPConnectError:
+        return connect_error(kind, name, config, status=status, detail=detail)
+
     if http_status in (401, 403):
-        return f"The {name} server at {target} refused access ({http_status}); log in with: voxmcp mcp login {name}."
+        return failure("refused_access", status=http_status)
     leaves = _iter_leaf_exceptions(exc)
     for leaf in leaves:
         if isinstance(leaf, MissingEnvironmentVariable):
-            return f"The {name} server needs the environment variable {leaf.variable}, which is not set."
+            return failure("missing_env", detail=leaf.variable)
         if isinstance(leaf, AuthError):  # its message is the sentence ("... log in with: voxmcp mcp login NAME.")
-            return str(leaf)
+            return failure("auth", detail=str(leaf))
         if isinstance(leaf, FileNotFoundError) and config.command is not None:
-            return f"I can't start the {name} server: the command {config.command!r} was not found."
+            return failure("command_not_found")
         if isinstance(leaf, PermissionError) and config.command is not None:
-            return f"I can't start the {name} server: the command {config.command!r} is not executable."
+            return failure("command_not_executable")
         if isinstance(leaf, httpx2.HTTPStatusError):
             status = leaf.response.status_code
-            if status in (401, 403):
-                return f"The {name} server at {target} refused access ({status}); log in with: voxmcp mcp login {name}."
-            return f"The {name} server at {target} answered with HTTP error {status}."
+            return failure("refused_access" if status in (401, 403) else "http_error", status=status)
     for leaf in leaves:
         if isinstance(leaf, httpx2.ConnectTimeout | TimeoutError):
-            return f"The {name} server at {target} did not answer in time."
+            return failure("no_answer")
         if isinstance(leaf, httpx2.ConnectError | ConnectionRefusedError):
             text = str(leaf).lower()
             if "refused" in text or isinstance(leaf, ConnectionRefusedError):
-                return f"I can't reach the {name} server at {target}: connection refused."
+                return failure("connection_refused")
             if "name or service not known" in text or "nodename nor servname" in text:
-                return f"I can't reach the {name} server: the host in {target} is unknown."
-            if tcp_reason is not None:
-                return f"I can't reach the {name} server at {target}: {tcp_reason}."
-            return f"I can't reach the {name} server at {target}."
+                return failure("unknown_host")
+            return failure("unreachable", detail=tcp_reason)
         if isinstance(leaf, OSError) and leaf.errno == errno.ECONNREFUSED:
-            return f"I can't reach the {name} server at {target}: connection refused."
+            return failure("connection_refused")
         if isinstance(leaf, MCPError):
             if leaf.code == types.CONNECTION_CLOSED:
-                if config.command is not None:
-                    return f"The {name} server ({config.command}) exited before it was ready."
-                return f"The {name} server at {target} closed the connection during the handshake."
+                return failure("exited" if config.command is not None else "closed_handshake")
             if leaf.code == types.REQUEST_TIMEOUT:
                 return not_answering(name, config)
             if leaf.code == types.PARSE_ERROR:
-                return f"The {name} server at {target} sent a malformed reply to the MCP handshake (not JSON-RPC)."
+                return failure("malformed_handshake")
             if http_status is not None and http_status >= 400:
-                return f"The {name} server at {target} answered with HTTP error {http_status}."
+                return failure("http_error", status=http_status)
             if leaf.message.lower().startswith("unexpected content type:"):
                 content_type = leaf.message.partition(":")[2].strip().split(";")[0] or "something else"
-                return (
-                    f"The {name} server at {target} answered with {_one_line(content_type, 60)} instead of MCP; "
-                    "check that the URL is the server's MCP endpoint."
-                )
-            return f"The {name} server at {target} rejected the MCP handshake: {_one_line(leaf.message)}."
+                return failure("not_mcp_endpoint", detail=_one_line(content_type, 60))
+            return failure("handshake_rejected", detail=_one_line(leaf.message))
         if isinstance(leaf, httpx2.TransportError):
-            return f"I can't reach the {name} server at {target}."
+            return failure("unreachable")
     first = leaves[0] if leaves else exc
-    return f"I can't connect to the {name} server at {target} ({type(first).__name__}: {_one_line(str(first))})."
+    return failure("other", detail=f"{type(first).__name__}: {_one_line(str(first))}")
 
 
 def _one_line(text: str, limit: int = 160) -> str:
@@ -419,7 +413,7 @@ class MCPConnection:
         self.on_tools_changed = on_tools_changed
         """Called (no arguments, in the event loop) when the server says its tool list changed."""
         self._state: ConnectionState = "idle"
-        self._last_error: str | None = None
+        self._last_error: MCPConnectError | None = None
         self._client: Client | None = None
         self._transport_used: str | None = None
         self._owner: asyncio.Task[None] | None = None
@@ -446,11 +440,16 @@ class MCPConnection:
 
     @property
     def last_error(self) -> str | None:
-        """The last connect failure as a speakable sentence (None once connected)."""
+        """The last connect failure as the sentence a user hears (None once connected)."""
+        return str(self._last_error) if self._last_error is not None else None
+
+    @property
+    def last_connect_error(self) -> MCPConnectError | None:
+        """The last connect failure, typed (None once connected)."""
         return self._last_error
 
-    def stalled_reason(self) -> str:
-        """Why a handshake that is taking too long has not finished, as a sentence."""
+    def stalled_reason(self) -> MCPConnectError:
+        """Why a handshake that is taking too long has not finished."""
         if self._unreadable_lines and self.config.command is not None and self.config.url is None:
             return not_mcp_output(self.name, self.config)
         return not_answering(self.name, self.config)
@@ -498,7 +497,7 @@ class MCPConnection:
             await self.aclose()
             self._state = "failed"
             self._last_error = self.stalled_reason()
-            raise MCPConnectError(self._last_error) from None
+            raise self._last_error from None
         except MCPConnectError:
             await self.aclose()
             self._state = "failed"
@@ -589,7 +588,7 @@ class MCPConnection:
                 reason = describe_connect_error(
                     self.name, self.config, exc, tcp_reason=tcp_reason, http_status=http_status
                 )
-                if reason == not_answering(self.name, self.config):
+                if reason.kind == "not_answering":
                     reason = self.stalled_reason()
                 if opened:
                     logger.warning("MCP connection dropped", extra={"mcp_server": self.name, "error": repr(exc)[:300]})
@@ -598,7 +597,7 @@ class MCPConnection:
                     self._connect_failed.set()  # wakes callers waiting for this attempt: fail fast
                     logger.warning("MCP connect failed: %s", reason, extra={"mcp_server": self.name})
                     if self._first_attempt is not None and not self._first_attempt.done():
-                        self._first_attempt.set_exception(MCPConnectError(reason))
+                        self._first_attempt.set_exception(reason)
                         return
             finally:
                 self._connected.clear()
@@ -778,9 +777,9 @@ class MCPConnection:
 
     async def _live_client(self, wait_s: float) -> Client:
         if self._closing.is_set() or self._owner is None:
-            raise MCPCallError(f"The {self.name} server connection is closed.", kind="closed")
+            raise MCPCallError("closed", server=self.name)
         if self._owner.done() and not self._connected.is_set():
-            raise MCPCallError(self._last_error or f"The {self.name} server is not connected.", kind="disconnected")
+            raise MCPCallError("disconnected", server=self.name, reason="not_connected", connect_error=self._last_error)
         if not self._connected.is_set():
             self._connect_failed.clear()
             self._wake_reconnect.set()
@@ -793,29 +792,27 @@ class MCPConnection:
                 failed.cancel()
             if not self._connected.is_set():
                 raise MCPCallError(
-                    self._last_error or f"The {self.name} server is not reachable right now.",
-                    kind="disconnected",
+                    "disconnected", server=self.name, reason="unreachable", connect_error=self._last_error
                 )
         client = self._client
         if client is None:
-            raise MCPCallError(f"The {self.name} server is not reachable right now.", kind="disconnected")
+            raise MCPCallError("disconnected", server=self.name, reason="unreachable")
         return client
 
     async def _request(
         self,
-        what: str,
+        request: Request,
         op: Callable[[Client], Awaitable[Any]],
         *,
         wait_s: float,
         repeatable: bool = True,
-        unknown_outcome: str | None = None,
     ) -> Any:
         """Run one request; after a dropped connection reconnect, and send it again once if that is safe.
 
         Safe: `repeatable` (no effect to repeat), or the request never reached the server. Otherwise the
-        drop raises MCPCallError(kind="unknown_outcome") with the `unknown_outcome` sentence.
-        Errors become MCPCallError.
+        drop raises MCPCallError(kind="unknown_outcome"). Errors become MCPCallError.
         """
+        what = f"{request.op} {request.name or ''}".strip()  # for the log
         for attempt in (1, 2):
             client = await self._live_client(wait_s)
             generation = self._generation
@@ -827,7 +824,7 @@ class MCPConnection:
                 raise
             except Exception as exc:
                 if not _is_connection_lost(exc):
-                    raise self._call_error(what, exc) from exc
+                    raise self._call_error(request, exc) from exc
                 if generation == self._generation:
                     self.request_reconnect()  # the session is gone: the next request gets a fresh one
                     await asyncio.sleep(0)
@@ -838,11 +835,7 @@ class MCPConnection:
                         what,
                         extra={"mcp_server": self.name, "error": repr(exc)[:200]},
                     )
-                    message = unknown_outcome or (
-                        f"I lost the connection to the {self.name} server during {what}, so I don't know whether "
-                        "it finished; please check before asking again."
-                    )
-                    raise MCPCallError(message, kind="unknown_outcome") from exc
+                    raise MCPCallError("unknown_outcome", server=self.name, request=request) from exc
                 if attempt == 1 and self.config.reconnect:
                     logger.info(
                         "connection lost during %s; reconnecting and sending it again (%s)",
@@ -851,31 +844,31 @@ class MCPConnection:
                         extra={"mcp_server": self.name, "error": repr(exc)[:200]},
                     )
                     continue
-                raise self._call_error(what, exc) from exc
+                raise self._call_error(request, exc) from exc
             finally:
                 _OUTBOUND.reset(token)
         raise AssertionError("unreachable")
 
-    def _call_error(self, what: str, exc: BaseException) -> MCPCallError:
+    def _call_error(self, request: Request, exc: BaseException) -> MCPCallError:
+        def failure(kind: CallErrorKind, reason: CallErrorReason, detail: str | None = None) -> MCPCallError:
+            return MCPCallError(kind, server=self.name, request=request, reason=reason, detail=detail)
+
         for leaf in _iter_leaf_exceptions(exc):
             if isinstance(leaf, MCPError):
                 if leaf.code == types.REQUEST_TIMEOUT:
-                    return MCPCallError(f"The {self.name} server took too long with {what}.", kind="timeout")
+                    return failure("timeout", "timeout")
                 if leaf.code == types.PARSE_ERROR:
-                    return MCPCallError(f"The {self.name} server sent a malformed reply to {what}.", kind="protocol")
+                    return failure("protocol", "malformed")
                 if _is_connection_lost(leaf):
-                    return MCPCallError(f"I lost the connection to the {self.name} server.", kind="disconnected")
-                return MCPCallError(f"The {self.name} server refused {what}: {leaf.message}", kind="server")
+                    return failure("disconnected", "lost")
+                return failure("server", "refused", leaf.message)
             if isinstance(leaf, TimeoutError):
-                return MCPCallError(f"The {self.name} server took too long with {what}.", kind="timeout")
+                return failure("timeout", "timeout")
             if isinstance(leaf, RuntimeError) and "structured content" in str(leaf):
-                return MCPCallError(
-                    f"The {self.name} server returned data that does not match its own schema for {what}.",
-                    kind="protocol",
-                )
+                return failure("protocol", "schema_mismatch")
         if _is_connection_lost(exc):
-            return MCPCallError(f"I lost the connection to the {self.name} server.", kind="disconnected")
-        return MCPCallError(f"The {self.name} server failed {what} ({type(exc).__name__}).", kind="protocol")
+            return failure("disconnected", "lost")
+        return failure("protocol", "failed", type(exc).__name__)
 
     async def call_tool(
         self,
@@ -941,23 +934,17 @@ class MCPConnection:
 
         try:
             result: types.CallToolResult = await self._request(
-                f"the {name} tool",
+                Request("call_tool", name),
                 op,
                 wait_s=min(timeout, self.config.connect_timeout_s),
                 repeatable=repeatable,
-                unknown_outcome=(
-                    f"I lost the connection to the {self.name} server while the {name} tool was running, so I don't "
-                    "know whether it finished; please check before asking again."
-                ),
             )
         except MCPCallError as exc:
             if exc.kind != "timeout" or repeatable:
                 raise
             # The server may have done it after all: "try again" must not be the obvious next step.
             raise MCPCallError(
-                f"The {self.name} server took too long with the {name} tool; I stopped waiting, but it may have "
-                "finished, so please check before asking again.",
-                kind="timeout",
+                "timeout", server=self.name, request=Request("call_tool", name), reason="may_have_finished"
             ) from exc
         return result
 
@@ -983,7 +970,7 @@ class MCPConnection:
         return True
 
     async def _list_all(
-        self, what: str, fetch: Callable[[Client, str | None], Awaitable[Any]], field: str
+        self, request: Request, fetch: Callable[[Client, str | None], Awaitable[Any]], field: str
     ) -> list[Any]:
         """Every item of a paginated list request (at most _MAX_PAGES pages, one timeout for all of them)."""
 
@@ -999,7 +986,7 @@ class MCPConnection:
                         break
             return items
 
-        result: list[Any] = await self._request(what, op, wait_s=self.config.connect_timeout_s)
+        result: list[Any] = await self._request(request, op, wait_s=self.config.connect_timeout_s)
         return result
 
     async def list_tools(self, *, refresh: bool = False) -> list[types.Tool]:
@@ -1012,7 +999,7 @@ class MCPConnection:
                 self.tools_ttl_ms = page.ttl_ms if "ttl_ms" in page.model_fields_set else None
             return page
 
-        tools: list[types.Tool] = await self._list_all("listing tools", fetch, "tools")
+        tools: list[types.Tool] = await self._list_all(Request("list_tools"), fetch, "tools")
         for tool in tools:
             if tool.output_schema is not None:
                 _drop_regex_keywords(tool.output_schema)
@@ -1021,7 +1008,7 @@ class MCPConnection:
 
     async def list_resources(self) -> list[types.Resource]:
         return await self._list_all(
-            "listing resources", lambda client, cursor: client.list_resources(cursor=cursor), "resources"
+            Request("list_resources"), lambda client, cursor: client.list_resources(cursor=cursor), "resources"
         )
 
     async def read_resource(self, uri: str) -> types.ReadResourceResult:
@@ -1030,13 +1017,13 @@ class MCPConnection:
                 return await client.read_resource(uri)
 
         result: types.ReadResourceResult = await self._request(
-            f"reading {uri}", op, wait_s=self.config.connect_timeout_s
+            Request("read_resource", uri), op, wait_s=self.config.connect_timeout_s
         )
         return result
 
     async def list_prompts(self) -> list[types.Prompt]:
         return await self._list_all(
-            "listing prompts", lambda client, cursor: client.list_prompts(cursor=cursor), "prompts"
+            Request("list_prompts"), lambda client, cursor: client.list_prompts(cursor=cursor), "prompts"
         )
 
     async def get_prompt(self, name: str, arguments: dict[str, str] | None = None) -> types.GetPromptResult:
@@ -1045,7 +1032,7 @@ class MCPConnection:
                 return await client.get_prompt(name, arguments)
 
         result: types.GetPromptResult = await self._request(
-            f"the {name} prompt", op, wait_s=self.config.connect_timeout_s
+            Request("get_prompt", name), op, wait_s=self.config.connect_timeout_s
         )
         return result
 

@@ -60,7 +60,8 @@ async def login(
     open_browser: bool = False,
 ) -> LoginResult:
     """Authorize voxmcp for one server and store its tokens (0600 file); raises LoginError."""
-    from voxmcp.mcp.connection import MCPConnectError, MCPConnection
+    from voxmcp.mcp.connection import MCPConnection
+    from voxmcp.mcp.errors import MCPConnectError
 
     if config.auth == "none":
         raise LoginError(f"The {name} server is configured without auth (auth = 'none'); nothing to log in to.")

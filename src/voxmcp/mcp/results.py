@@ -507,11 +507,20 @@ def _unwrap(structured: Any) -> Any:
     return structured
 
 
+MORE_SUFFIX = " There is more; ask me for the rest."
+"""What a result cut for speech ends with."""
+
+
+def is_complete(text: str) -> bool:
+    """Is this speakable text the whole result, not a cut preview? (A preview is no answer to say as it is.)"""
+    return MORE_SUFFIX.strip() not in text
+
+
 def cut_for_speech(text: str, max_chars: int) -> str:
     """At most `max_chars`, ending at a sentence boundary when one is near; says that more is available."""
     if len(text) <= max_chars:
         return text
-    suffix = " There is more; ask me for the rest."
+    suffix = MORE_SUFFIX
     budget = max(max_chars - len(suffix), max_chars // 2)
     window = text[:budget]
     boundary = max(window.rfind(". "), window.rfind("! "), window.rfind("? "), window.rfind("; "))

@@ -27,7 +27,8 @@ from livekit.agents.llm import RawFunctionTool, ToolError, function_tool
 from mcp.client import Transport
 
 from voxmcp.mcp.config import MCPServerConfig
-from voxmcp.mcp.connection import MCPCallError, MCPConnectError, MCPConnection, not_answering, retry_safe
+from voxmcp.mcp.connection import MCPConnection, connect_error, not_answering, retry_safe
+from voxmcp.mcp.errors import MCPCallError, MCPConnectError
 from voxmcp.mcp.interaction import InteractionHandlers
 from voxmcp.mcp.results import SpeakableResult, prompt_to_text, resource_to_text, to_speakable
 
@@ -191,7 +192,7 @@ class MCPHub:
         for entry in self._servers.values():
             if entry.state == "connecting":
                 reason = entry.connection.stalled_reason() if entry.connection is not None else None
-                entry.state, entry.error = "failed", reason or not_answering(entry.name, entry.config)
+                entry.state, entry.error = "failed", str(reason or not_answering(entry.name, entry.config))
                 logger.warning(
                     "MCP server did not finish connecting in time; treating it as down",
                     extra={"mcp_server": entry.name, "seconds": self.connect_timeout_s},
@@ -212,7 +213,10 @@ class MCPHub:
         try:
             auth = self._auth_factory(entry.name, entry.config) if self._auth_factory is not None else None
         except Exception as exc:  # boundary: one server's auth setup must not stop the others
-            entry.state, entry.error = "failed", f"I can't set up sign-in for the {entry.name} server: {exc}"
+            entry.state, entry.error = (
+                "failed",
+                str(connect_error("auth_setup", entry.name, entry.config, detail=str(exc))),
+            )
             logger.warning("auth setup failed", extra={"mcp_server": entry.name, "error": str(exc)[:200]})
             return
         connection = MCPConnection(
@@ -233,7 +237,7 @@ class MCPHub:
             else:
                 logger.debug("unexpected failure starting an MCP server", exc_info=True)
                 logger.warning("unexpected failure starting an MCP server", extra={"mcp_server": entry.name})
-                entry.error = f"The {entry.name} server failed to start ({type(exc).__name__})."
+                entry.error = str(connect_error("start_failed", entry.name, entry.config, detail=type(exc).__name__))
             entry.state = "failed"
             with contextlib.suppress(Exception):
                 await connection.aclose()
@@ -458,7 +462,9 @@ class MCPHub:
         entry = self._servers[info.server]
         connection = entry.connection
         if connection is None:
-            raise ToolError(entry.error or f"The {info.server} server is not connected.")
+            raise ToolError(
+                entry.error or str(MCPCallError("disconnected", server=info.server, reason="not_connected"))
+            )
         began = time.monotonic()
         try:
             result = await connection.call_tool(info.name, dict(arguments or {}), repeatable=info.retry_safe)

@@ -405,19 +405,22 @@ def request_results(chat_ctx: ChatContext) -> list[FunctionCallOutput]:
 _MAX_SPOKEN_RESULT_CHARS = 240
 
 
-def prose_answer(outputs: Sequence[FunctionCallOutput]) -> str | None:
+def prose_answer(outputs: Sequence[FunctionCallOutput], says_as_is: Callable[[str], bool] | None = None) -> str | None:
     """A lone tool result that is already a short spoken answer ("Saved note 1: buy milk.", "The weather in Paris
     is cloudy, 13 degrees Celsius."), to be said as it is; None when the model must phrase one.
 
     A 0.5B asked to answer from such a sentence only rephrases it, and not always right ("Maria said about the
     invoice."); saying it is also ~0.5-1 s sooner. Structured results (key: value lists, several fields), long or
-    cut results, several results and errors still go through the model."""
+    cut results, several results and errors still go through the model. Whether a result was cut is known only to
+    whoever made it: `says_as_is` (from the app) rejects those."""
     if len(outputs) != 1 or outputs[0].is_error:
         return None
     text = " ".join(outputs[0].output.split())
     if not text or len(text) > _MAX_SPOKEN_RESULT_CHARS or not text.endswith((".", "!", "?")):
         return None
-    if text.count(":") > 1 or re.search(r"[{}\[\]<>|=#*`]", text) or "ask me for the rest" in text:
+    if text.count(":") > 1 or re.search(r"[{}\[\]<>|=#*`]", text):
+        return None
+    if says_as_is is not None and not says_as_is(text):
         return None
     if len(re.findall(r"[.!?](?:\s|$)", text)) > 2:
         return None
@@ -453,6 +456,7 @@ class LocalLLM(llm.LLM[Any]):
         tool_threshold: float = 0.03,
         tool_preamble: str | None = None,
         speak_prose_results: bool = True,
+        result_says_as_is: Callable[[str], bool] | None = None,
     ) -> None:
         super().__init__()
         self._model_name = model_name
@@ -463,6 +467,8 @@ class LocalLLM(llm.LLM[Any]):
         self.tool_threshold = tool_threshold
         self.tool_preamble = tool_preamble
         self.speak_prose_results = speak_prose_results
+        self.result_says_as_is = result_says_as_is
+        """A further check on a lone short tool result before it is said as it is (the app says which were cut)."""
         self.last_stats: GenerationStats | None = None
         self.servers: int | None = None
         """How many servers the tools come from (for the log line when the catalogue is reduced)."""
@@ -596,7 +602,11 @@ class LocalLLMStream(llm.LLMStream):
             if mode == "answer":
                 if schemas and self._tool_choice != "none" and await self._next_step(schemas, stats):
                     return
-                direct = prose_answer(request_results(self._chat_ctx)) if self._local.speak_prose_results else None
+                direct = (
+                    prose_answer(request_results(self._chat_ctx), self._local.result_says_as_is)
+                    if self._local.speak_prose_results
+                    else None
+                )
                 if direct is not None:
                     stats.mode = "result"
                     self._emit_text(direct)

@@ -25,9 +25,11 @@ from mcp.shared.auth import AuthorizationCodeResult
 from voxmcp.mcp.auth.build import build_auth
 from voxmcp.mcp.auth.token_store import MemoryTokenStore
 from voxmcp.mcp.config import MCPServerConfig
-from voxmcp.mcp.connection import MCPCallError, MCPConnection
+from voxmcp.mcp.connection import MCPConnection
+from voxmcp.mcp.errors import MCPCallError
 from voxmcp.mcp.interaction import ElicitReply, InteractionHandlers
 from voxmcp.mcp.oauth_settings import OAuthSettings
+from voxmcp.voice import wording  # noqa: F401  (failures print as sentences)
 
 logger = logging.getLogger("voxmcp.testing.conformance_client")
 
