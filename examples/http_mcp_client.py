@@ -20,6 +20,7 @@ from voxmcp.demo.runner import ensure_demo_server
 from voxmcp.mcp.config import MCPServerConfig
 from voxmcp.mcp.toolset import MCPHub
 from voxmcp.models import providers
+from voxmcp.voice import wording  # noqa: F401  (MCP failures reach the LLM as the sentences voxmcp says)
 
 load_dotenv()
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
