@@ -1,6 +1,6 @@
 """`voxmcp console --text` in a real terminal (tmux), read the way a person reads it.
 
-The pane must show the conversation (the question, the agent's answer, the tool it called) and no DEBUG/INFO log
+The pane must show the conversation (the greeting, the question, the agent's answer) and no DEBUG/INFO log
 lines, with no record printed twice; `--log-file` must get the rest (DEBUG included).
 """
 
@@ -93,8 +93,11 @@ def test_console_shows_the_conversation_and_no_log_noise(tmp_path: Path, pane: P
     print("\n[console capture]\n" + "\n".join(lines))
     assert answer and not answer.startswith(("❯", "─")), after
 
-    # the conversation is there once (a DEBUG `conversation_item_added` line would repeat the question)
+    # the conversation is there once (a DEBUG `conversation_item_added` line would repeat the question),
+    # the greeting included (LiveKit's text console prints only the turns of `session.run()`)
     assert sum(QUESTION in ln for ln in lines) == 1, lines
+    greeting = [i for i, ln in enumerate(lines) if ln.strip() == "Hi! What can I do for you?"]
+    assert len(greeting) == 1 and lines[greeting[0] - 1].strip() == "● Agent", lines
     # no DEBUG/INFO log lines in the terminal, and no record printed twice
     log_lines = [ln.strip() for ln in lines if LOG_LINE.match(ln)]
     assert not [ln for ln in log_lines if re.search(r"\s(DEBUG|INFO)\s", ln)], log_lines

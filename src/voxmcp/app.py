@@ -112,8 +112,28 @@ class VoxAgent(Agent):
 
     async def on_enter(self) -> None:
         if self._greeting:
+            show_in_text_console(self._greeting)
             # not added to the chat context: a small model that sees its own chat turn stops calling tools
             self.session.say(self._greeting, allow_interruptions=True, add_to_chat_ctx=False)
+
+
+def show_in_text_console(text: str) -> None:
+    """Print an agent line in LiveKit's console in text mode, the way it prints the agent's turns.
+
+    Why: that console prints only what `session.run()` returns, and the greeting (which says which servers are
+    down) is no run: typed conversations never showed it. Anywhere else (audio console, rooms, talk) a no-op.
+    """
+    from livekit.agents.cli import AgentsConsole
+
+    console = AgentsConsole.get_instance()
+    printer = getattr(console, "console", None)  # the rich Console of LiveKit's interactive console
+    if not console.enabled or console.console_mode != "text" or printer is None:
+        return
+    from rich.text import Text
+
+    printer.print()
+    printer.print(Text.assemble(("  \u25cf ", "#6BCB77"), ("Agent", "bold #6BCB77")))
+    printer.print(Text(f"    {text}"))
 
 
 def session_stt(models: Models, settings: Settings, *, vocabulary: SpeechVocabulary | None = None) -> stt.STT[Any]:
