@@ -57,7 +57,7 @@ def test_every_reason_and_kind_has_its_own_sentence() -> None:
     }
     assert len(set(sentences.values())) == len(kinds)
     assert sentences.pop("auth") == "why"  # the auth layer's own sentence, passed through
-    assert all("notes" in s and s[-1] in ".:" or s.endswith("why") for s in sentences.values()), sentences
+    assert all(("notes" in s and s[-1] in ".:") or s.endswith("why") for s in sentences.values()), sentences
 
 
 def test_requests_other_than_tools_are_named() -> None:
