@@ -5,6 +5,7 @@ from __future__ import annotations
 import wave
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from voxmcp.cli import app
@@ -55,3 +56,30 @@ def test_talk_reports_a_bad_config(tmp_path: Path) -> None:
 def test_talk_missing_input_file(tmp_path: Path) -> None:
     result = runner.invoke(app, ["talk", "--input", str(tmp_path / "nope.wav")])
     assert result.exit_code == 2
+
+
+def test_log_levels_map_onto_livekits_choices() -> None:
+    from voxmcp.cli import _livekit_level
+
+    levels = [5, 10, 15, 20, 30, 40, 50]
+    assert [_livekit_level(n) for n in levels] == ["trace", "debug", "info", "info", "warn", "error", "critical"]
+
+
+@pytest.mark.parametrize("verb", ["console", "dev", "start"])
+def test_a_bad_log_level_or_log_file_is_one_sentence(
+    verb: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Refused before anything starts (no demo server, no model, no LiveKit), with the option or variable named."""
+    monkeypatch.delenv("VOXMCP_LOG_LEVEL", raising=False)
+    monkeypatch.delenv("LIVEKIT_LOG_LEVEL", raising=False)
+    result = runner.invoke(app, [verb, "--log-level", "verbose"])
+    assert result.exit_code == 2
+    expected = "--log-level='verbose' is not a log level; use one of debug, info, warning, error, critical."
+    assert expected in result.output
+    missing = tmp_path / "missing" / "voxmcp.log"
+    result = runner.invoke(app, [verb, "--log-file", str(missing)])
+    assert result.exit_code == 2
+    assert f"cannot write the log file {missing}: No such file or directory." in result.output.replace("\n", "")
+    monkeypatch.setenv("LIVEKIT_LOG_LEVEL", "loud")  # LiveKit's own variable is honoured, and named
+    result = runner.invoke(app, [verb])
+    assert result.exit_code == 2 and "LIVEKIT_LOG_LEVEL='loud' is not a log level" in result.output

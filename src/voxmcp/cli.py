@@ -36,7 +36,7 @@ LogLevelOpt = Annotated[
         "--log-level",
         metavar="LEVEL",
         help="log records printed here and written to --log-file: debug, info, warning, error "
-        "(default: VOXMCP_LOG_LEVEL, else warning for console and info for dev/start)",
+        "(default: VOXMCP_LOG_LEVEL or LIVEKIT_LOG_LEVEL, else warning for console and info for dev/start)",
     ),
 ]
 LogFileOpt = Annotated[
@@ -89,12 +89,12 @@ def _setup_worker_logging(level: str | None, log_file: Path | None, *, default: 
     """
     from voxmcp.logs import LEVEL_ENV, LogFileError, LogLevelError, parse_level, setup_logging
 
+    # --log-level, else VOXMCP_LOG_LEVEL, else LiveKit's own LIVEKIT_LOG_LEVEL (which its --log-level reads)
+    candidates = [("--log-level", level), *((name, os.environ.get(name)) for name in (LEVEL_ENV, "LIVEKIT_LOG_LEVEL"))]
+    source, value = next(((name, v) for name, v in candidates if v and v.strip()), (LEVEL_ENV, None))
     try:
-        if level is not None:
-            terminal = parse_level(level, default, source="--log-level")
-        else:
-            terminal = parse_level(os.environ.get(LEVEL_ENV), default)
-        chosen = level is not None or bool((os.environ.get(LEVEL_ENV) or "").strip())
+        terminal = parse_level(value, default, source=source)
+        chosen = value is not None
         file_level = terminal if chosen else logging.DEBUG
         limit = 160 if conversation and terminal >= logging.WARNING else None
         root = setup_logging(terminal, log_file=log_file, file_level=file_level, extra_limit=limit)
