@@ -584,7 +584,7 @@ class MCPHub:
             raise ToolError(f"Say which server: {', '.join(allowed)}.")
         connection = self._servers[name].connection
         if connection is None:
-            raise ToolError(f"The {name} server is not connected.")
+            raise ToolError(str(MCPCallError("disconnected", server=name, reason="not_connected")))
         return connection
 
     def _make_read_resource_tool(self, servers: list[str]) -> MCPTool:
