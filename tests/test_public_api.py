@@ -84,3 +84,14 @@ def test_public_signatures_are_typed(function: str) -> None:
 
 def test_package_ships_its_type_marker() -> None:
     assert (Path(voxmcp.__file__).parent / "py.typed").is_file()
+
+
+def test_errors_reached_through_the_public_api_are_spoken_sentences() -> None:
+    """Whichever public name comes first, an MCP failure's text is the voice layer's sentence, not raw fields."""
+    code = (
+        "import voxmcp; voxmcp.MCPServerConfig\n"
+        "from voxmcp.mcp.errors import MCPCallError, Request\n"
+        "print(MCPCallError('unknown_outcome', server='pay', request=Request('call_tool', 'charge')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip().startswith("I lost the connection to the pay server while the charge tool was running")

@@ -65,6 +65,9 @@ def __getattr__(name: str) -> Any:
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'voxmcp' has no attribute {name!r}")
+    # The MCP layer's errors are worded by the voice layer (it registers itself on import): a user of the public
+    # API gets the same spoken sentences as the app, whichever name they take first.
+    importlib.import_module("voxmcp.voice.wording")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value  # later lookups skip this function
     return value

@@ -28,6 +28,8 @@ def test_a_model_whose_packages_are_missing_says_how_to_install_them() -> None:
 async def test_answers_a_chat_turn() -> None:
     model = LlamaCppLLM(threads=1, max_tokens=24)
     assert isinstance(model, llm.LLM) and model.provider == "llama.cpp" and model.model == "qwen2.5-coder-0.5b"
+    assert model.result_says_as_is is not None  # a cut-short result is answered, not read out word for word
+    assert not model.result_says_as_is("Item 1. Item 2. There is more; ask me for the rest.")
     ctx = llm.ChatContext()
     ctx.add_message(role="system", content="You are a helpful assistant. Answer in one short sentence.")
     ctx.add_message(role="user", content="What is the capital of France?")

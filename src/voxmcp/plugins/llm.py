@@ -6,6 +6,7 @@ under a grammar and checked against what the user said, and plain speech only af
 
 from __future__ import annotations
 
+from voxmcp.mcp import is_complete
 from voxmcp.models import llm as _llm
 from voxmcp.plugins._weights import verified_model
 
@@ -45,4 +46,5 @@ class LlamaCppLLM(_llm.LocalLLM):
             max_tokens=max_tokens,
             seed=seed,
             tool_preamble=tool_preamble,
+            result_says_as_is=is_complete,  # a result cut short ("ask me for the rest") is answered, not read out
         )
