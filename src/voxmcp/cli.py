@@ -28,7 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # an error is one line whatever the terminal width (and greppable)
 ConfigOpt = Annotated[Path | None, typer.Option("--config", "-c", help="voxmcp.toml (default: ./voxmcp.toml)")]
 LogLevelOpt = Annotated[
     str | None,
@@ -211,7 +211,7 @@ def talk(
         audio = read_wav(input, sample_rate=16000, max_seconds=MAX_RECORDING_S)
         speech_bounds(audio)
     except (AudioFileError, OSError) as e:
-        console.print(f"[red]cannot use {input}:[/red] {e}")
+        console.print(f"[red]cannot use {escape(str(input))}:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     settings = _settings(config)
     from voxmcp.app import load_models
@@ -221,7 +221,7 @@ def talk(
     try:
         models = load_models(settings)
     except (ModelError, ValueError) as e:
-        console.print(f"[red]cannot load the models:[/red] {e}")
+        console.print(f"[red]cannot load the models:[/red] {escape(str(e))}")
         raise typer.Exit(2) from None
     cold = time.perf_counter() - t0
     demo = _ensure_demo(settings)

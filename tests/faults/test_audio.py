@@ -52,6 +52,7 @@ def _run(
 ) -> tuple[subprocess.CompletedProcess[str], float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VOXMCP_", "LIVEKIT_"))}
     env["HF_HUB_OFFLINE"] = "1"
+    env["COLUMNS"] = "60"  # a narrow terminal: the sentence must still be one line (long temp paths wrapped it)
     t0 = time.monotonic()
     done = subprocess.run(
         [VOXMCP, "talk", "--input", str(wav)], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=timeout_s
