@@ -1,14 +1,17 @@
 """A stock LiveKit agent (LiveKit's voice AI quickstart with an MCP toolset), running offline through voxmcp.
 
-Only the imports, the providers and `tools=[...]` differ from the stock agent; the AgentServer, the prewarm, the
-rtc_session entrypoint, the Agent and `cli.run_app` are LiveKit's, unchanged:
+Only the imports, the providers, `tools=[...]` and the Agent's first base differ from the stock agent; the
+AgentServer, the prewarm, the rtc_session entrypoint, the Agent and `cli.run_app` are LiveKit's, unchanged:
 
     -from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobProcess, cli, mcp
     -from livekit.plugins import openai, silero
     +from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobProcess, cli
     +
-    +from voxmcp import MCPToolset
+    +from voxmcp import MCPToolset, TurnPolicyMixin
     +from voxmcp.plugins import llm, stt, tts, vad
+    ...
+    -class Assistant(Agent):
+    +class Assistant(TurnPolicyMixin, Agent):
     ...
     -    proc.userdata["vad"] = silero.VAD.load()
     +    proc.userdata["vad"] = vad.SileroVAD.load()
@@ -32,13 +35,14 @@ uses the bundled demo server, so start that first:
 from dotenv import load_dotenv
 from livekit.agents import Agent, AgentServer, AgentSession, JobContext, JobProcess, cli
 
-from voxmcp import MCPToolset  # at module level: the job's event loop should not be the one importing it
+# at module level: the job's event loop should not be the one importing them
+from voxmcp import MCPToolset, TurnPolicyMixin
 from voxmcp.plugins import llm, stt, tts, vad
 
 load_dotenv()
 
 
-class Assistant(Agent):
+class Assistant(TurnPolicyMixin, Agent):  # validate, repair, ask, no unbacked claims: with any LLM
     def __init__(self) -> None:
         super().__init__(
             instructions="You are a helpful voice AI assistant. Use your tools when they can answer. "

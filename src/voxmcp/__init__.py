@@ -14,6 +14,8 @@ The public API, for a LiveKit agent of your own:
 - `MCPServerConfig`: one server (url or command, auth, allow/deny lists, timeouts).
 - `MCPHub`, `ServerStatus`, `ToolInfo`: the MCP layer under the toolset.
 - `VoicePolicies`: confirmation, elicitation by voice, spoken progress, filler, barge-in cancellation.
+- `TurnPolicyLLM`, `TurnPolicyMixin`, `PolicyOptions`: the turn policy for any LLM (validate calls against their
+  schemas, repair from the server's error, ask for a missing value, preamble once, no unbacked claims).
 - `Settings`, `load_settings`, `ConfigError`: voxmcp.toml.
 - `voxmcp.plugins.{stt,llm,tts,vad}`: the local models as LiveKit plugins.
 
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     from voxmcp.config import ConfigError, Settings, load_settings
     from voxmcp.mcp.config import MCPServerConfig
     from voxmcp.mcp.toolset import MCPHub, ServerStatus, ToolInfo
+    from voxmcp.policy import PolicyOptions, TurnPolicyLLM, TurnPolicyMixin
     from voxmcp.toolset import MCPToolset
     from voxmcp.voice import VoicePolicies
 
@@ -41,6 +44,9 @@ _EXPORTS: dict[str, str] = {
     "ServerStatus": "voxmcp.mcp.toolset",
     "ToolInfo": "voxmcp.mcp.toolset",
     "VoicePolicies": "voxmcp.voice",
+    "TurnPolicyLLM": "voxmcp.policy",
+    "TurnPolicyMixin": "voxmcp.policy",
+    "PolicyOptions": "voxmcp.policy",
     "Settings": "voxmcp.config",
     "load_settings": "voxmcp.config",
     "ConfigError": "voxmcp.config",
@@ -52,9 +58,12 @@ __all__ = [
     "MCPHub",
     "MCPServerConfig",
     "MCPToolset",
+    "PolicyOptions",
     "ServerStatus",
     "Settings",
     "ToolInfo",
+    "TurnPolicyLLM",
+    "TurnPolicyMixin",
     "VoicePolicies",
     "__version__",
     "load_settings",

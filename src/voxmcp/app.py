@@ -36,6 +36,7 @@ from voxmcp.models.eager_stt import EagerSTTAdapter
 from voxmcp.models.speech_chunks import FirstClauseTokenizer
 from voxmcp.models.stt import WhisperSTT
 from voxmcp.models.vocabulary import SpeechVocabulary, ToolText, build_vocabulary
+from voxmcp.policy import PolicyOptions, TurnPolicyLLM
 from voxmcp.toolset import stand_in_tools, unreachable_server_tool  # noqa: F401  (imported from here by tests)
 from voxmcp.voice import VoicePolicies
 
@@ -172,12 +173,18 @@ def session_text_transforms(models: Models) -> list[Any]:
 
 
 def build_session(
-    models: Models, settings: Settings, *, interruptions: bool = True, stt_: stt.STT[Any] | None = None
+    models: Models,
+    settings: Settings,
+    *,
+    interruptions: bool = True,
+    stt_: stt.STT[Any] | None = None,
+    llm_: llm.LLM[Any] | None = None,
 ) -> AgentSession[Any]:
+    """`llm_`: the LLM the session talks to (the runtime passes the models' LLM inside the turn policy)."""
     return AgentSession(
         vad=models.vad,
         stt=stt_ if stt_ is not None else session_stt(models, settings),
-        llm=models.llm,
+        llm=llm_ if llm_ is not None else models.llm,
         tts=session_tts(models),
         turn_handling={
             "turn_detection": "vad",
@@ -244,8 +251,29 @@ class VoiceAgentRuntime:
         greeting = greeting_text(self.settings, self.statuses) if self.greet else None
         self.agent = VoxAgent(instructions=self.settings.agent.instructions, tools=self.tools(), greeting=greeting)
         self.stt = session_stt(self.models, self.settings, vocabulary=speech_vocabulary(self.hub))
-        self.session = build_session(self.models, self.settings, interruptions=interruptions, stt_=self.stt)
+        self.session = build_session(
+            self.models, self.settings, interruptions=interruptions, stt_=self.stt, llm_=self.turn_policy()
+        )
         return self.session, self.agent
+
+    def turn_policy(self) -> TurnPolicyLLM:
+        """The models' LLM inside the turn policy, told which tools are read-only and how each call ended."""
+        return TurnPolicyLLM(
+            self.models.llm,
+            PolicyOptions(
+                preamble=self.settings.voice.tool_preamble or None,
+                max_repairs=self.settings.agent.max_repairs,
+                may_change_things=self._may_change_things,
+                outcome_of=self.voice.outcome_of,
+            ),
+        )
+
+    def _may_change_things(self, tool: str) -> bool:
+        try:
+            annotations = self.hub.tool_info(tool).annotations
+        except KeyError:  # call_tool, resources, stand-ins: can't tell, so they may
+            return True
+        return not (annotations is not None and annotations.read_only_hint)
 
     def _tools_changed(self, _tools: list[Any]) -> None:
         whisper = self.stt.wrapped_stt if isinstance(self.stt, EagerSTTAdapter) else self.stt

@@ -123,6 +123,8 @@ class AgentSettings(_Strict):
     greeting: bool = True
     greeting_text: str | None = None
     max_tool_steps: int = Field(default=3, ge=1, le=10)
+    max_repairs: int = Field(default=2, ge=0, le=5)
+    """Corrected calls the turn policy allows per turn after a call is refused or fails its schema."""
 
 
 class STTSettings(_Strict):
@@ -148,7 +150,8 @@ class VoiceSettings(_Strict):
     """Start decoding this long into the end-of-turn silence (kept if the silence lasts); 0 decodes at the end only."""
     filler: bool = True
     tool_preamble: str | None = "One moment."
-    """Said as soon as the local LLM decides to call a tool (before the call is generated); empty to disable."""
+    """Said before a turn's first tool call (the local LLM says it as soon as it decides to call, before the call is
+    generated); empty to disable."""
     confirm_destructive: bool = True
     progress_interval_s: float = Field(default=4.0, ge=1.0, le=60.0)
 

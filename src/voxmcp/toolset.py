@@ -29,7 +29,9 @@ from livekit.agents.llm.async_toolset import AsyncToolset
 from mcp.client import Transport
 
 from voxmcp.mcp.config import MCPServerConfig, load_mcp_servers_json, parse_mcp_servers
+from voxmcp.mcp.errors import MCPCallError
 from voxmcp.mcp.toolset import MCPHub, ServerStatus
+from voxmcp.policy import Outcome
 from voxmcp.voice import VoicePolicies
 
 logger = logging.getLogger(__name__)
@@ -54,7 +56,8 @@ def unreachable_server_tool(status: ServerStatus, hub: MCPHub) -> MCPTool:
         if now is not None and now.state == "connected":
             return f"The {status.name} server is reachable again. Please ask once more."
         reason = (now.error if now is not None else None) or status.error or "it is not responding"
-        raise ToolError(reason)
+        # caused by a connection error, so the turn policy says it instead of trying the call again
+        raise ToolError(reason) from MCPCallError("disconnected", server=status.name, reason="unreachable")
 
     # no arguments: there is nothing for the model to fill in (an invented argument would fail the grounding check)
     description = (
@@ -213,6 +216,20 @@ class MCPToolset(AsyncToolset):
                 await hub.aclose()
 
     # ---- internals ----------------------------------------------------------------------------------
+
+    def outcome_of(self, call: llm.FunctionCall, output: llm.FunctionCallOutput) -> Outcome | None:
+        """How one of this toolset's calls ended (declined, refused, lost), for the turn policy."""
+        return self.policies.outcome_of(call, output)
+
+    def may_change_things(self, tool: str) -> bool | None:
+        """False for a tool its server annotates read-only; None for a tool this toolset doesn't have."""
+        if self._hub is None:
+            return None
+        try:
+            annotations = self._hub.tool_info(tool).annotations
+        except KeyError:
+            return None
+        return not (annotations is not None and annotations.read_only_hint)
 
     def _new_hub(self) -> MCPHub:
         auth_factory = None

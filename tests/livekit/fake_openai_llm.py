@@ -14,7 +14,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from starlette.applications import Starlette
@@ -44,10 +44,15 @@ def _reply_for(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     return FIXED_ANSWER, None
 
 
-def create_app(*, tokens_per_s: float, ttft_s: float) -> Starlette:
+ReplyFor = Callable[[dict[str, Any]], tuple[str, dict[str, Any] | None]]
+
+
+def create_app(*, tokens_per_s: float, ttft_s: float, reply_for: ReplyFor = _reply_for) -> Starlette:
+    """`reply_for`: (text, call) for a request body; tests script other models with it."""
+
     async def completions(request: Request) -> Response:
         body = await request.json()
-        text, call = _reply_for(body)
+        text, call = reply_for(body)
         model = str(body.get("model") or "fake")
         cid = f"chatcmpl-{uuid.uuid4().hex[:12]}"
         created = int(time.time())

@@ -11,8 +11,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from voxmcp.evals.claims import action_claims
 from voxmcp.evals.schema import ArgMatcher, Expectations, ExpectedCall, Fact, StateCheck
+from voxmcp.policy.claims import action_claims
 from voxmcp.voice import confirm
 
 _ONES = {

@@ -584,7 +584,8 @@ class MCPHub:
             raise ToolError(f"Say which server: {', '.join(allowed)}.")
         connection = self._servers[name].connection
         if connection is None:
-            raise ToolError(str(MCPCallError("disconnected", server=name, reason="not_connected")))
+            error = MCPCallError("disconnected", server=name, reason="not_connected")
+            raise ToolError(str(error)) from error
         return connection
 
     def _make_read_resource_tool(self, servers: list[str]) -> MCPTool:

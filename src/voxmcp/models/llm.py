@@ -38,6 +38,7 @@ from livekit.agents.utils import shortuuid
 from voxmcp.models import call_decoding, catalogue, grounding, toolcalls
 from voxmcp.models.catalogue import compact_schema, prompt_tools  # noqa: F401  (imported from here by tests)
 from voxmcp.models.kv_state import KVStateCache
+from voxmcp.policy.wording import spoken_failure
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -425,18 +426,6 @@ def prose_answer(outputs: Sequence[FunctionCallOutput], says_as_is: Callable[[st
     if len(re.findall(r"[.!?](?:\s|$)", text)) > 2:
         return None
     return text
-
-
-def spoken_failure(errors: Sequence[str]) -> str:
-    """The failures as said to the user: "Sorry." and the reasons, which already say what happened.
-
-    Not "that didn't work" in general: after a dropped connection the outcome is unknown, and claiming a failure
-    would be as untrue as claiming success. A server's own refusal ("That didn't work: ...") is a definite failure.
-    """
-    reasons = " ".join(e if e.endswith((".", "!", "?")) else e + "." for e in errors if e) or "The tool failed."
-    if reasons.lower().startswith(("that didn't work", "sorry")):
-        return reasons if reasons.lower().startswith("sorry") else f"Sorry, t{reasons[1:]}"  # said once, not twice
-    return f"Sorry. {reasons}"
 
 
 class LocalLLM(llm.LLM[Any]):

@@ -22,7 +22,8 @@ from livekit.agents import AgentSession, RunContext, llm
 from livekit.agents.llm import RawFunctionTool, ToolError, function_tool
 from livekit.agents.llm.utils import prepare_function_arguments
 
-from voxmcp.mcp import ElicitReply, InteractionHandlers, LogFn, MCPHub, SampleFn, ToolInfo
+from voxmcp.mcp import ElicitReply, InteractionHandlers, LogFn, MCPCallError, MCPHub, SampleFn, ToolInfo
+from voxmcp.policy import Outcome
 from voxmcp.voice import confirm, elicit
 from voxmcp.voice.calls import ActiveCalls, DialogRequest, ToolCallScope
 from voxmcp.voice.dialog import DialogScript, DialogTask
@@ -39,6 +40,7 @@ INTERRUPTED_RESULT = "Stopped: the user interrupted."
 CLOSED_RESULT = "Stopped: the conversation ended before the call finished."
 _META_CALL = "call_tool"
 _CANCEL_WAIT_S = 5.0
+_OUTCOMES_KEPT = 256
 
 
 def _reply_spoke(handle: Any) -> bool:
@@ -91,6 +93,7 @@ class VoicePolicies:
         self.answer_timeout_s = answer_timeout_s
         self._show_link = show_link
         self.calls = ActiveCalls()
+        self._outcomes: dict[str, Outcome] = {}
         self.progress = SpokenProgress(
             session_getter, self.calls, min_interval_s=progress_interval_s, first_after_s=progress_first_after_s
         )
@@ -236,6 +239,34 @@ class VoicePolicies:
         context: RunContext[Any],
         hub: MCPHub | None,
     ) -> Any:
+        call_id = context.function_call.call_id
+        try:
+            result = await self._run_tool_once(tool, name, raw_arguments, context, hub)
+        except ToolError as e:
+            self._record(call_id, _failure_outcome(e))
+            raise
+        declined = result in (confirm.DECLINED_RESULT, confirm.NO_ANSWER_RESULT)
+        self._record(call_id, "declined" if declined else "done")
+        return result
+
+    def outcome_of(self, call: llm.FunctionCall, output: llm.FunctionCallOutput) -> Outcome | None:
+        """How a call this conversation ran ended (for the turn policy: a declined call backs no claim, a lost one
+        is never repaired); None for calls it didn't run."""
+        return self._outcomes.get(call.call_id)
+
+    def _record(self, call_id: str, outcome: Outcome) -> None:
+        self._outcomes[call_id] = outcome
+        while len(self._outcomes) > _OUTCOMES_KEPT:
+            self._outcomes.pop(next(iter(self._outcomes)))
+
+    async def _run_tool_once(
+        self,
+        tool: RawFunctionTool[..., Any],
+        name: str,
+        raw_arguments: dict[str, object],
+        context: RunContext[Any],
+        hub: MCPHub | None,
+    ) -> Any:
         info, arguments = self._target(hub, name, raw_arguments)
         server = info.server if info is not None else ""
         scope = ToolCallScope(server=server, tool=info.name if info else name, exposed_name=name, context=context)
@@ -319,3 +350,14 @@ class VoicePolicies:
 
         async with context.with_filler(source, delay=self.filler_delay_s):
             yield
+
+
+def _failure_outcome(error: ToolError) -> Outcome:
+    """`refused` when the tool or server said no (no effect happened: a corrected call is safe), else `lost`: a
+    transport failure, a timeout or an interruption, after which nothing is sent again."""
+    cause = error.__cause__
+    if isinstance(cause, MCPCallError):
+        return "refused" if cause.reason == "refused" else "lost"
+    if str(error) in (INTERRUPTED_RESULT, CLOSED_RESULT, "The call was cancelled."):
+        return "lost"
+    return "refused"

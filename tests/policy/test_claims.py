@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from voxmcp.evals.claims import action_claims
+from voxmcp.policy.claims import action_claims
 
 
 @pytest.mark.parametrize(
@@ -12,6 +12,7 @@ from voxmcp.evals.claims import action_claims
     [
         "I've saved your note.",
         "Sure, I'll remember that Carlos's birthday is on June 12.",
+        "I remember that your sister is Anna.",
         "Your note was added.",
         "It has been deleted.",
         "Done!",

@@ -50,6 +50,8 @@ _PATTERNS = [
         r"(?:remember|keep\s+(?:that|this|it)\s+in\s+mind|make\s+a\s+note|note\s+(?:that|this|it|down)|"
         r"save|store|add|create|record|send|delete|remove|erase|forget|update|write|book|schedule|cancel)\b"
     ),
+    # remembering stated as a present fact: "I remember that your sister is Anna" / "I'll now remember"
+    re.compile(r"\b(?:i|we)(?:\s+(?:now|do|will\s+now))?\s+remember\s+(?:that|this|it|your)\b"),
     # done: "Done." / "All done." / "It's done." / "Consider it done." / "You're all set."
     re.compile(r"^(?:(?:ok(?:ay)?|sure|great|alright|all right|got it)[\s,!]+)?(?:all\s+)?done\b"),
     re.compile(r"\b(?:consider\s+it\s+done|(?:it|that)(?:'s|\s+is|\s+has\s+been)\s+(?:all\s+)?done|all\s+set)\b"),
