@@ -77,6 +77,15 @@ async def test_no_preamble_when_the_model_already_spoke_or_on_a_later_step() -> 
     assert text == "" and calls[0].name == "get_weather"
 
 
+async def test_an_llm_that_says_the_preamble_itself_is_heard_once_per_turn() -> None:
+    own = ScriptedLLM(Reply(text=["One moment. "], calls=[("get_weather", {"city": "Oslo"})]))
+    text, calls = await _run(own, _ctx("Paris and Oslo?", ("get_weather", {"city": "Paris"}, "Sunny.", False)))
+    assert text == "" and calls[0].name == "get_weather"
+    first = ScriptedLLM(Reply(text=["One moment. "], calls=[("get_weather", {"city": "Oslo"})]))
+    text, _ = await _run(first, _ctx("Oslo?"))
+    assert text == "One moment. "
+
+
 async def test_a_call_that_fails_its_schema_is_never_sent_and_the_model_corrects_it() -> None:
     def corrected(seen: Seen) -> Reply:
         rejected = seen.outputs[-1]
@@ -171,7 +180,7 @@ async def test_the_same_failed_call_is_not_sent_again() -> None:
 async def test_a_missing_required_value_is_asked_for_not_invented() -> None:
     inner = ScriptedLLM(Reply(calls=[("get_weather", {})]), Reply(calls=[("get_weather", {"units": "metric"})]))
     text, calls = await _run(inner, _ctx("What's the weather?"), max_repairs=1)
-    assert calls == [] and text == "Which city should I use?"
+    assert calls == [] and text == "What city should I use?"
 
 
 async def test_a_claim_without_a_call_is_asked_again_with_a_call_required() -> None:

@@ -29,7 +29,7 @@ from voxmcp.policy import TurnPolicyMixin
 from voxmcp.toolset import MCPToolset
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "livekit"))
-from fake_openai_llm import create_app  # noqa: E402
+from fake_openai_llm import create_app
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -81,7 +81,7 @@ async def openai_endpoint() -> AsyncIterator[str]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110  (uvicorn offers a flag, not an event)
         await asyncio.sleep(0.02)
     try:
         yield f"http://127.0.0.1:{port}/v1"

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 
 from voxmcp.logs import REDACTOR
 
-AGENT_LOGGERS = ("voxmcp.models.llm", "voxmcp.voice", "voxmcp.mcp.toolset")
+AGENT_LOGGERS = ("voxmcp.models.llm", "voxmcp.policy", "voxmcp.voice", "voxmcp.mcp.toolset")
 """Where the decisions are logged: the local LLM's call decoding, voice policies and the MCP hub."""
 MAX_RECORDS = 200
 # attributes every LogRecord has: what is left over is what the caller passed as `extra`

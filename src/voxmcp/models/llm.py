@@ -38,6 +38,7 @@ from livekit.agents.utils import shortuuid
 from voxmcp.models import call_decoding, catalogue, grounding, toolcalls
 from voxmcp.models.catalogue import compact_schema, prompt_tools  # noqa: F401  (imported from here by tests)
 from voxmcp.models.kv_state import KVStateCache
+from voxmcp.policy.schema import question_for
 from voxmcp.policy.wording import spoken_failure
 
 if TYPE_CHECKING:
@@ -570,6 +571,9 @@ class LocalLLMStream(llm.LLMStream):
         self._request_id = shortuuid("llamacpp_")
         self._shown: list[dict[str, Any]] = []
         """The tools this turn's prompts show (all of them, compacted, or those a search found)."""
+        self._unsaid: tuple[str, str] | None = None
+        """(tool, parameter) of the last call rejected for a value the user never said, for a tool the request
+        names: the value to ask for."""
 
     async def _run(self) -> None:
         rt = self._local.runtime
@@ -631,8 +635,9 @@ class LocalLLMStream(llm.LLMStream):
             if stats.invented_values or grounding.relevant_tools(user_text, _descriptions(schemas)):
                 # a request for a tool whose values weren't heard (usually a misheard name: the model filled in
                 # a value nobody said, or the request shares words with a tool): asked to answer anyway, a 0.5B
-                # invents the data ("How cold is it in my cold?" -> "The temperature is 0 degrees"), so ask again
-                self._emit_text(SAY_AGAIN)
+                # invents the data ("How cold is it in my cold?" -> "The temperature is 0 degrees"), so ask for
+                # the value it had to invent ("What city should I use?"), or to say it again
+                self._emit_text(self._question_for_unsaid(schemas) or SAY_AGAIN)
                 return
             await self._stream_text(self._fallback_prompt(messages), rt.grammar(SPEECH_GRAMMAR), stats)
         except ContextFull as e:
@@ -774,6 +779,12 @@ class LocalLLMStream(llm.LLMStream):
                 check = grounding.check_call(call.name, call.arguments, by_name[call.name], descriptions, user_text)
                 if not check.ok or check.arguments is None:
                     stats.invented_values += check.invented
+                    if (
+                        check.invented
+                        and check.unsaid_key
+                        and call.name in grounding.relevant_tools(user_text, descriptions)
+                    ):
+                        self._unsaid = (call.name, check.unsaid_key)
                     logger.info(
                         "tool call not grounded in the user's words",
                         extra={"tool": call.name, "reason": check.reason, "raw": held[:300]},
@@ -849,6 +860,13 @@ class LocalLLMStream(llm.LLMStream):
         finally:
             req.stop_event.set()
             await asyncio.shield(worker)
+
+    def _question_for_unsaid(self, schemas: Sequence[dict[str, Any]]) -> str | None:
+        if self._unsaid is None:
+            return None
+        tool, key = self._unsaid
+        params = next((s["function"].get("parameters") or {} for s in schemas if s["function"]["name"] == tool), {})
+        return question_for(key, params) if key in (params.get("properties") or {}) else None
 
     def _turn_tools(self, instructions: str) -> list[dict[str, Any]]:
         """Choose the tools this turn shows (`self._shown`) from the catalogue's mode; returns the schemas a call

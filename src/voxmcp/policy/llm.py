@@ -229,12 +229,20 @@ class TurnPolicyStream(llm.LLMStream):
                 if delta is None:
                     continue
                 if delta.content:
+                    if self._repeats_preamble(delta.content, turn):
+                        continue
                     self._say(guard.feed(delta.content))
                 if delta.tool_calls:
                     response.calls.extend(delta.tool_calls)
         self._say(guard.flush())
         response.held, response.claims = guard.held, guard.claims
         return response
+
+    def _repeats_preamble(self, text: str, turn: Turn) -> bool:
+        """An LLM that says the preamble itself (the local one, as soon as it decides to call) says it on every step;
+        the user hears it once, before the turn's first call."""
+        preamble = (self._opts.preamble or "").strip()
+        return bool(preamble) and text.strip() == preamble and (bool(turn.steps) or self._said)
 
     def _problems(
         self, calls: list[llm.FunctionToolCall], params: dict[str, dict[str, Any]], turn: Turn

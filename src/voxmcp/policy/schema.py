@@ -18,6 +18,7 @@ from livekit.agents import llm
 
 _MAX_HINT_CHARS = 600
 _MAX_ERRORS = 3
+_FILLERS = {"a", "an", "the", "for", "of", "to", "in", "on", "with", "and", "or", "by", "from"}
 
 
 def tool_parameters(tools: Sequence[llm.Tool | llm.Toolset]) -> dict[str, dict[str, Any]]:
@@ -99,7 +100,7 @@ def parameter_hints(schema: dict[str, Any]) -> str:
 
 
 def question_for(parameter: str, schema: dict[str, Any]) -> str:
-    """One short spoken question for a value only the user can give ("Which city should I use?").
+    """One short spoken question for a value only the user can give ("What city should I use?").
 
     Worded from the parameter's name, or its description's first words when the name is a code ("q", "id")."""
     props = schema.get("properties") if isinstance(schema.get("properties"), dict) else {}
@@ -107,12 +108,14 @@ def question_for(parameter: str, schema: dict[str, Any]) -> str:
     words = _words(parameter)
     if len(" ".join(words)) <= 2 or words in (["id"], ["q"], ["query"]):
         described = _words(str(prop.get("description") or "") if isinstance(prop, dict) else "")[:4]
+        while described and described[-1] in _FILLERS:
+            described.pop()
         words = described or words
     phrase = " ".join(words) or "value"
     if isinstance(prop, dict) and isinstance(prop.get("enum"), list) and 1 < len(prop["enum"]) <= 4:
         options = [str(v) for v in prop["enum"]]
         return f"Which {phrase}: {', '.join(options[:-1])} or {options[-1]}?"
-    return f"Which {phrase} should I use?"
+    return f"What {phrase} should I use?"
 
 
 def _words(text: str) -> list[str]:
