@@ -88,8 +88,8 @@ async def test_an_llm_that_says_the_preamble_itself_is_heard_once_per_turn() -> 
 
 async def test_a_call_that_fails_its_schema_is_never_sent_and_the_model_corrects_it() -> None:
     def corrected(seen: Seen) -> Reply:
-        rejected = seen.outputs[-1]
-        assert rejected.is_error and "city is required" in rejected.output
+        assert seen.calls == []  # the rejected call is described in the note, not shown as a call to copy
+        assert 'get_weather({"town": "Paris"}): Not sent: ' in seen.last_user and "city is required" in seen.last_user
         assert "Parameters of get_weather" in seen.last_user and "city (string; required): City name" in seen.last_user
         return Reply(calls=[("get_weather", {"city": "Paris"})])
 
@@ -106,7 +106,7 @@ async def test_an_enum_is_checked_too() -> None:
     )
     _, calls = await _run(inner, _ctx("Weather in Paris in metric?"))
     assert json.loads(calls[0].arguments)["units"] == "metric"
-    assert "'kelvin' is not one of" in inner.seen[1].outputs[-1].output
+    assert "'kelvin' is not one of" in inner.seen[1].last_user
 
 
 async def test_a_refused_call_is_repaired_from_the_servers_error() -> None:
@@ -132,6 +132,32 @@ async def test_a_refused_call_is_repaired_from_the_servers_error() -> None:
     inner = ScriptedLLM(repair)
     text, calls = await _run(inner, ctx)
     assert text == "" and json.loads(calls[0].arguments)["time"] == "15:00"
+
+
+async def test_the_failed_call_is_described_not_left_to_copy() -> None:
+    ctx = _ctx(
+        "Time in Paris?", ("convert_time", {"source_timezone": "Paris"}, "No time zone found with key Paris", True)
+    )
+    inner = ScriptedLLM(Reply(text=["Sorry."]))
+    await _run(inner, ctx)
+    seen = inner.seen[0]
+    assert seen.calls == [] and seen.outputs == []
+    assert seen.last_user.startswith("Time in Paris?\n(Attempts that did not work:\n")
+    assert '- convert_time({"source_timezone": "Paris"}): No time zone found with key Paris' in seen.last_user
+
+
+async def test_after_another_tool_worked_the_failed_call_may_be_made_right() -> None:
+    ctx = _ctx(
+        "Read my shopping list",
+        ("add_note", {"text": "/home/shopping.txt"}, "Access denied - path outside allowed directories", True),
+        ("get_weather", {"city": "dirs"}, "Allowed directories: /srv/sandbox", False),
+    )
+    inner = ScriptedLLM(Reply(calls=[("add_note", {"text": "/srv/sandbox/shopping.txt"})]))
+    text, calls = await _run(inner, ctx)
+    seen = inner.seen[0]
+    assert [o.output for o in seen.outputs] == ["Allowed directories: /srv/sandbox"]
+    assert "Access denied" in seen.last_user and "With the results so far" in seen.last_user
+    assert text == "" and calls[0].name == "add_note"
 
 
 async def test_repair_may_call_another_tool_first() -> None:

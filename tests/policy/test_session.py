@@ -51,7 +51,7 @@ def careless_model(body: dict[str, Any]) -> tuple[str, dict[str, Any] | None]:
     if body.get("tool_choice") == "required":
         call = {"id": "call_note", "name": _tool_name(body, "add_note"), "arguments": json.dumps({"text": "Anna"})}
         return "", call
-    if "That call did not work" in user and "no weather for 'Pariss'" in user:
+    if "Attempts that did not work" in user and "no weather for 'Pariss'" in user:
         return "", {"id": "call_fix", "name": _tool_name(body, "get_weather"), "arguments": '{"city": "Paris"}'}
     if "weather" in user.lower():
         return "", {"id": "call_typo", "name": _tool_name(body, "get_weather"), "arguments": '{"city": "Pariss"}'}

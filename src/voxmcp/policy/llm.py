@@ -43,11 +43,15 @@ from voxmcp.policy.wording import NOT_DONE, spoken_failure
 logger = logging.getLogger(__name__)
 
 REPAIR_NOTE = (
-    "(That call did not work: {error}\n"
+    "(Attempts that did not work:\n{attempts}\n"
     "Parameters of {tool}:\n{hints}\n"
-    "Make the call again with corrected arguments, or first call another tool that finds the right value. "
-    "If only I can give a missing value, ask me for it in one short question.)"
+    "{closing} If only I can give a missing value, ask me for it in one short question.)"
 )
+RETRY_CLOSING = (
+    "Make the call again with different, corrected values in the form the parameters ask for, or first call "
+    "another tool that finds the right value."
+)
+CONTINUE_CLOSING = "With the results so far, make the corrected call now, or answer me if they already do."
 INVALID_NOTE = "Not sent: the arguments don't match the tool's schema: {errors}."
 REPEATED_NOTE = "Not sent: this exact call already failed; change the arguments or use another tool."
 
@@ -151,6 +155,8 @@ class TurnPolicyStream(llm.LLMStream):
         can_call = bool(self._tools) and tool_choice != "none"
         last = turn.last_step
         ends_with_outputs = bool(last) and isinstance(self._chat_ctx.items[-1], FunctionCallOutput)
+        attempts: list[tuple[str, str, str]] = []
+        base, closing = ctx, RETRY_CLOSING
         if ends_with_outputs and all(s.failed for s in last):
             lost = [s for s in last if s.outcome == "lost"]
             if lost or not can_call or turn.failures > opts.max_repairs:
@@ -164,10 +170,19 @@ class TurnPolicyStream(llm.LLMStream):
                 )
                 self._say(spoken_failure([_output_text(s) for s in last]))
                 return
-            ctx = _with_repair_note(ctx, last, params)
+            attempts = [(s.call.name, s.call.arguments, _output_text(s)) for s in turn.steps if s.failed]
+            base = _without_failed_steps(ctx, turn)
             logger.info("repairing a refused call", extra={"tool": last[0].call.name, "attempt": turn.failures})
         elif ends_with_outputs and turn.failures:
-            ctx = _without_failed_steps(ctx, turn)
+            # a repaired call worked: answer from what worked. Another tool worked (the allowed directories after
+            # "access denied"): the failed call may now be made right
+            base = _without_failed_steps(ctx, turn)
+            unresolved = turn.unresolved()
+            if unresolved and can_call and turn.failures <= opts.max_repairs:
+                attempts = [(s.call.name, s.call.arguments, _output_text(s)) for s in unresolved]
+                closing = CONTINUE_CLOSING
+                logger.info("continuing a repair", extra={"tool": unresolved[-1].call.name})
+        ctx = _with_repair_note(base, attempts, params, closing) if attempts else base
         repairs_left = opts.max_repairs - turn.failures
         required_after_claim = False
         while True:
@@ -199,7 +214,8 @@ class TurnPolicyStream(llm.LLMStream):
                 self._say(_give_up(problems, params, turn))
                 return
             repairs_left -= 1
-            ctx = _with_rejected_calls(ctx, problems, params)
+            attempts += [(c.name, c.arguments, reason) for c, reason in problems]
+            ctx = _with_repair_note(base, attempts, params, RETRY_CLOSING)
             logger.info(
                 "call rejected before sending",
                 extra={"calls": [c.name for c, _ in problems], "errors": [e for _, e in problems]},
@@ -282,32 +298,34 @@ def _output_text(step: Step) -> str:
     return (step.output.output if step.output is not None else "").strip()
 
 
-def _with_repair_note(ctx: ChatContext, failed: tuple[Step, ...], params: dict[str, dict[str, Any]]) -> ChatContext:
-    """The context the model corrects a refused call from: everything so far, then a note on the user's side with
-    the error and the tool's parameters (a note, not a system turn: a small model reads a late system turn out)."""
-    step = failed[0]
+def _with_repair_note(
+    ctx: ChatContext, attempts: list[tuple[str, str, str]], params: dict[str, dict[str, Any]], closing: str
+) -> ChatContext:
+    """The context a model corrects a call from: the request, with a note after it that lists the attempts that
+    failed (call and error) and the tool's parameters. The failed calls are described, not left in the history as
+    calls: a small model copies a call it sees ("Paris" again after "no time zone found with key Paris"). A note on
+    the user's side, not a system turn: a small model reads a late system turn out."""
+    name = attempts[-1][0]
+    lines = "\n".join(f"- {tool}({_short(arguments)}): {error or 'failed'}" for tool, arguments, error in attempts)
     note = REPAIR_NOTE.format(
-        error=_output_text(step) or "the tool failed",
-        tool=step.call.name,
-        hints=schemas.parameter_hints(params.get(step.call.name, {})) or "(none)",
+        attempts=lines, tool=name, hints=schemas.parameter_hints(params.get(name, {})) or "(none)", closing=closing
     )
     fixed = ctx.copy()
-    fixed.items.append(ChatMessage(role="user", content=[f"{_request_of(ctx)}\n{note}"]))
+    for i in range(len(fixed.items) - 1, -1, -1):
+        item = fixed.items[i]
+        if isinstance(item, ChatMessage) and item.role == "user" and (item.text_content or "").strip():
+            request = (item.text_content or "").strip()
+            if i == len(fixed.items) - 1:
+                fixed.items[i] = ChatMessage(role="user", content=[f"{request}\n{note}"], id=item.id)
+            else:  # the note goes last, after the calls that worked
+                fixed.items.append(ChatMessage(role="user", content=[f"{request}\n{note}"]))
+            break
     return fixed
 
 
-def _with_rejected_calls(
-    ctx: ChatContext, problems: list[tuple[llm.FunctionToolCall, str]], params: dict[str, dict[str, Any]]
-) -> ChatContext:
-    """The context after calls that were never sent: each call with its reason as an error output, then the note."""
-    fixed = ctx.copy()
-    steps = []
-    for call, reason in problems:
-        fc = FunctionCall(call_id=call.call_id, name=call.name, arguments=call.arguments)
-        out = FunctionCallOutput(call_id=call.call_id, name=call.name, output=reason, is_error=True)
-        fixed.items.extend([fc, out])
-        steps.append(Step(fc, out, "refused"))
-    return _with_repair_note(fixed, tuple(steps), params)
+def _short(arguments: str, limit: int = 300) -> str:
+    text = " ".join((arguments or "{}").split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _without_failed_steps(ctx: ChatContext, turn: Turn) -> ChatContext:
@@ -320,14 +338,6 @@ def _without_failed_steps(ctx: ChatContext, turn: Turn) -> ChatContext:
         if not (isinstance(item, FunctionCall | FunctionCallOutput) and item.call_id in failed)
     ]
     return fixed
-
-
-def _request_of(ctx: ChatContext) -> str:
-    for item in reversed(ctx.items):
-        if isinstance(item, ChatMessage) and item.role == "user" and (item.text_content or "").strip():
-            text = (item.text_content or "").strip()
-            return text.split("\n(That call did not work", 1)[0]
-    return ""
 
 
 def _give_up(problems: list[tuple[llm.FunctionToolCall, str]], params: dict[str, dict[str, Any]], turn: Turn) -> str:

@@ -100,6 +100,16 @@ class Turn:
         """A call with exactly these arguments failed earlier in this turn (sending it again can't help)."""
         return any(s.failed and s.same_call(name, arguments) for s in self.steps)
 
+    def unresolved(self) -> list[Step]:
+        """Failed calls whose tool has not succeeded since (a repair may still be owed for them)."""
+        out = []
+        for i, step in enumerate(self.steps):
+            if step.failed and not any(
+                later.outcome == "done" and later.call.name == step.call.name for later in self.steps[i + 1 :]
+            ):
+                out.append(step)
+        return out
+
     def succeeded(self, effects_only: Callable[[str], bool] | None = None) -> list[Step]:
         """Calls that ran; with `effects_only`, only those of tools it says may change something."""
         return [s for s in self.steps if s.outcome == "done" and (effects_only is None or effects_only(s.call.name))]
