@@ -28,6 +28,7 @@ class Seen:
     chat_ctx: ChatContext
     tools: list[str]
     tool_choice: Any
+    extra: Any = None
 
     @property
     def last_user(self) -> str:
@@ -69,7 +70,7 @@ class ScriptedLLM(llm.LLM[Any]):
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> llm.LLMStream:
         names = [t.info.name for t in tools or [] if hasattr(t, "info")]
-        seen = Seen(chat_ctx.copy(), names, tool_choice)
+        seen = Seen(chat_ctx.copy(), names, tool_choice, extra_kwargs)
         self.seen.append(seen)
         if not self.replies:
             raise AssertionError(f"the scripted LLM ran out of replies at request {len(self.seen)}")

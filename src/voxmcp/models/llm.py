@@ -38,6 +38,7 @@ from livekit.agents.utils import shortuuid
 from voxmcp.models import call_decoding, catalogue, grounding, toolcalls
 from voxmcp.models.catalogue import compact_schema, prompt_tools  # noqa: F401  (imported from here by tests)
 from voxmcp.models.kv_state import KVStateCache
+from voxmcp.policy.llm import REPAIR_HINT
 from voxmcp.policy.schema import question_for
 from voxmcp.policy.wording import spoken_failure
 
@@ -487,9 +488,18 @@ class LocalLLM(llm.LLM[Any]):
         tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> LocalLLMStream:
+        repairing = extra_kwargs.get(REPAIR_HINT, ()) if isinstance(extra_kwargs, dict) else ()
         return LocalLLMStream(
-            self, chat_ctx=chat_ctx, tools=tools or [], conn_options=conn_options, tool_choice=tool_choice
+            self,
+            chat_ctx=chat_ctx,
+            tools=tools or [],
+            conn_options=conn_options,
+            tool_choice=tool_choice,
+            repairing=frozenset(str(name) for name in repairing),
         )
+
+    takes_repair_hints: ClassVar[bool] = True
+    """The turn policy may say which tools a step repairs (`extra_kwargs={REPAIR_HINT: [...]}`)."""
 
     @property
     def prefix_budget(self) -> int:
@@ -564,10 +574,14 @@ class LocalLLMStream(llm.LLMStream):
         tools: list[llm.Tool],
         conn_options: APIConnectOptions,
         tool_choice: NotGivenOr[llm.ToolChoice],
+        repairing: frozenset[str] = frozenset(),
     ) -> None:
         super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._local = llm_
         self._tool_choice = tool_choice
+        self._repairing = repairing
+        """Tools whose refused call this step corrects: the server judges the values (it refused the user's
+        literal ones, e.g. "4.30" for an HH:MM time), so they are not held to the user's words."""
         self._request_id = shortuuid("llamacpp_")
         self._shown: list[dict[str, Any]] = []
         """The tools this turn's prompts show (all of them, compacted, or those a search found)."""
@@ -776,6 +790,10 @@ class LocalLLMStream(llm.LLMStream):
                 continue
             kept: list[toolcalls.ParsedToolCall] = []
             for call in parsed.calls:
+                if call.name in self._repairing:
+                    logger.info("a repaired call, judged by its server", extra={"tool": call.name})
+                    kept.append(call)
+                    continue
                 check = grounding.check_call(call.name, call.arguments, by_name[call.name], descriptions, user_text)
                 if not check.ok or check.arguments is None:
                     stats.invented_values += check.invented
@@ -957,7 +975,10 @@ def _extractive(schema: dict[str, Any], key: str | None, keeping: list[str], use
     props = schema.get("properties")
     if key is None or not isinstance(props, dict) or key not in props:
         return schema
-    spans = grounding.said_spans(user_text, keeping=keeping)
+    # the request's own words: a note the turn policy adds goes after a line break; a span with a quote or a
+    # backslash would need escaping that llama.cpp's schema converter gets wrong (an unparsable grammar)
+    request = user_text.split("\n", 1)[0]
+    spans = [s for s in grounding.said_spans(request, keeping=keeping) if '"' not in s and "\\" not in s]
     if not spans:
         return schema
     return {**schema, "properties": {**props, key: {"type": "string", "enum": spans}}}

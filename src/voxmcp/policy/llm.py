@@ -42,6 +42,9 @@ from voxmcp.policy.wording import NOT_DONE, spoken_failure
 
 logger = logging.getLogger(__name__)
 
+REPAIR_HINT = "voxmcp_repairing"
+"""`extra_kwargs` key naming the tools a step repairs, for an LLM that says it takes it (`takes_repair_hints`): the
+local one then doesn't hold the corrected values to the user's literal words, which the server just refused."""
 REPAIR_NOTE = (
     "(Attempts that did not work:\n{attempts}\n"
     "Parameters of {tool}:\n{hints}\n"
@@ -187,7 +190,8 @@ class TurnPolicyStream(llm.LLMStream):
         required_after_claim = False
         while True:
             # asked again for the call it claimed: whatever it says instead is not said
-            response = await self._respond(ctx, tool_choice, turn, quiet=required_after_claim)
+            repairing = frozenset(name for name, _, _ in attempts)
+            response = await self._respond(ctx, tool_choice, turn, quiet=required_after_claim, repairing=repairing)
             if response.claims and not response.calls:
                 if can_call and not turn.steps and not required_after_claim:
                     # the model said it did something without calling anything: ask it for the call itself
@@ -222,7 +226,13 @@ class TurnPolicyStream(llm.LLMStream):
             )
 
     async def _respond(
-        self, ctx: ChatContext, tool_choice: NotGivenOr[llm.ToolChoice], turn: Turn, *, quiet: bool = False
+        self,
+        ctx: ChatContext,
+        tool_choice: NotGivenOr[llm.ToolChoice],
+        turn: Turn,
+        *,
+        quiet: bool = False,
+        repairing: frozenset[str] = frozenset(),
     ) -> _Response:
         """Run the inner LLM once: text goes out through the honesty guard as it streams (`quiet`: none goes out);
         calls are collected."""
@@ -230,13 +240,16 @@ class TurnPolicyStream(llm.LLMStream):
         backed = not opts.honesty or bool(turn.succeeded(opts.may_change_things))
         guard = ClaimGuard(backed=backed and not quiet, quiet=quiet)
         response = _Response()
+        extra = self._extra
+        if repairing and getattr(self._policy.inner, "takes_repair_hints", False):
+            extra = {**(extra if isinstance(extra, dict) else {}), REPAIR_HINT: sorted(repairing)}
         async with self._policy.inner.chat(
             chat_ctx=ctx,
             tools=list(self._tools),
             conn_options=self._conn_options,
             parallel_tool_calls=self._parallel,
             tool_choice=tool_choice,
-            extra_kwargs=self._extra,
+            extra_kwargs=extra,
         ) as stream:
             async for chunk in stream:
                 if chunk.usage is not None:
