@@ -117,6 +117,17 @@ def test_a_call_left_without_arguments_needs_a_word_shared_with_the_tool() -> No
     assert not check_call("trigger-long-running-operation", {"steps": 5}, LONG_OP, op, "Good morning.").ok
 
 
+def test_a_nested_value_shows_the_call_is_about_the_request() -> None:
+    """A knowledge-graph tool's `entities` list of objects: a name the user said, deep in it, is the evidence."""
+    schema = {"properties": {"entities": {"type": "array"}}, "required": ["entities"]}
+    tools = {"create_entities": "Create multiple new entities in the knowledge graph", "read_graph": "Read the graph"}
+    said = "Please remember that my friend Carlos has his birthday on June 12"
+    entities = [{"name": "Carlos", "entityType": "person", "observations": ["birthday on June 12"]}]
+    assert check_call("create_entities", {"entities": entities}, schema, tools, said).ok
+    invented = [{"name": "Alice", "entityType": "robot", "observations": ["likes tea"]}]
+    assert not check_call("create_entities", {"entities": invented}, schema, tools, said).ok
+
+
 def test_a_pm_time_is_sent_in_24_hours() -> None:
     said = "If it is 3 PM in New York, what time is it in London?"
     assert spoken_times_to_24h({"time": "3:00", "tz": "Europe/London"}, said) == {

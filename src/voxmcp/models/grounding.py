@@ -412,9 +412,13 @@ def drawn_terms(value: str, user_text: str, *, ignore: Iterable[str] = ()) -> li
     return found
 
 
-def _came_from(value: Any, user_text: str) -> bool:
-    """Whether a (grounded) value shows that the call is about the request: a number or a word the user said."""
-    if isinstance(value, bool) or value is None or isinstance(value, dict | list):
+def _came_from(value: Any, user_text: str, depth: int = 0) -> bool:
+    """Whether a (grounded) value shows that the call is about the request: a number or a word the user said. In a
+    nested value (a list of objects: `{"entities": [{"name": "Carlos", ...}]}`) any leaf may show it."""
+    if isinstance(value, dict | list):
+        items = value.values() if isinstance(value, dict) else value
+        return depth < 8 and any(_came_from(v, user_text, depth + 1) for v in list(items)[:50])
+    if isinstance(value, bool) or value is None:
         return False
     if isinstance(value, int | float) or len(value.strip()) >= MIN_CHECKED_LENGTH:
         return value_is_grounded(value, user_text)
