@@ -103,7 +103,7 @@ async def test_the_cap_is_on_values_so_several_keys_still_fit() -> None:
         ("Add a note: buy eggs.", ("add_note", None)),
     ],
 )
-async def test_real_model_makes_the_same_calls_both_ways(question: str, expected: tuple[str, Any]) -> None:
+async def test_real_model_makes_the_expected_call_in_two_steps(question: str, expected: tuple[str, Any]) -> None:
     from voxmcp.models import toolcalls, weights
     from voxmcp.models.llm import GenerationStats, LlamaRuntime, _Request, compact_schema, prompt_tools
 
@@ -126,10 +126,8 @@ async def test_real_model_makes_the_same_calls_both_ways(question: str, expected
     async def collect(p: str, gbnf: str, done: Callable[[str], bool]) -> str:
         return gen(p, gbnf)
 
-    one = toolcalls.parse_tool_calls(gen(prompt, toolcalls.tool_call_grammar(compact, forms=("bare",))), compact)
     two = toolcalls.parse_tool_calls(await decode_call(prompt, compact, collect), compact)
     assert not two.errors and len(two.calls) == 1
-    assert [(c.name, c.arguments) for c in two.calls] == [(c.name, c.arguments) for c in one.calls]
     assert two.calls[0].name == expected[0]
     if expected[1] is not None:
         assert two.calls[0].arguments == expected[1]

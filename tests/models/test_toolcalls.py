@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from voxmcp.models.toolcalls import ParseResult, ToolCallStreamDetector, parse_tool_calls, tool_call_grammar
+from voxmcp.models.toolcalls import ParseResult, parse_tool_calls
 
 FIXTURES = Path(__file__).parent / "fixtures"
 RECORDS: list[dict[str, Any]] = [
@@ -70,33 +70,6 @@ def test_real_output_parses_as_reviewed(record: dict[str, Any]) -> None:
         assert call.name in TOOLS
         assert set(TOOLS[call.name]["required"]) <= set(call.arguments)
     assert "{" not in result.text or not result.calls, "no JSON left in what would be spoken"
-
-
-@pytest.mark.parametrize("record", RECORDS, ids=[r["id"] for r in RECORDS])
-def test_stream_detector_on_real_output(record: dict[str, Any]) -> None:
-    """Token-sized chunks: plain text flows from the first chunk; calls are held and parse from `held`."""
-    output = record["output"]
-    detector = ToolCallStreamDetector(TOOLS)
-    emitted = [detector.feed(output[i : i + 4]) for i in range(0, len(output), 4)]
-    emitted.append(detector.finish())
-    spoken = "".join(emitted)
-    expected = record["expected"]
-    if not expected["calls"] and not expected["errors"] and not expected["stray_json"]:
-        assert detector.state == "text"
-        assert emitted[0] == output[:4], "plain text must not wait"
-        assert spoken == output
-        return
-    if expected["stray_json"]:
-        assert detector.state == "text", "JSON that is no call is released once its first key is known"
-        holding = ToolCallStreamDetector(TOOLS, hold_json=True)
-        spoken_json = "".join(holding.feed(output[i : i + 4]) for i in range(0, len(output), 4)) + holding.finish()
-        assert holding.state == "json" and "{" not in spoken_json
-        return
-    assert detector.is_tool_call
-    assert "{" not in spoken, f"call JSON leaked into speech: {spoken!r}"
-    assert output.startswith(spoken) and spoken + detector.held == output
-    result = parse_tool_calls(detector.held, TOOLS)
-    assert _calls(result) == [(c["name"], c["arguments"]) for c in expected["calls"]]
 
 
 # --- hand-made edge cases ---------------------------------------------------------------------------------------
@@ -299,173 +272,6 @@ def test_nested_schemas_and_refs_are_validated() -> None:
     assert _calls(ok) == [("plan", {"stops": [{"n": 1}, {"n": 2}], "mode": "bike"})]
     bad = parse_tool_calls('{"name": "plan", "arguments": {"stops": [{"m": 1}]}}', tools)
     assert bad.errors == ['tool "plan": missing required argument "stops[0].n"']
-
-
-# --- stream detector --------------------------------------------------------------------------------------------
-
-
-def _stream(text: str, size: int = 3, tools: Any = None) -> tuple[ToolCallStreamDetector, list[str]]:
-    detector = ToolCallStreamDetector(tools if tools is not None else TOOLS)
-    out = [detector.feed(text[i : i + size]) for i in range(0, len(text), size)]
-    out.append(detector.finish())
-    return detector, out
-
-
-@pytest.mark.parametrize(
-    "text",
-    ["Hello there.", "  It is sunny.", "<b>bold</b> is html", "I think [1] is right", "`code` here",
-     '{"city": "Paris", "temp_c": 18}', "Code:\n```python\nprint(1)\n```\nDone.", "Hi\n"],
-)  # fmt: skip
-def test_plain_output_streams_untouched(text: str) -> None:
-    detector, out = _stream(text)
-    assert detector.state == "text"
-    assert "".join(out) == text
-
-
-def test_first_token_of_a_sentence_is_released_at_once() -> None:
-    detector = ToolCallStreamDetector(TOOLS)
-    assert detector.feed("The") == "The"
-    assert detector.feed(" weather") == " weather"
-    assert detector.state == "text"
-
-
-@pytest.mark.parametrize(
-    ("chunks", "held_after"),
-    [(["<tool", "_call>", "\n{"], True), (["{", '"na', 'me"'], True), (["```", "json\n", "{"], True),
-     (["[", "{", '"name"'], True), (["  ", "{"], True)],
-)  # fmt: skip
-def test_possible_call_is_held(chunks: list[str], held_after: bool) -> None:
-    detector = ToolCallStreamDetector(TOOLS)
-    assert [detector.feed(c) for c in chunks] == [""] * len(chunks)
-    assert detector.state in ("undecided", "tool_call")
-
-
-def test_json_with_a_non_call_first_key_is_released_early() -> None:
-    detector = ToolCallStreamDetector(TOOLS)
-    assert detector.feed('{"n') == "", '"n" may still become "name"'
-    assert detector.feed('ote": "hi"') == '{"note": "hi"'
-    assert detector.state == "text"
-    other = ToolCallStreamDetector(TOOLS)
-    assert other.feed('{"ci') == '{"ci', "no call key starts with ci"
-
-
-def test_doubled_brace_call_is_held() -> None:
-    detector, out = _stream("{" + CALL + "}", size=1)
-    assert detector.is_tool_call and "".join(out) == ""
-    assert _calls(parse_tool_calls(detector.held, TOOLS)) == PARIS
-
-
-def test_hold_json_keeps_echoed_results_out_of_speech() -> None:
-    detector = ToolCallStreamDetector(TOOLS, hold_json=True)
-    assert detector.feed('{"type": "text", "text": "18 C"}') == "", "MCP content imitation: held, as a call"
-    detector = ToolCallStreamDetector(TOOLS, hold_json=True)
-    assert detector.feed('{"temp_c": 18') == ""
-    assert detector.state == "json" and detector.finish() == ""
-    assert parse_tool_calls(detector.held + "}", TOOLS).stray_json == ['{"temp_c": 18}']
-    prose = ToolCallStreamDetector(TOOLS, hold_json=True)
-    assert prose.feed("It is 18 degrees.") == "It is 18 degrees."
-
-
-def test_tool_name_as_first_key_counts_as_a_call() -> None:
-    detector, out = _stream('{"get_weather": {"city": "Paris"}}')
-    assert detector.is_tool_call and "".join(out) == ""
-    assert _calls(parse_tool_calls(detector.held, TOOLS)) == PARIS
-
-
-def test_call_after_prose_is_caught_midstream() -> None:
-    text = 'Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
-    detector, out = _stream(text, size=5)
-    assert "".join(out) == "Let me check.\n"
-    assert detector.held.startswith("<tool_call>")
-    assert _calls(parse_tool_calls(detector.held, TOOLS)) == PARIS
-
-
-def test_json_line_after_prose_is_caught_midstream() -> None:
-    text = 'Checking now.\n\n```json\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n```'
-    detector, out = _stream(text, size=2)
-    assert "".join(out) == "Checking now.\n\n"
-    assert _calls(parse_tool_calls(detector.held, TOOLS)) == PARIS
-
-
-def test_stream_ending_while_undecided() -> None:
-    detector = ToolCallStreamDetector(TOOLS)
-    assert detector.feed("<tool") == ""
-    assert detector.finish() == "", "a cut-off call start is not spoken"
-    assert detector.is_tool_call
-    detector = ToolCallStreamDetector(TOOLS)
-    assert detector.feed("   ") == ""
-    assert detector.finish() == "   "
-
-
-# --- grammar ----------------------------------------------------------------------------------------------------
-
-llama_cpp = pytest.importorskip("llama_cpp", reason="llama-cpp-python not installed")
-
-
-@pytest.mark.parametrize(
-    "kwargs",
-    [{}, {"allow_text": True}, {"max_calls": 3}, {"forms": ("tagged", "bare", "fenced"), "allow_text": True}],
-)
-def test_grammar_compiles(kwargs: dict[str, Any]) -> None:
-    grammar = tool_call_grammar(TOOLS, **kwargs)
-    assert '"<tool_call>\\n"' in grammar or "tagged" not in kwargs.get("forms", ("tagged",))
-    for name in TOOLS:
-        assert f'"\\"{name}\\""' in grammar
-    llama_cpp.LlamaGrammar.from_string(grammar, verbose=False)
-    assert ("plain-text ::=" in grammar) == kwargs.get("allow_text", False)
-
-
-def test_grammar_handles_refs_and_odd_schemas() -> None:
-    tools = {
-        "book": {
-            "type": "object",
-            "$defs": {"Slot": {"type": "object", "properties": {"day": {"type": "string", "format": "date"}}}},
-            "properties": {"slot": {"$ref": "#/$defs/Slot"}, "seats": {"type": "integer", "minimum": 1, "maximum": 9}},
-            "required": ["slot"],
-        },
-        "ping": {},
-        "with.dots and spaces": {"type": "object", "properties": {"q": {"type": ["string", "null"]}}},
-    }
-    llama_cpp.LlamaGrammar.from_string(tool_call_grammar(tools), verbose=False)
-
-
-def test_grammar_rejects_bad_arguments() -> None:
-    with pytest.raises(ValueError, match="at least one tool"):
-        tool_call_grammar({})
-    with pytest.raises(ValueError, match="max_calls"):
-        tool_call_grammar(TOOLS, max_calls=0)
-    with pytest.raises(ValueError, match="forms"):
-        tool_call_grammar(TOOLS, forms=("xml",))  # type: ignore[arg-type]
-
-
-@pytest.mark.e2e
-def test_qwen_05b_under_the_grammar_makes_valid_calls() -> None:
-    """The real model, constrained: every output parses into one valid call (short prompts, few tokens)."""
-    import jinja2.sandbox
-
-    from voxmcp.models.weights import resolve
-
-    llm = llama_cpp.Llama(str(resolve("qwen2.5-coder-0.5b", progress=False)), n_ctx=2048, n_threads=2, verbose=False)
-    env = jinja2.sandbox.ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True)
-    env.filters["tojson"] = lambda value: json.dumps(value, ensure_ascii=False)
-    template = env.from_string(str(llm.metadata["tokenizer.chat_template"]))
-    openai_tools = [{"type": "function", "function": {"name": n, "parameters": s}} for n, s in TOOLS.items()]
-    grammar = llama_cpp.LlamaGrammar.from_string(tool_call_grammar(TOOLS), verbose=False)
-    requests = {
-        "What's the weather in Paris?": "get_weather",
-        "Convert 5 miles to kilometers.": "convert_units",
-        "What time is it in Tokyo?": "get_time",
-    }
-    for request, tool in requests.items():
-        messages = [{"role": "system", "content": "You are a voice assistant."}, {"role": "user", "content": request}]
-        prompt = template.render(messages=messages, tools=openai_tools, add_generation_prompt=True)
-        out = llm.create_completion(prompt, max_tokens=64, temperature=0.0, grammar=grammar, stop=["<|im_end|>"])
-        text = out["choices"][0]["text"]
-        assert text.startswith("<tool_call>\n{")
-        result = parse_tool_calls(text, TOOLS)
-        assert result.errors == [], text
-        assert [c.name for c in result.calls] == [tool], text
-        assert all(not c.repairs for c in result.calls), "the grammar leaves nothing to repair"
 
 
 def test_json_value_closed_is_string_aware() -> None:
