@@ -14,13 +14,10 @@ from typing import Any
 from voxmcp.evals.schema import ArgMatcher, Expectations, ExpectedCall, Fact, StateCheck
 from voxmcp.policy.claims import action_claims
 from voxmcp.voice import confirm
+from voxmcp.words import SPOKEN_ZERO, TENS, UNITS
 
-_ONES = {
-    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-}  # fmt: skip
-_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_ONES = {**UNITS, SPOKEN_ZERO: 0}
+_TENS = TENS
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
 
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from voxmcp.words import SINGLE_NUMBER_WORDS
+
 _WORD = re.compile(r"[a-z0-9]+(?:\.[0-9]+)?")
 _CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _ORDINAL = re.compile(r"^(\d+)(?:st|nd|rd|th)$")
@@ -22,13 +24,7 @@ _NUMBER = re.compile(r"\d+(?:\.\d+)?")
 _THOUSANDS = re.compile(r"(?<=\d),(?=\d{3}\b)")
 _NUMBER_IN_TEXT = re.compile(r"(?<![A-Za-z0-9])\d+(?::\d{2}|\.\d+)?(?![0-9])")
 _CLOCK_VALUE = re.compile(r"^\s*(\d{1,2}):(\d{2})(?::\d{2})?\s*$")
-NUMBER_WORDS = {
-    "zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7",
-    "eight": "8", "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "thirteen": "13", "fourteen": "14",
-    "fifteen": "15", "sixteen": "16", "seventeen": "17", "eighteen": "18", "nineteen": "19", "twenty": "20",
-    "thirty": "30", "forty": "40", "fifty": "50", "sixty": "60", "seventy": "70", "eighty": "80", "ninety": "90",
-    "hundred": "100", "thousand": "1000",
-}  # fmt: skip
+NUMBER_WORDS = {word: str(value) for word, value in SINGLE_NUMBER_WORDS.items()}
 # function words and the filler of tool descriptions: sharing one of these says nothing about what was asked
 STOPWORDS = frozenset(
     """a an the and or but if of to in on at by for from with about into onto over under as is are was were be been

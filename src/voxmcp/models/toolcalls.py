@@ -18,6 +18,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from voxmcp.words import SINGLE_NUMBER_WORDS
+
 logger = logging.getLogger(__name__)
 
 JsonSchema = Mapping[str, Any]
@@ -28,13 +30,7 @@ _NAME_KEYS = ("name", "tool_name", "tool", "function_name")
 _ARGS_KEYS = ("arguments", "parameters", "args", "params", "input", "kwargs")
 _WRAPPER_KEYS = frozenset({"type", "id", "index", "call_id"})
 
-_NUMBER_WORDS = {
-    "zero": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40,
-    "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "a hundred": 100,
-    "half": 0.5,
-}  # fmt: skip
+_NUMBER_WORDS: dict[str, float] = {**SINGLE_NUMBER_WORDS, "a hundred": 100, "half": 0.5}
 
 
 @dataclass

@@ -10,6 +10,8 @@ import re
 from collections.abc import Sequence
 from typing import Literal, TypeAlias
 
+from voxmcp.words import ORDINALS, SCALES, SPOKEN_ZERO, TENS, UNITS
+
 Reply: TypeAlias = Literal["yes", "no", "cancel"]
 
 _CANCEL = (
@@ -112,19 +114,10 @@ def parse_boolean(text: str) -> bool | None:
     return None
 
 
-_UNITS = {
-    "zero": 0, "oh": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8,
-    "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15,
-    "sixteen": 16, "seventeen": 17, "eighteen": 18, "nineteen": 19,
-}  # fmt: skip
-_TENS = {
-    "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
-}  # fmt: skip
-_SCALES = {"hundred": 100, "thousand": 1000, "million": 1_000_000}
-_ORDINALS = {
-    "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
-    "ninth": 9, "tenth": 10,
-}  # fmt: skip
+_UNITS = {**UNITS, SPOKEN_ZERO: 0}
+_TENS = TENS
+_SCALES = SCALES
+_ORDINALS = ORDINALS
 _NUMBER_WORDS = set(_UNITS) | set(_TENS) | set(_SCALES) | {"and", "point", "minus", "negative", "half"}
 
 
