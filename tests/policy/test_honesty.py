@@ -46,3 +46,14 @@ def test_quiet_holds_everything() -> None:
     guard = ClaimGuard(backed=False, quiet=True)
     assert _stream(guard, ["Hello, ", "there."]) == ["", "", ""]
     assert guard.held == "Hello, there."
+
+
+def test_after_a_read_a_reported_fact_passes_but_the_agents_own_claim_does_not() -> None:
+    guard = ClaimGuard(backed=False, reported=True)
+    assert "".join(_stream(guard, ["Your meeting is scheduled ", "for 3 PM."])) == "Your meeting is scheduled for 3 PM."
+    own = ClaimGuard(backed=False, reported=True)
+    assert "".join(_stream(own, ["I've deleted ", "all your notes."])) == ""
+    done = ClaimGuard(backed=False, reported=True)
+    assert "".join(_stream(done, ["All done."])) == ""
+    unread = ClaimGuard(backed=False)
+    assert "".join(_stream(unread, ["Your meeting is scheduled ", "for 3 PM."])) == ""

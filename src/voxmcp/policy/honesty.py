@@ -12,14 +12,18 @@ import re
 
 from voxmcp.policy.claims import action_claims
 
+_OWN_CLAIM = re.compile(r"\b(?:i|we)\b|\b(?:i|we)'|^(?:\w+[\s,!]+)?(?:all\s+)?done\b|\ball set\b|consider it done")
 _BOUNDARY = re.compile(r"[,;:.!?](?:\s+|$)|\n")
 
 
 class ClaimGuard:
     """Feed text as it streams; take out what may be said now. One guard per LLM response."""
 
-    def __init__(self, *, backed: bool, quiet: bool = False) -> None:
+    def __init__(self, *, backed: bool, quiet: bool = False, reported: bool = False) -> None:
         self.backed = backed
+        self.reported = reported
+        """A call that reads things succeeded in this turn: "your meeting is scheduled for 3 PM" reports its result,
+        so only the agent's own claims ("I've booked it", "Done.") are held."""
         self.quiet = quiet
         """Say nothing: all text is held."""
         """A call that changes something succeeded in this turn: claims are what it did, so text passes at once."""
@@ -71,6 +75,9 @@ class ClaimGuard:
         before = len(action_claims(self._sentence))
         sentence = self._sentence + clause
         found = action_claims(sentence)
+        if self.reported:
+            found = [c for c in found if _OWN_CLAIM.search(c)]
+            before = len([c for c in action_claims(self._sentence) if _OWN_CLAIM.search(c)])
         if len(found) > before:
             self.claims.extend(found[before:])
             return None

@@ -238,7 +238,7 @@ class TurnPolicyStream(llm.LLMStream):
         calls are collected."""
         opts = self._opts
         backed = not opts.honesty or bool(turn.succeeded(opts.may_change_things))
-        guard = ClaimGuard(backed=backed and not quiet, quiet=quiet)
+        guard = ClaimGuard(backed=backed and not quiet, quiet=quiet, reported=bool(turn.succeeded()))
         response = _Response()
         extra = self._extra
         if repairing and getattr(self._policy.inner, "takes_repair_hints", False):
