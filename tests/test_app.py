@@ -140,3 +140,33 @@ def test_each_session_biases_its_own_copy_of_whisper() -> None:
     assert isinstance(own, WhisperSTT) and own is not shared
     assert own.options.vocabulary == vocab and own.options.initial_prompt == "Hi! What can I do for you?"
     assert shared.options.vocabulary is None and shared.options.initial_prompt is None  # other sessions unaffected
+
+
+def test_sessions_run_the_llm_inside_the_turn_policy() -> None:
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from voxmcp.app import VoiceAgentRuntime
+    from voxmcp.models.vad import build_silero_vad
+    from voxmcp.policy import TurnPolicyLLM
+
+    sys.path.insert(0, str(Path(__file__).parent / "voice"))
+    from fakes import RecordingTTS, ScriptedLLM, ScriptedSTT
+
+    async def main() -> None:
+        inner = ScriptedLLM(replies=[])
+        models = SimpleNamespace(stt=ScriptedSTT(), vad=build_silero_vad(), llm=inner, tts=RecordingTTS())
+        env = {"VOXMCP_MCP__USE_DEMO_SERVER": "false", "VOXMCP_AGENT__MAX_REPAIRS": "1"}
+        runtime = VoiceAgentRuntime(load_settings(env=env, dotenv=False), models)  # type: ignore[arg-type]
+        session, _ = runtime.new_session()
+        assert isinstance(session.llm, TurnPolicyLLM) and session.llm.inner is inner
+        assert session.llm.options.max_repairs == 1 and session.llm.options.preamble == "One moment."
+        assert session.llm.options.outcome_of == runtime.voice.outcome_of
+        env["VOXMCP_AGENT__TURN_POLICY"] = "false"
+        bare = VoiceAgentRuntime(load_settings(env=env, dotenv=False), models)  # type: ignore[arg-type]
+        assert bare.new_session()[0].llm is inner
+        await runtime.hub.aclose()
+        await bare.hub.aclose()
+
+    asyncio.run(main())

@@ -252,7 +252,11 @@ class VoiceAgentRuntime:
         self.agent = VoxAgent(instructions=self.settings.agent.instructions, tools=self.tools(), greeting=greeting)
         self.stt = session_stt(self.models, self.settings, vocabulary=speech_vocabulary(self.hub))
         self.session = build_session(
-            self.models, self.settings, interruptions=interruptions, stt_=self.stt, llm_=self.turn_policy()
+            self.models,
+            self.settings,
+            interruptions=interruptions,
+            stt_=self.stt,
+            llm_=self.turn_policy() if self.settings.agent.turn_policy else None,
         )
         return self.session, self.agent
 

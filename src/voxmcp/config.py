@@ -125,6 +125,8 @@ class AgentSettings(_Strict):
     max_tool_steps: int = Field(default=3, ge=1, le=10)
     max_repairs: int = Field(default=2, ge=0, le=5)
     """Corrected calls the turn policy allows per turn after a call is refused or fails its schema."""
+    turn_policy: bool = True
+    """Run the LLM inside the turn policy (validation, repair, ask, honesty); off only to measure what it costs."""
 
 
 class STTSettings(_Strict):
