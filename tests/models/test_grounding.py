@@ -13,6 +13,7 @@ from voxmcp.models.grounding import (
     is_free_text,
     relevant_tools,
     respell_names,
+    restates,
     said_numbers,
     said_spans,
     spelled_code,
@@ -126,6 +127,17 @@ def test_a_nested_value_shows_the_call_is_about_the_request() -> None:
     assert check_call("create_entities", {"entities": entities}, schema, tools, said).ok
     invented = [{"name": "Alice", "entityType": "robot", "observations": ["likes tea"]}]
     assert not check_call("create_entities", {"entities": invented}, schema, tools, said).ok
+
+
+def test_a_correction_may_restate_a_refused_value_but_not_guess_a_new_one() -> None:
+    said = "I have a call at 4.30 in the afternoon, Paris time. What time is that in Chicago?"
+    refused = [{"source_timezone": "Paris", "time": "4.30", "target_timezone": "Chicago"}]
+    fixed = {"source_timezone": "Europe/Paris", "time": "16:30", "target_timezone": "America/Chicago"}
+    assert restates(fixed, refused, said)
+    assert not restates({**fixed, "time": "17:30"}, refused, said)
+    # a misheard city the server doesn't know is asked about, not swapped for another
+    assert not restates({"city": "Paris"}, [{"city": "Cares"}], "How is the weather in cares right now?")
+    assert restates({"city": "Cares"}, [{"city": "Cares"}], "How is the weather in cares right now?")
 
 
 def test_a_pm_time_is_sent_in_24_hours() -> None:

@@ -168,7 +168,7 @@ async def test_an_llm_that_takes_repair_hints_is_told_which_tool_is_repaired() -
     hinted = ScriptedLLM(Reply(text=["Sorry."]))
     hinted.takes_repair_hints = True  # type: ignore[attr-defined]
     await _run(hinted, ctx)
-    assert hinted.seen[0].extra == {"voxmcp_repairing": ["convert_time"]}
+    assert hinted.seen[0].extra == {"voxmcp_repairing": {"convert_time": [{"time": "4.30"}]}}
 
 
 async def test_repair_may_call_another_tool_first() -> None:

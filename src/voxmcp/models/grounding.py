@@ -10,7 +10,7 @@ is worth a closer look even when the model's own signal is weak. Nothing here kn
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -406,6 +406,29 @@ def drawn_terms(value: str, user_text: str, *, ignore: Iterable[str] = ()) -> li
             )
         sentence_start = clause.rstrip().endswith((".", "!", "?"))
     return found
+
+
+def restates(arguments: Mapping[str, Any], refused: Sequence[Mapping[str, Any]], user_text: str) -> bool:
+    """Whether a corrected call's every value was said, or says a value of a refused call of the same tool in
+    another form: the same words in a longer name ("Europe/Paris" for "Paris"), or the same clock time written the
+    way the tool wants it ("16:30" for "4.30"). A new value (a city in place of a misheard one) is not a correction:
+    it is a guess."""
+    for key, value in arguments.items():
+        if value_is_grounded(value, user_text):
+            continue
+        if not any(_same_in_another_form(value, attempt.get(key)) for attempt in refused):
+            return False
+    return True
+
+
+def _same_in_another_form(new: Any, old: Any) -> bool:
+    if not isinstance(new, str) or not isinstance(old, str) or not old.strip():
+        return False
+    clock, spoken = _CLOCK_VALUE.match(new), re.fullmatch(r"\s*(\d{1,2})(?:[:.](\d{2}))?\s*", old)
+    if clock and spoken:
+        return int(clock.group(1)) % 12 == int(spoken.group(1)) % 12 and clock.group(2) == (spoken.group(2) or "00")
+    said = words(old)
+    return bool(said) and all(w in words(new) for w in said)
 
 
 def _came_from(value: Any, user_text: str, depth: int = 0) -> bool:

@@ -488,18 +488,18 @@ class LocalLLM(llm.LLM[Any]):
         tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> LocalLLMStream:
-        repairing = extra_kwargs.get(REPAIR_HINT, ()) if isinstance(extra_kwargs, dict) else ()
+        hint = extra_kwargs.get(REPAIR_HINT) if isinstance(extra_kwargs, dict) else None
         return LocalLLMStream(
             self,
             chat_ctx=chat_ctx,
             tools=tools or [],
             conn_options=conn_options,
             tool_choice=tool_choice,
-            repairing=frozenset(str(name) for name in repairing),
+            repairing=dict(hint) if isinstance(hint, dict) else {},
         )
 
     takes_repair_hints: ClassVar[bool] = True
-    """The turn policy may say which tools a step repairs (`extra_kwargs={REPAIR_HINT: [...]}`)."""
+    """The turn policy may say which calls a step repairs (`extra_kwargs={REPAIR_HINT: {tool: [arguments]}}`)."""
 
     @property
     def prefix_budget(self) -> int:
@@ -574,14 +574,15 @@ class LocalLLMStream(llm.LLMStream):
         tools: list[llm.Tool],
         conn_options: APIConnectOptions,
         tool_choice: NotGivenOr[llm.ToolChoice],
-        repairing: frozenset[str] = frozenset(),
+        repairing: dict[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._local = llm_
         self._tool_choice = tool_choice
-        self._repairing = repairing
-        """Tools whose refused call this step corrects: the server judges the values (it refused the user's
-        literal ones, e.g. "4.30" for an HH:MM time), so they are not held to the user's words."""
+        self._repairing = repairing or {}
+        """Tool -> the arguments of its refused calls that this step corrects: a value the user didn't say literally
+        is accepted when it says a refused value in another form ("16:30" for "4.30", "Europe/Paris" for "Paris"),
+        never a new one ("Paris" for a refused, misheard "Cares")."""
         self._request_id = shortuuid("llamacpp_")
         self._shown: list[dict[str, Any]] = []
         """The tools this turn's prompts show (all of them, compacted, or those a search found)."""
@@ -790,11 +791,12 @@ class LocalLLMStream(llm.LLMStream):
                 continue
             kept: list[toolcalls.ParsedToolCall] = []
             for call in parsed.calls:
-                if call.name in self._repairing:
-                    logger.info("a repaired call, judged by its server", extra={"tool": call.name})
+                check = grounding.check_call(call.name, call.arguments, by_name[call.name], descriptions, user_text)
+                refused = self._repairing.get(call.name)
+                if not check.ok and refused is not None and grounding.restates(call.arguments, refused, user_text):
+                    logger.info("a corrected call restates the refused one", extra={"tool": call.name})
                     kept.append(call)
                     continue
-                check = grounding.check_call(call.name, call.arguments, by_name[call.name], descriptions, user_text)
                 if not check.ok or check.arguments is None:
                     stats.invented_values += check.invented
                     if (
