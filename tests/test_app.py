@@ -157,11 +157,11 @@ def test_sessions_run_the_llm_inside_the_turn_policy() -> None:
     async def main() -> None:
         inner = ScriptedLLM(replies=[])
         models = SimpleNamespace(stt=ScriptedSTT(), vad=build_silero_vad(), llm=inner, tts=RecordingTTS())
-        env = {"VOXMCP_MCP__USE_DEMO_SERVER": "false", "VOXMCP_AGENT__MAX_REPAIRS": "1"}
+        env = {"VOXMCP_MCP__USE_DEMO_SERVER": "false", "VOXMCP_AGENT__MAX_REPAIRS": "2"}
         runtime = VoiceAgentRuntime(load_settings(env=env, dotenv=False), models)  # type: ignore[arg-type]
         session, _ = runtime.new_session()
         assert isinstance(session.llm, TurnPolicyLLM) and session.llm.inner is inner
-        assert session.llm.options.max_repairs == 1 and session.llm.options.preamble == "One moment."
+        assert session.llm.options.max_repairs == 2 and session.llm.options.preamble == "One moment."
         assert session.llm.options.outcome_of == runtime.voice.outcome_of
         env["VOXMCP_AGENT__TURN_POLICY"] = "false"
         bare = VoiceAgentRuntime(load_settings(env=env, dotenv=False), models)  # type: ignore[arg-type]
