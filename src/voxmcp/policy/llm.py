@@ -77,7 +77,6 @@ class PolicyOptions:
 
 @dataclass
 class _Response:
-    text: list[str] = field(default_factory=list)
     calls: list[llm.FunctionToolCall] = field(default_factory=list)
     held: str = ""
     claims: list[str] = field(default_factory=list)
@@ -174,7 +173,7 @@ class TurnPolicyStream(llm.LLMStream):
                 )
                 self._say(spoken_failure([_output_text(s) for s in last]))
                 return
-            attempts = [(s.call.name, s.call.arguments, _output_text(s)) for s in turn.steps if s.failed]
+            attempts = [_attempt(s) for s in turn.steps if s.failed]
             base = _without_failed_steps(ctx, turn)
             logger.info("repairing a refused call", extra={"tool": last[0].call.name, "attempt": turn.failures})
         elif ends_with_outputs and turn.failures:
@@ -183,7 +182,7 @@ class TurnPolicyStream(llm.LLMStream):
             base = _without_failed_steps(ctx, turn)
             unresolved = turn.unresolved()
             if unresolved and can_call and turn.failures <= opts.max_repairs:
-                attempts = [(s.call.name, s.call.arguments, _output_text(s)) for s in unresolved]
+                attempts = [_attempt(s) for s in unresolved]
                 closing = CONTINUE_CLOSING
                 logger.info("continuing a repair", extra={"tool": unresolved[-1].call.name})
         ctx = _with_repair_note(base, attempts, params, closing) if attempts else base
@@ -317,6 +316,11 @@ def _refused_arguments(attempts: list[tuple[str, str, str]]) -> dict[str, list[d
             value = {}
         out.setdefault(name, []).append(value if isinstance(value, dict) else {})
     return out
+
+
+def _attempt(step: Step) -> tuple[str, str, str]:
+    """(tool, arguments JSON, what the server said) of a failed call, as the repair note lists it."""
+    return step.call.name, step.call.arguments, _output_text(step)
 
 
 def _output_text(step: Step) -> str:
