@@ -21,6 +21,8 @@ from voxmcp.evals.runner import (
     TurnRecord,
     agent_voice_clash,
     check_user_voices,
+    heard_transcripts,
+    needs_speech,
     reclaim_barge_in_calls,
     rescore,
     scenario_settings,
@@ -298,3 +300,36 @@ def test_rescore_finds_each_runs_scenario_in_its_own_suite() -> None:
     run = _result("chat", [_turn([])], "Hi!", [])
     results = rescore([a, b], {"results": [{**run, "suite": "heldout"}, run]})
     assert [r.suite for r in results] == ["heldout", "tune"]  # an old report (no suite): the first suite that has it
+
+
+def test_typed_from_a_report_takes_what_each_voice_was_heard_as() -> None:
+    misheard = {**_turn([]), "heard_by_agent": "What time is it in Lund?"}
+    barge = {**_turn([]), "heard_by_agent": "Stop.", "barge_in": True}
+    report = {
+        "results": [
+            {**_result("time-london", [misheard, barge], "", []), "voice": "piper:joe"},
+            {**_result("time-london", [_turn([])], "", []), "voice": "espeak:en-us"},
+        ]
+    }
+    assert heard_transcripts(report) == {
+        ("time-london", "piper:joe"): ["What time is it in Lund?"],  # a barge-in is no turn of its own when typed
+        ("time-london", "espeak:en-us"): ["What time is it in London?"],
+    }
+
+
+def test_barge_ins_and_spoken_forms_need_speech() -> None:
+    suite = parse_suite(SUITE)
+    assert not any(needs_speech(sc) for sc in suite.scenarios)
+    barge = {**SUITE["scenarios"][0], "turns": [{"say": "Hi", "barge_in": {"say": "Stop", "after_s": 0.5}}]}
+    assert needs_speech(parse_suite({**SUITE, "scenarios": [barge]}).scenarios[0])
+
+
+def test_typed_runs_are_labelled_apart_from_spoken_ones(tmp_path: Path) -> None:
+    settings = load_settings(env={}, dotenv=False)
+    suite = parse_suite({**SUITE, "defaults": {"voices": ["espeak:en-us", "piper:joe"]}})
+    none = cast(AnswerTranscriber, None)
+    script = _ScriptedRunner(suite, settings, cast(Models, None), tmp_path, none, typed={})
+    assert [script.voice_label(v) for v in script.voices] == ["typed"]  # the script is typed once, not per voice
+    heard = {("chat", "piper:joe"): ["Hi"]}
+    replay = _ScriptedRunner(suite, settings, cast(Models, None), tmp_path, none, typed=heard)
+    assert [replay.voice_label(v) for v in replay.voices] == ["espeak:en-us typed", "piper:joe typed"]

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from voxmcp.models.grounding import (
+    RULES,
     check_call,
     closest_tools,
     drawn_terms,
@@ -334,3 +335,29 @@ def test_a_free_text_value_is_evidence_only_when_the_request_names_the_tool() ->
     assert not check_call("echo", {"message": chat}, echo, tools, chat).ok  # chit-chat, copied into a tool
     assert check_call("echo", {"message": "hello world"}, echo, tools, "Echo hello world").ok
     assert check_call("add_note", {"text": "buy eggs"}, NOTE, DEMO, "add note, buy eggs").ok
+
+
+def test_each_rule_says_when_it_fired_and_can_be_switched_off() -> None:
+    said = "If it is 3 PM in New York, what time is it in London?"
+    tools = {"convert_time": "Convert time"}
+    check = check_call("convert_time", {"time": "3:00"}, {"required": ["time"]}, tools, said)
+    assert check.arguments == {"time": "15:00"} and check.fired == ["clock_24h"]
+    off = check_call("convert_time", {"time": "3:00"}, {"required": ["time"]}, tools, said, off={"clock_24h"})
+    assert off.arguments == {"time": "3:00"} and off.fired == []
+
+    invented = {"text": "I'm feeling so good today!"}
+    assert check_call("add_note", invented, {"required": ["text"]}, DEMO, "Good morning.").fired == ["unsaid_required"]
+    sent = check_call("add_note", invented, {"required": ["text"]}, DEMO, "Good morning.", off={"unsaid_required"})
+    assert not sent.ok and sent.fired == ["evidence"]  # the next rule still holds: nothing in it was said
+    assert check_call("add_note", invented, {"required": ["text"]}, DEMO, "Good morning.", off=RULES).ok
+
+    long_op = {"trigger-long-running-operation": "Demonstrates a long running operation with progress updates."}
+    request = "Start the long running operation for six seconds."
+    args = {"duration": 6, "steps": 5}
+    assert check_call("trigger-long-running-operation", args, LONG_OP, long_op, request).fired == ["unsaid_optional"]
+    kept = check_call("trigger-long-running-operation", args, LONG_OP, long_op, request, off={"unsaid_optional"})
+    assert kept.arguments == args and kept.fired == []
+
+
+def test_every_rule_has_a_name_and_a_reason() -> None:
+    assert len(RULES) >= 10 and all(name.isidentifier() and reason for name, reason in RULES.items())

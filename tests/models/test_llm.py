@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 from livekit.agents import llm
-from livekit.agents.llm import ChatContext, function_tool
+from livekit.agents.llm import ChatContext, ChatMessage, function_tool
 
 from voxmcp.models.grounding import value_is_grounded
 from voxmcp.models.llm import (
@@ -587,3 +588,46 @@ async def test_a_request_longer_than_the_context_fails_with_a_sentence(monkeypat
     text, calls = await _run(model, ctx)
     assert calls == [] and text == "Sorry, that was more than I can take in at once. Could you say it more briefly?"
     assert runtime.prompts == []  # nothing reached the model
+
+
+async def test_a_rule_switched_off_is_not_applied_and_one_left_on_is_logged(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The embellished note of the test above, with the extractive retry switched off: the retry moves on to the
+    closest other tools instead of keeping add_note; with it on, the log names the rule that changed the turn."""
+    model, seen = _scripted_llm(
+        monkeypatch,
+        ['{"name": "add_note", "arguments": {"text": "Buy eggs for $10."}}',
+         '{"name": "add_note", "arguments": {"text": "Buy eggs"}}'],
+    )  # fmt: skip
+    with caplog.at_level(logging.INFO, logger="voxmcp.models.llm"):
+        await _run(model, _ctx("add note, buy eggs"), _demo_tools())
+    fired = [r.__dict__.get("rules") for r in caplog.records if r.getMessage() == "grounding rule fired"]
+    assert fired == [["unsaid_required"], ["extractive_retry"]]  # "$10" was never said
+
+    model.rules_off = frozenset({"extractive_retry"})
+    seen.clear()
+    await _run(model, _ctx("add note, buy eggs"), _demo_tools())
+    assert "add_note" not in seen[1]  # the rejected tool is left out, as for any wrong pick
+
+
+def test_an_unknown_rule_is_refused() -> None:
+    from voxmcp.models import llm as llm_module
+
+    with pytest.raises(ValueError, match="unknown grounding rules"):
+        llm_module.LocalLLM(Path("missing.gguf"), rules_off=["no_such_rule"])
+
+
+@pytest.mark.parametrize(("confidence", "reply"), [(0.9, "didn't catch"), (None, "put it another way")])
+async def test_didnt_catch_that_only_for_speech(
+    monkeypatch: pytest.MonkeyPatch, confidence: float | None, reply: str
+) -> None:
+    """Every call the model offers invents its values for a request no tool is about: a transcribed request may
+    have been misheard, a typed one was not, so it is asked to be put another way instead."""
+    invented = '{"name": "add_note", "arguments": {"text": "Springfield is a lovely place to visit"}}'
+    model, _ = _scripted_llm(monkeypatch, [invented] * 3)
+    ctx = ChatContext.empty()
+    ctx.add_message(role="system", content=SYSTEM)
+    ctx.insert(ChatMessage(role="user", content=["Blorp the flimflam, quickly."], transcript_confidence=confidence))
+    text, calls = await _run(model, ctx, _demo_tools())
+    assert calls == [] and reply in text

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from livekit.agents import llm
-from livekit.agents.llm import ChatContext, FunctionCall, FunctionCallOutput, function_tool
+from livekit.agents.llm import ChatContext, ChatMessage, FunctionCall, FunctionCallOutput, function_tool
 from tests.policy.fakes import Reply, ScriptedLLM, Seen, collect
 
 from voxmcp.policy import PolicyOptions, TurnPolicyLLM
@@ -144,6 +144,16 @@ async def test_the_failed_call_is_described_not_left_to_copy() -> None:
     assert seen.calls == [] and seen.outputs == []
     assert seen.last_user.startswith("Time in Paris?\n(Attempts that did not work:\n")
     assert '- convert_time({"source_timezone": "Paris"}): No time zone found with key Paris' in seen.last_user
+
+
+async def test_the_note_keeps_whether_the_request_was_heard_or_typed() -> None:
+    ctx = _ctx("Time in Paris?", ("convert_time", {"source_timezone": "Paris"}, "No time zone found", True))
+    request = next(m for m in ctx.items if isinstance(m, ChatMessage) and m.role == "user")
+    request.transcript_confidence = 0.8
+    inner = ScriptedLLM(Reply(text=["Sorry."]))
+    await _run(inner, ctx)
+    noted = [m for m in inner.seen[0].chat_ctx.items if isinstance(m, ChatMessage) and m.role == "user"]
+    assert noted[-1].text_content.startswith("Time in Paris?\n(") and noted[-1].transcript_confidence == 0.8
 
 
 async def test_after_another_tool_worked_the_failed_call_may_be_made_right() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import fnmatch
+import json
 import os
 import time
 from pathlib import Path
@@ -65,6 +66,18 @@ def eval_(
         Path | None,
         typer.Option("--rescore", help="score a previous report.json again against these suites; runs nothing"),
     ] = None,
+    typed: Annotated[
+        bool,
+        typer.Option("--typed", help="type each turn's words instead of speaking them (no STT, TTS or audio)"),
+    ] = False,
+    typed_from: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--typed-from",
+            help="type what the agent heard in a previous report.json, per scenario and voice: the LLM and turn "
+            "policy judged on the same transcripts as that voice run, in a fraction of its time; repeatable",
+        ),
+    ] = None,
 ) -> None:
     """Run the suites' scenarios (models loaded once), each once per user voice, and report task success, tool-call
     precision/recall, unbacked action claims, user-side WER and tool-answer latency per server, for each suite and
@@ -80,7 +93,32 @@ def eval_(
     if rescore_path is not None:
         _rescore(suites, source, rescore_path, out)
         return
+    transcripts: dict[tuple[str, str], list[str]] | None = None
+    if typed_from:
+        from voxmcp.evals.runner import heard_transcripts
+
+        transcripts = {}
+        for path in typed_from:
+            try:
+                transcripts |= heard_transcripts(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError) as e:
+                console.print(f"[red]error:[/red] cannot read report {path}: {e}")
+                raise typer.Exit(2) from None
+        if not transcripts:
+            console.print(f"[red]error:[/red] {' '.join(map(str, typed_from))} hold no scenario results to type")
+            raise typer.Exit(2)
+    elif typed:
+        transcripts = {}
     chosen = [(suite, select(list(suite.scenarios), only or [], limit)) for suite in suites]
+    if transcripts is not None:
+        from voxmcp.evals.runner import needs_speech
+
+        spoken = [sc.name for _, scenarios in chosen for sc in scenarios if needs_speech(sc)]
+        if spoken:
+            console.print(f"typed run: leaving out {len(spoken)} scenario(s) that need speech: {', '.join(spoken)}")
+        chosen = [(suite, [sc for sc in scenarios if not needs_speech(sc)]) for suite, scenarios in chosen]
+        if typed_from:  # only the scenarios those reports ran
+            chosen = [(suite, [sc for sc in scs if any(n == sc.name for n, _ in transcripts)]) for suite, scs in chosen]
     chosen = [(suite, scenarios) for suite, scenarios in chosen if scenarios]
     if not chosen:
         console.print(f"[red]error:[/red] no scenario in {source} matches {only}")
@@ -99,7 +137,7 @@ def eval_(
     from voxmcp.evals.voice import UserVoiceError
 
     try:  # before any model loads: a bad voice or the agent's own voice as the user's is refused up front
-        voices = {suite.name: suite_voices(suite, voice or None) for suite, _ in chosen}
+        voices = {suite.name: suite_voices(suite, voice or _ran_with(scs, transcripts)) for suite, scs in chosen}
         for suite, _ in chosen:
             check_user_voices([*voices[suite.name], *turn_voices(suite)], settings.models.tts)
     except UserVoiceError as e:
@@ -117,7 +155,7 @@ def eval_(
     for suite, scenarios in chosen:
         # one work folder per suite: their servers may share names (each suite's `time` is its own)
         workdir = out / suite.name if several else out
-        runner = EvalRunner(suite, settings, models, workdir, transcriber, voices[suite.name])
+        runner = EvalRunner(suite, settings, models, workdir, transcriber, voices[suite.name], typed=transcripts)
         runner.voice_cache = out / "voices"  # one cache: the same sentence in the same voice is synthesized once
         runners.append((runner, scenarios))
     plan = [
@@ -162,7 +200,8 @@ def eval_(
         "llm": str(settings.models.llm),
         "stt": str(settings.models.stt),
         "tts": str(settings.models.tts),
-        "user_voices": sorted({str(v) for vs in voices.values() for v in vs}),
+        "user_voices": sorted({runner.voice_label(v) for runner, _ in runners for v in runner.voices}),
+        **({"typed_from": [str(p) for p in typed_from]} if typed_from else {"typed": True} if typed else {}),
         "models_load_s": round(load_s, 2),
         "total_s": round(time.perf_counter() - t0, 1),
     }
@@ -173,9 +212,15 @@ def eval_(
     console.print(f"report: {json_path} and {html_path}")
 
 
-def _rescore(suites: list[Suite], source: str, report_path: Path, out: Path) -> None:
-    import json
+def _ran_with(scenarios: list[Scenario], transcripts: dict[tuple[str, str], list[str]] | None) -> list[str] | None:
+    """The voices a typed-from report ran these scenarios with (None: not a typed-from run, the suite's own)."""
+    if not transcripts:
+        return None
+    names = {sc.name for sc in scenarios}
+    return sorted({v for n, v in transcripts if n in names}) or None
 
+
+def _rescore(suites: list[Suite], source: str, report_path: Path, out: Path) -> None:
     from voxmcp.evals.report import summarize_results, write_html, write_json
     from voxmcp.evals.runner import rescore
 

@@ -124,14 +124,17 @@ class ConversationDriver:
     and a RecordingAudioOutput and listens to the session's events.
     """
 
-    def __init__(self, session: AgentSession[Any], agent: Agent, *, output_sample_rate: int = 24000) -> None:
+    def __init__(
+        self, session: AgentSession[Any], agent: Agent, *, output_sample_rate: int = 24000, speech: bool = True
+    ) -> None:
+        """`speech=False`: a typed conversation (`type_turn`), answered in text only: no TTS, nothing to hear."""
         self.session = session
         self.agent = agent
         self.mic = ScriptedMicrophone(sample_rate=16000)
         self.speaker = RecordingAudioOutput(sample_rate=output_sample_rate)
         self.sample_rate = output_sample_rate
-        session.input.audio = self.mic
-        session.output.audio = self.speaker
+        session.input.audio = self.mic if speech else None
+        session.output.audio = self.speaker if speech else None
         self.user_items: list[tuple[float, str]] = []
         self.agent_items: list[tuple[float, str]] = []
         self.finals: list[tuple[float, str]] = []  # what the STT heard, when
@@ -251,6 +254,20 @@ class ConversationDriver:
         turns.append(last)
         return turns
 
+    async def type_turn(self, text: str, *, settle_s: float = 0.5, timeout_s: float = 90.0) -> TurnResult:
+        """Type `text` as the user's turn (LiveKit's text input: no speech, no STT) and wait (bounded) until the agent
+        has answered and gone quiet. Timings run from the moment it was typed."""
+        if not self._started:
+            raise RuntimeError("start() the conversation before the first turn")
+        typed_at = time.time()
+        self.session.generate_reply(user_input=text)
+        completed = await self._wait_for_answer(typed_at, settle_s, timeout_s)
+        result = self._collect(typed_at, time.time())
+        if not completed:
+            result.completed = False
+            result.errors.append(f"no complete answer within {timeout_s:.0f} s")
+        return result
+
     async def _wait_until_audible(self, after: float, timeout_s: float) -> float | None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
@@ -340,8 +357,10 @@ class TalkSession:
         greet: bool = False,
         interruptions: bool = False,
         elicit: ElicitFn | None = None,
+        speech: bool = True,
     ) -> None:
         self.runtime = VoiceAgentRuntime(settings, models, greet=greet)
+        self.speech = speech
         if elicit is not None and self.runtime.hub.handlers.elicit is None:
             # a scripted form-filler only where the runtime doesn't ask the user itself
             self.runtime.hub.handlers.elicit = elicit
@@ -357,7 +376,7 @@ class TalkSession:
         self.timings["prepare_s"] = round(time.perf_counter() - t0, 3)
         session, agent = self.runtime.new_session(interruptions=self.interruptions)
         rate = int(getattr(self.runtime.models.tts, "sample_rate", 24000))
-        self.driver = ConversationDriver(session, agent, output_sample_rate=rate)
+        self.driver = ConversationDriver(session, agent, output_sample_rate=rate, speech=self.speech)
         start_s = await self.driver.start(wait_for_greeting_s=30.0 if self.greet else 0.0)
         self.timings["session_start_s"] = round(start_s, 3)
         return self.driver

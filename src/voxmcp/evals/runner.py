@@ -22,7 +22,7 @@ from voxmcp.audio.speech import speech_bounds
 from voxmcp.audio.wav import MonoAudio, resample
 from voxmcp.config import ModelRef, Settings
 from voxmcp.evals.agent_log import agent_log
-from voxmcp.evals.driver import TalkSession, TurnResult
+from voxmcp.evals.driver import ConversationDriver, TalkSession, TurnResult
 from voxmcp.evals.schema import Elicitation, Scenario, Suite
 from voxmcp.evals.scoring import ActualCall, SpokenTurn, score_scenario, wer
 from voxmcp.evals.servers import ServerPool
@@ -33,6 +33,8 @@ from voxmcp.talk import ToolCallRecord
 logger = logging.getLogger(__name__)
 
 NOISE_PAD_S = 0.3
+TYPED_SETTLE_S = 0.6
+"""Quiet time that ends a typed turn: no audio to finish playing, only a tool step or an answer still to come."""
 
 
 class AnswerTranscriber:
@@ -103,6 +105,31 @@ class ScenarioResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+TYPED = "typed"
+"""The voice label of a typed run of the script (`--typed`): the user's words go in as text, not speech."""
+
+
+def typed_label(voice: UserVoice | str) -> str:
+    """The voice label of a run that types what `voice`'s speech was heard as in an earlier report."""
+    return f"{voice} typed"
+
+
+def needs_speech(sc: Scenario) -> bool:
+    """A scenario that can't be typed: a barge-in interrupts speech, and a form is answered by voice mid-call."""
+    return sc.elicitation is not None or any(t.barge_in is not None for t in sc.turns)
+
+
+def heard_transcripts(report: Mapping[str, Any]) -> dict[tuple[str, str], list[str]]:
+    """(scenario, voice) -> what the agent's STT heard in each user turn of an earlier report: typed again
+    (`--typed-from`), the same input reaches the LLM without speech, so a change to the LLM or the turn policy is
+    judged on exactly the transcripts the voice run produced, in a fraction of the time."""
+    heard: dict[tuple[str, str], list[str]] = {}
+    for r in report.get("results", []):
+        turns = [str(t.get("heard_by_agent", "")) for t in r.get("turns", []) if not t.get("barge_in")]
+        heard[(str(r.get("name")), str(r.get("voice")))] = turns
+    return heard
 
 
 def run_name(scenario: str, voice: UserVoice | str, *, several_voices: bool) -> str:
@@ -366,8 +393,15 @@ class EvalRunner:
         workdir: Path,
         transcriber: AnswerTranscriber,
         voices: Sequence[UserVoice | str] | None = None,
+        *,
+        typed: Mapping[tuple[str, str], list[str]] | None = None,
     ) -> None:
+        """`typed`: type the turns instead of speaking them; each (scenario, voice) found in it types what that
+        voice was heard as (see heard_transcripts), and an empty mapping types the script once per scenario."""
+        self.typed = typed
         self.voices = suite_voices(suite, voices)
+        if typed is not None and not typed:
+            self.voices = self.voices[:1]
         check_user_voices([*self.voices, *turn_voices(suite)], settings.models.tts)  # before anything starts
         self.suite = suite
         self.settings = settings
@@ -386,8 +420,13 @@ class EvalRunner:
         """Every scenario under every voice, scenario by scenario (the suite's order keeps server sets together)."""
         return [(sc, v) for sc in scenarios for v in self.voices]
 
+    def voice_label(self, voice: UserVoice) -> str:
+        if self.typed is None:
+            return str(voice)
+        return typed_label(voice) if self.typed else TYPED
+
     def display_name(self, sc: Scenario, voice: UserVoice) -> str:
-        return run_name(sc.name, voice, several_voices=len(self.voices) > 1)
+        return run_name(sc.name, self.voice_label(voice), several_voices=len(self.voices) > 1)
 
     async def run(
         self, scenarios: list[Scenario], on_done: Callable[[ScenarioResult], None] | None = None
@@ -425,7 +464,9 @@ class EvalRunner:
             failures.append(f"could not run: {type(e).__name__}: {e}")
         heard = ""
         last = turn_results[-1] if turn_results else None
-        if last is not None and last.agent_audio is not None:
+        if last is not None and self.typed is not None:
+            heard = " ".join(t.strip() for t in last.agent_text)  # a typed conversation is answered in text
+        elif last is not None and last.agent_audio is not None:
             heard = await asyncio.to_thread(self.transcriber.transcribe, last.agent_audio)
         for r in records:
             failures.extend(r.errors)
@@ -438,7 +479,7 @@ class EvalRunner:
             round(time.perf_counter() - t0, 2),
             elicitations,
             timings,
-            voice=str(voice),
+            voice=self.voice_label(voice),
             display_name=self.display_name(sc, voice),
             agent_log=decisions,
             state=state,
@@ -459,10 +500,14 @@ class EvalRunner:
         barge = any(t.barge_in is not None for t in sc.turns)
         d = self.suite.defaults
         timeout = sc.timeout_s or d.timeout_s
-        talk = TalkSession(settings, self.models, greet=sc.greet, interruptions=barge, elicit=elicit)
+        typed = self.typed is not None
+        talk = TalkSession(settings, self.models, greet=sc.greet, interruptions=barge, elicit=elicit, speech=not typed)
         async with talk as driver:
             replies = ReplyLog(driver.session)
             timings.update(talk.timings)
+            if typed:
+                await self._type(sc, voice, talk, driver, records, turn_results, timeout)
+                return
             for i, turn in enumerate(sc.turns):
                 audio = self._speak(turn.say, turn.voice, voice)
                 speech_end: float | None = None
@@ -495,3 +540,29 @@ class EvalRunner:
                     records.append(_record(results[1], turn.barge_in.say, barge_in=True, snr=None, facts=facts))
                 if any(not r.completed for r in results):
                     break
+
+    async def _type(
+        self,
+        sc: Scenario,
+        voice: UserVoice,
+        talk: TalkSession,
+        driver: ConversationDriver,
+        records: list[TurnRecord],
+        turn_results: list[TurnResult],
+        timeout_s: float,
+    ) -> None:
+        """The scenario's turns typed: the script's words, or what `voice` was heard as in the typed-from report."""
+        heard = (self.typed or {}).get((sc.name, str(voice)))
+        if self.typed and heard is None:
+            logger.warning("no transcript in the typed-from report; typing the script", extra={"scenario": sc.name})
+        settle = min(self.suite.defaults.settle_s, TYPED_SETTLE_S)
+        for i, turn in enumerate(sc.turns):
+            text = heard[i] if heard is not None and i < len(heard) else turn.say
+            if not text.strip():
+                records.append(_record(TurnResult(), turn.say, barge_in=False, snr=None))  # nothing was heard
+                continue
+            result = await driver.type_turn(text, settle_s=settle, timeout_s=timeout_s)
+            turn_results.append(result)
+            records.append(_record(result, turn.say, barge_in=False, snr=None, facts=tool_facts(talk.runtime)))
+            if not result.completed:
+                break

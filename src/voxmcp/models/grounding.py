@@ -10,7 +10,7 @@ is worth a closer look even when the model's own signal is weak. Nothing here kn
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -46,6 +46,26 @@ MAX_ADDED_WORDS = 1  # a free-text value may add one word of its own ("Reminder:
 _SPELLED_PIECE = r"(?:[A-Za-z]|\d+|[A-Za-z]+\d[A-Za-z0-9]*|\d+[A-Za-z]+)"
 _SPELLED_CODE = re.compile(rf"{_SPELLED_PIECE}(?:\s*[,.\-]?\s+{_SPELLED_PIECE}|\s*[,\-]\s*{_SPELLED_PIECE})+")
 MIN_CHECKED_LENGTH = 5  # shorter strings ("km", "°F", "UTC") are normalised by models, so they are not checked
+
+RULES: dict[str, str] = {
+    # check_call
+    "clock_24h": "a time said with PM, sent in 12-hour or spoken form, rewritten as a 24-hour clock",
+    "respell": "a word of a value spelled the model's way replaced by the user's spelling",
+    "spelled_code": "a spelled-out code joined and upper-cased, with letters the transcript split off",
+    "unsaid_required": "a call whose required value the user never said is rejected",
+    "unsaid_optional": "an optional value the user never said is dropped",
+    "free_text_fidelity": "free text that leaves out the user's names or figures, or adds words, is rejected",
+    "evidence": "a call with no value from the request, for a tool the request is not most about, is rejected",
+    # LocalLLM
+    "relevance_gate": "a middling call probability needs a word shared with a tool or a follow-up to a call",
+    "extractive_retry": "a retry that takes a rejected free-text value from runs of the user's words",
+    "closest_tools": "after a rejected call, the retry offers the tools sharing the most words with the request",
+    "next_step": "after a result, one more call for a tool the request names and no called tool covers",
+    "restates": "a corrected call may restate a refused value in another form",
+    "ask_unsaid": "a request for a tool whose value had to be invented is answered with a question, not chat",
+}
+"""The grounding rules, by name: each can be switched off (`[llm] rules_off`) to measure what it is worth, and logs
+"grounding rule fired" where it changes a turn, so a run shows which scenarios each one touched."""
 
 
 def stem(word: str) -> str:
@@ -296,6 +316,8 @@ class CallCheck:
     """The verdict on one call: the arguments to send (ungrounded optional ones dropped), or why it is rejected."""
 
     arguments: dict[str, Any] | None
+    fired: list[str] = field(default_factory=list)
+    """The RULES that changed this verdict or the arguments."""
     dropped: list[str] = field(default_factory=list)
     reason: str = ""
     invented: bool = False
@@ -311,32 +333,58 @@ class CallCheck:
 
 
 def check_call(
-    name: str, arguments: dict[str, Any], schema: Mapping[str, Any], tools: Mapping[str, str], user_text: str
+    name: str,
+    arguments: dict[str, Any],
+    schema: Mapping[str, Any],
+    tools: Mapping[str, str],
+    user_text: str,
+    *,
+    off: Collection[str] = (),
 ) -> CallCheck:
     """Keep a call only if it comes from the user's words: every required value said, optional values that weren't
     said dropped, and some value shares a word with the request, or else the tool is among those whose name and
-    description share the most words with it (`tools`: name -> description of every tool offered)."""
+    description share the most words with it (`tools`: name -> description of every tool offered). `off`: RULES
+    not to apply."""
     required = set(schema.get("required") or [])
     properties = schema.get("properties") or {}
     free = {key for key, spec in properties.items() if isinstance(spec, Mapping) and is_free_text(key, spec)}
     own_words = tool_terms(name, tools.get(name, ""))
-    arguments = spoken_times_to_24h(arguments, user_text)
+    fired: list[str] = []
+
+    def rewrite(rule: str, value: Any, fixed: Any) -> Any:
+        if rule in off or fixed == value:
+            return value
+        if rule not in fired:
+            fired.append(rule)
+        return fixed
+
+    arguments = rewrite("clock_24h", arguments, spoken_times_to_24h(arguments, user_text))
     kept: dict[str, Any] = {}
     dropped: list[str] = []
     for key, value in arguments.items():
         if value_is_grounded(value, user_text):
             if isinstance(value, str):
-                value = respell_names(value, user_text)
-                value = value if key in free else spelled_code_in(value, user_text)
+                value = rewrite("respell", value, respell_names(value, user_text))
+                if key not in free:
+                    value = rewrite("spelled_code", value, spelled_code_in(value, user_text))
             kept[key] = value
         elif key in required:
+            if "unsaid_required" in off:
+                kept[key] = value
+                continue
             unsaid = key if isinstance(value, str) else None
             keep = drawn_terms(value, user_text, ignore=own_words) if key in free and isinstance(value, str) else []
             reason = f"{key}={value!r} was not said"
-            return CallCheck(None, reason=reason, invented=True, unsaid_key=unsaid, keep=keep)
+            return CallCheck(None, ["unsaid_required"], reason=reason, invented=True, unsaid_key=unsaid, keep=keep)
+        elif "unsaid_optional" in off:
+            kept[key] = value
         else:
             dropped.append(key)
+    if dropped:
+        fired.append("unsaid_optional")
     for key, value in kept.items():
+        if "free_text_fidelity" in off:
+            break
         if key in free and isinstance(value, str):
             drawn = drawn_terms(value, user_text, ignore=own_words)
             in_value = _said(value)
@@ -346,7 +394,9 @@ def check_call(
                 # a summary for a note ("Invoice details" for "add note, call Maria about the invoice") or a
                 # story around it ("Invoice for Maria's upcoming meeting"): the user's words are the content
                 reason = f"{key}={value!r} " + (f"leaves out {', '.join(missing)}" if missing else f"adds {added}")
-                return CallCheck(None, reason=reason, invented=True, unsaid_key=key, keep=drawn)
+                return CallCheck(
+                    None, [*fired, "free_text_fidelity"], reason=reason, invented=True, unsaid_key=key, keep=drawn
+                )
     relevant = name in relevant_tools(user_text, tools)
     # a free-text argument holds whatever was said ("Hi there, how's it going?" -> echo(message=...)): it shows the
     # call is about the request only when the request also names the tool ("Echo hello", "add note, buy eggs")
@@ -354,12 +404,13 @@ def check_call(
     about_it = relevant and name in closest_tools(user_text, tools)
     # the only tool offered, taking no parameters (a down server's stand-in): nothing to invent, no other to confuse
     only_choice = set(tools) == {name} and not schema.get("properties")
-    if not evidence and not about_it and not only_choice:
+    if not evidence and not about_it and not only_choice and "evidence" not in off:
         # flags, enums and short strings prove nothing: {"topic": "AI", "ambiguous": true} for "Trigger an
         # elicitation request" is a wrong tool, list_notes() for "Tell me a joke" too, and for "the tracking number
         # is B1234" (one word shared, "number", where check_package_status shares three)
-        return CallCheck(None, dropped, reason="nothing in the call or the tool's name comes from the request")
-    return CallCheck(kept, dropped)
+        reason = "nothing in the call or the tool's name comes from the request"
+        return CallCheck(None, [*fired, "evidence"], dropped, reason=reason)
+    return CallCheck(kept, fired, dropped)
 
 
 def is_free_text(key: str, spec: Mapping[str, Any]) -> bool:

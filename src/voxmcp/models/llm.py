@@ -25,7 +25,7 @@ import logging
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -61,9 +61,11 @@ SURE_TOOL_PROBABILITY = 0.6  # above this the model's wish to call is trusted wi
 FOLLOW_UP_PROBABILITY = 0.1
 MAX_CALL_ATTEMPTS = 3
 SAY_AGAIN = "Sorry, I didn't catch all of that. Could you say it again?"
+NOT_CLEAR = "Sorry, I'm not sure what you want me to do there. Could you put it another way?"
+"""For a typed request: the words arrived as written, so "didn't catch that" would be untrue."""
 FALLBACK_NUDGE = (
     "Answer me in one short spoken sentence without mentioning tools or functions; if my request is unclear, ask me "
-    "to say it again."
+    "to {again}."
 )
 # Plain speech: no braces, brackets, tags or markdown markers; must start with a word character or quote.
 TOO_LONG = "Sorry, that was more than I can take in at once. Could you say it more briefly?"
@@ -341,6 +343,12 @@ def _has_user(messages: Sequence[dict[str, Any]]) -> bool:
     return any(m["role"] == "user" for m in messages)
 
 
+def was_typed(chat_ctx: ChatContext) -> bool:
+    """Whether the latest user message was typed: LiveKit gives a transcribed one a `transcript_confidence`."""
+    users = [m for m in chat_ctx.items if isinstance(m, ChatMessage) and m.role == "user"]
+    return bool(users) and users[-1].transcript_confidence is None
+
+
 def current_request(chat_ctx: ChatContext) -> tuple[str, list[str]]:
     """The last thing the user said, and the tools already called for it (in this turn's earlier steps)."""
     called: list[str] = []
@@ -448,8 +456,14 @@ class LocalLLM(llm.LLM[Any]):
         tool_preamble: str | None = None,
         speak_prose_results: bool = True,
         result_says_as_is: Callable[[str], bool] | None = None,
+        rules_off: Collection[str] = (),
     ) -> None:
         super().__init__()
+        unknown = sorted(set(rules_off) - set(grounding.RULES))
+        if unknown:
+            raise ValueError(f"unknown grounding rules {unknown}; known: {', '.join(grounding.RULES)}")
+        self.rules_off = frozenset(rules_off)
+        """Grounding rules not applied (to measure what each is worth)."""
         self._model_name = model_name
         self._runtime = LlamaRuntime.shared(model_path, n_ctx=n_ctx, threads=threads, seed=seed)
         self.temperature = temperature
@@ -647,12 +661,16 @@ class LocalLLMStream(llm.LLMStream):
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
             # a hallucinated tool or a hopeless call: answer in speech instead of passing a bad call on
-            if stats.invented_values or grounding.relevant_tools(user_text, _descriptions(schemas)):
+            if self._on("ask_unsaid") and (
+                stats.invented_values or grounding.relevant_tools(user_text, _descriptions(schemas))
+            ):
+                self._fired("ask_unsaid")
                 # a request for a tool whose values weren't heard (usually a misheard name: the model filled in
                 # a value nobody said, or the request shares words with a tool): asked to answer anyway, a 0.5B
                 # invents the data ("How cold is it in my cold?" -> "The temperature is 0 degrees"), so ask for
                 # the value it had to invent ("What city should I use?"), or to say it again
-                self._emit_text(self._question_for_unsaid(schemas) or SAY_AGAIN)
+                unclear = NOT_CLEAR if was_typed(self._chat_ctx) else SAY_AGAIN
+                self._emit_text(self._question_for_unsaid(schemas) or unclear)
                 return
             await self._stream_text(self._fallback_prompt(messages), rt.grammar(SPEECH_GRAMMAR), stats)
         except ContextFull as e:
@@ -697,9 +715,13 @@ class LocalLLMStream(llm.LLMStream):
         user_text = _last_user_text(messages)
         relevant = grounding.relevant_tools(user_text, _descriptions(schemas))
         threshold = self._local.tool_threshold
+        if not self._on("relevance_gate"):
+            return ("call" if p_tool >= threshold else "speak"), prompt
         decision = tool_decision(
             p_tool, threshold=threshold, relevant=bool(relevant), follow_up=follows_a_call(messages)
         )
+        if decision == "try" or (decision == "call" and p_tool < threshold):
+            self._fired("relevance_gate", decision=decision)
         if decision != "check_alone":
             return decision, prompt
         alone = self._render([messages[0], {"role": "user", "content": user_text}])
@@ -710,6 +732,7 @@ class LocalLLMStream(llm.LLMStream):
         )
         if p_alone >= threshold:
             stats.tool_probability = p_alone
+            self._fired("relevance_gate", decision="call on the request alone")
             return "call", alone
         return "speak", prompt
 
@@ -717,7 +740,7 @@ class LocalLLMStream(llm.LLMStream):
         """After a tool result: call another tool when the request names something no called tool covers ("the
         weather in Oslo, and what time is it there?"). Costs a pass only when such a tool exists."""
         question, called = current_request(self._chat_ctx)
-        if not question or not called:
+        if not question or not called or not self._on("next_step"):
             return False
         pending = grounding.unanswered_tools(question, _descriptions(schemas), called)
         if not pending:
@@ -726,7 +749,7 @@ class LocalLLMStream(llm.LLMStream):
         only = [s for s in schemas if s["function"]["name"] in pending]
         calls = await self._generate_calls(prompt, only, question, stats, attempts=1)
         if calls:
-            logger.info("a further tool step for the same request", extra={"tools": [c.name for c in calls]})
+            self._fired("next_step", tools=[c.name for c in calls])
             self._emit_calls(calls)
             return True
         return False
@@ -773,30 +796,40 @@ class LocalLLMStream(llm.LLMStream):
                     if (
                         tool
                         and open_key
+                        and self._on("extractive_retry")
                         and tool in grounding.relevant_tools(user_text, descriptions)
                         and tool not in extractive
                     ):
                         # the request names this tool ("Add a note by eggs") and the model ran on inventing its
                         # text ("Eggs are a great source of protein and..."): once more, from the user's words
+                        self._fired("extractive_retry", tool=tool)
                         extractive[tool] = (open_key, [])
                         allowed = [tool]
                         continue
                     # cut off at the length of the user's words: the model was writing a value nobody said
                     # ("Is it hot in Cairo?" -> check_package_status("1234567890...")), so it's the wrong tool
                     others = {n: descriptions.get(n, "") for n in allowed if n not in named}
-                    allowed = grounding.closest_tools(user_text, others, by_name) if others else []
+                    allowed = self._next_tools(user_text, others, by_name)
                 else:
                     # the model meant a real tool but produced unusable arguments: retry under that tool's grammar
                     allowed = named
                 continue
             kept: list[toolcalls.ParsedToolCall] = []
             for call in parsed.calls:
-                check = grounding.check_call(call.name, call.arguments, by_name[call.name], descriptions, user_text)
+                check = grounding.check_call(
+                    call.name, call.arguments, by_name[call.name], descriptions, user_text, off=self._local.rules_off
+                )
                 refused = self._repairing.get(call.name)
-                if not check.ok and refused is not None and grounding.restates(call.arguments, refused, user_text):
-                    logger.info("a corrected call restates the refused one", extra={"tool": call.name})
+                if (
+                    not check.ok
+                    and refused is not None
+                    and self._on("restates")
+                    and grounding.restates(call.arguments, refused, user_text)
+                ):
+                    self._fired("restates", tool=call.name)
                     kept.append(call)
                     continue
+                self._fired(*check.fired, tool=call.name)
                 if not check.ok or check.arguments is None:
                     stats.invented_values += check.invented
                     if (
@@ -810,15 +843,20 @@ class LocalLLMStream(llm.LLMStream):
                         extra={"tool": call.name, "reason": check.reason, "raw": held[:300]},
                     )
                     relevant = grounding.relevant_tools(user_text, descriptions)
-                    if check.unsaid_key and call.name in relevant and call.name not in extractive:
+                    if (
+                        check.unsaid_key
+                        and self._on("extractive_retry")
+                        and call.name in relevant
+                        and call.name not in extractive
+                    ):
                         # the request names this tool ("add note, buy eggs") but the model embellished or invented
                         # the text ("Buy eggs for $10."): once more, that argument taken from the user's words
+                        self._fired("extractive_retry", tool=call.name)
                         extractive[call.name] = (check.unsaid_key, check.keep)
                         allowed = [call.name]
                     else:
-                        allowed = grounding.closest_tools(
-                            user_text, {n: descriptions.get(n, "") for n in allowed if n != call.name}, by_name
-                        )
+                        others = {n: descriptions.get(n, "") for n in allowed if n != call.name}
+                        allowed = self._next_tools(user_text, others, by_name)
                     kept = []
                     break
                 if check.dropped:
@@ -827,6 +865,15 @@ class LocalLLMStream(llm.LLMStream):
             if kept:
                 return kept
         return []
+
+    def _next_tools(self, user_text: str, others: dict[str, str], schemas: dict[str, dict[str, Any]]) -> list[str]:
+        """The tools a retry after a rejected call may pick from."""
+        if not others or not self._on("closest_tools"):
+            return list(others)
+        closest = grounding.closest_tools(user_text, others, schemas)
+        if len(closest) < len(others):
+            self._fired("closest_tools", tools=closest)
+        return closest
 
     async def _stream_text(self, prompt: str, grammar: LlamaGrammar | None, stats: GenerationStats) -> None:
         started = False
@@ -880,6 +927,14 @@ class LocalLLMStream(llm.LLMStream):
         finally:
             req.stop_event.set()
             await asyncio.shield(worker)
+
+    def _on(self, rule: str) -> bool:
+        return rule not in self._local.rules_off
+
+    def _fired(self, *rules: str, **extra: Any) -> None:
+        """Log that grounding rules changed this turn: a run's log shows which scenarios each rule touched."""
+        if rules:
+            logger.info("grounding rule fired", extra={"rules": list(rules), **extra})
 
     def _question_for_unsaid(self, schemas: Sequence[dict[str, Any]]) -> str | None:
         if self._unsaid is None:
@@ -944,7 +999,8 @@ class LocalLLMStream(llm.LLMStream):
         # on the user's side, after the request: a system turn at the end is read out by a 0.5B as if it were the
         # answer ("None of the tools fits what the user said...")
         last = messages[-1]
-        nudged = {"role": "user", "content": f"{last['content']}\n({FALLBACK_NUDGE})"}
+        again = "put it another way" if was_typed(self._chat_ctx) else "say it again"
+        nudged = {"role": "user", "content": f"{last['content']}\n({FALLBACK_NUDGE.format(again=again)})"}
         return self._render([*messages[:-1], nudged])
 
     def _emit_text(self, text: str) -> None:

@@ -344,10 +344,14 @@ def _with_repair_note(
         item = fixed.items[i]
         if isinstance(item, ChatMessage) and item.role == "user" and (item.text_content or "").strip():
             request = (item.text_content or "").strip()
+            # the request's transcript confidence goes with it: it tells the model the words were heard, not typed
+            noted = ChatMessage(
+                role="user", content=[f"{request}\n{note}"], transcript_confidence=item.transcript_confidence
+            )
             if i == len(fixed.items) - 1:
-                fixed.items[i] = ChatMessage(role="user", content=[f"{request}\n{note}"], id=item.id)
+                fixed.items[i] = noted.model_copy(update={"id": item.id})
             else:  # the note goes last, after the calls that worked
-                fixed.items.append(ChatMessage(role="user", content=[f"{request}\n{note}"]))
+                fixed.items.append(noted)
             break
     return fixed
 
