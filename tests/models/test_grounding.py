@@ -10,18 +10,11 @@ from voxmcp.models.grounding import (
     RULES,
     check_call,
     closest_tools,
-    drawn_terms,
     is_free_text,
     relevant_tools,
-    respell_names,
-    restates,
     said_numbers,
-    said_spans,
-    spelled_code,
-    spelled_code_in,
     spoken_times_to_24h,
     stem,
-    unanswered_tools,
     value_is_grounded,
 )
 
@@ -98,23 +91,12 @@ def test_a_required_value_not_said_rejects_the_call() -> None:
     assert not check.ok and "text" in check.reason and check.invented
 
 
-def test_an_optional_value_not_said_is_dropped() -> None:
-    check = check_call(
-        "trigger-long-running-operation",
-        {"duration": 6, "steps": 5},
-        LONG_OP,
-        {"trigger-long-running-operation": "Demonstrates a long running operation with progress updates."},
-        "Start the long running operation for six seconds.",
-    )
-    assert check.ok and check.arguments == {"duration": 6} and check.dropped == ["steps"]
-
-
 def test_a_call_left_without_arguments_needs_a_word_shared_with_the_tool() -> None:
     assert check_call("list_notes", {}, {}, DEMO, "What notes do I have?").ok
     assert not check_call("list_notes", {}, {}, DEMO, "Tell me a short joke.").ok
     # one word shared ("number") where another tool shares three: not this tool
     assert not check_call("list_notes", {}, {}, DEMO, "Where is my package? The tracking number is a B1 2 3 4").ok
-    # dropped optional values leave an empty call: the same rule applies
+    # an optional value nobody said is no evidence either
     op = {"trigger-long-running-operation": "Demonstrates a long running operation with progress updates."}
     assert not check_call("trigger-long-running-operation", {"steps": 5}, LONG_OP, op, "Good morning.").ok
 
@@ -128,17 +110,6 @@ def test_a_nested_value_shows_the_call_is_about_the_request() -> None:
     assert check_call("create_entities", {"entities": entities}, schema, tools, said).ok
     invented = [{"name": "Alice", "entityType": "robot", "observations": ["likes tea"]}]
     assert not check_call("create_entities", {"entities": invented}, schema, tools, said).ok
-
-
-def test_a_correction_may_restate_a_refused_value_but_not_guess_a_new_one() -> None:
-    said = "I have a call at 4.30 in the afternoon, Paris time. What time is that in Chicago?"
-    refused = [{"source_timezone": "Paris", "time": "4.30", "target_timezone": "Chicago"}]
-    fixed = {"source_timezone": "Europe/Paris", "time": "16:30", "target_timezone": "America/Chicago"}
-    assert restates(fixed, refused, said)
-    assert not restates({**fixed, "time": "17:30"}, refused, said)
-    # a misheard city the server doesn't know is asked about, not swapped for another
-    assert not restates({"city": "Paris"}, [{"city": "Cares"}], "How is the weather in cares right now?")
-    assert restates({"city": "Cares"}, [{"city": "Cares"}], "How is the weather in cares right now?")
 
 
 def test_a_pm_time_is_sent_in_24_hours() -> None:
@@ -156,77 +127,12 @@ def test_a_pm_time_is_sent_in_24_hours() -> None:
     assert check.arguments == {"time": "15:00"}
 
 
-def test_a_localised_name_takes_the_users_spelling() -> None:
-    assert respell_names("Lisboa", "What's the weather in Lisbon?") == "Lisbon"
-    assert respell_names("Europe/Lisbon", "What time is it in Lisbon?") == "Europe/Lisbon"
-    check = check_call("get_weather", {"city": "Lisboa"}, {"required": ["city"]}, DEMO, "in Lisbon?")
-    assert check.arguments == {"city": "Lisbon"}
-
-
-@pytest.mark.parametrize(
-    ("value", "sent"),
-    [
-        ("x, y, 9, 876", "XY9876"),  # whisper's commas between spelled characters
-        ("A B 1 2 3 4", "AB1234"),
-        ("x-y-9-8", "XY98"),
-        ("B1234", "B1234"),
-        ("May 3", "May 3"),  # a word, not a spelled letter
-        ("Room 12", "Room 12"),
-        ("Terminal 2, Gate B", "Terminal 2, Gate B"),
-        ("Paris, France", "Paris, France"),
-        ("1, 2, 3", "1, 2, 3"),  # no letter: a list of numbers
-        ("a, b, c", "a, b, c"),  # no digit
-    ],
-)
-def test_a_spelled_code_is_joined(value: str, sent: str) -> None:
-    assert spelled_code(value) == sent
-
-
-@pytest.mark.parametrize(
-    ("value", "said", "sent"),
-    [
-        ("B1234", "Where is my package? The tracking number is a B1234", "AB1234"),  # "A B 1 2 3 4" as whisper hears it
-        ("B1234", "The tracking number is x, y B1234.", "XYB1234"),
-        ("B1234", "The tracking number is B1234", "B1234"),
-        ("B1234", "it's B1234", "B1234"),  # the "s" of "it's" is not a spelled letter
-        ("9876", "package x y 9876", "9876"),  # digits only: not joined to letters before them
-        ("Paris", "in a Paris", "Paris"),
-    ],
-)
-def test_letters_split_off_a_code_are_put_back(value: str, said: str, sent: str) -> None:
-    assert spelled_code_in(value, said) == sent
-
-
-def test_a_call_sends_a_spelled_code_joined_and_free_text_as_said() -> None:
-    schema = {"required": ["tracking_id"], "properties": {"tracking_id": {"type": "string"}}}
-    said = "Check the status of package x, y, 9, 876"
-    check = check_call("check_package_status", {"tracking_id": "x, y, 9, 876"}, schema, DEMO, said)
-    assert check.arguments == {"tracking_id": "XY9876"}
-    said = "Where's my package? The tracking number is a B1234."
-    check = check_call("check_package_status", {"tracking_id": "B1234"}, schema, DEMO, said)
-    assert check.arguments == {"tracking_id": "AB1234"}
-    note = {"required": ["text"], "properties": {"text": {"type": "string"}}}
-    check = check_call("add_note", {"text": "gate B 1 2"}, note, DEMO, "add note, gate B 1 2")
-    assert check.arguments == {"text": "gate B 1 2"}  # a note keeps the user's words
-
-
 def test_relevant_tools_share_content_words_not_filler() -> None:
     assert set(relevant_tools("What notes do I have?", DEMO)) == {"add_note", "list_notes", "delete_note"}
     assert set(relevant_tools("Stop. What is the weather in Rome?", DEMO)) == {"get_weather"}
     assert relevant_tools("Tell me a short joke.", DEMO) == {}  # "short" is in add_note's description
     assert relevant_tools("Good morning!", DEMO) == {}
     assert relevant_tools("Hello! How are you today?", DEMO) == {}
-
-
-def test_unanswered_tools_are_the_parts_of_a_request_no_called_tool_covers() -> None:
-    oslo = "What's the weather in Oslo, and what time is it there?"
-    assert unanswered_tools(oslo, DEMO, ["get_weather"]) == ["get_time"]
-    assert unanswered_tools(oslo, DEMO, ["get_weather", "get_time"]) == []
-    assert unanswered_tools("What notes do I have?", DEMO, ["list_notes"]) == []
-    time_server = {"get_current_time": "Get current time in a specific timezones", "convert_time": "Convert time"}
-    assert (
-        unanswered_tools("If it is 3 PM in New York, what time is it in London?", time_server, ["convert_time"]) == []
-    )
 
 
 def test_after_a_rejected_pick_the_closest_tools_are_tried() -> None:
@@ -268,20 +174,6 @@ def test_the_only_tool_without_parameters_may_be_called_without_a_shared_word() 
     assert not check_call("list_notes", {}, {"properties": {}}, DEMO, "Do I have any meetings tomorrow?").ok
 
 
-def test_said_spans_are_runs_of_the_users_words() -> None:
-    spans = said_spans("add note, buy eggs")
-    assert {"add note", "buy eggs", "Buy eggs", "eggs", "note, buy", "add note, buy eggs"} <= set(spans)
-    assert "add eggs" not in spans and "" not in spans and "note," not in spans
-    assert len(said_spans(" ".join(f"w{i}" for i in range(100)))) == 2 * 40 * 41 // 2  # bounded: first 40 words
-
-
-def test_a_string_value_not_said_is_named_for_a_retry() -> None:
-    check = check_call("add_note", {"text": "Buy eggs for $10."}, {"required": ["text"]}, DEMO, "add note, buy eggs")
-    assert check.invented and check.unsaid_key == "text"
-    check = check_call("convert_units", {"value": 100}, {"required": ["value"]}, DEMO, "convert miles")
-    assert check.invented and check.unsaid_key is None  # a number can't be taken from the words as they are
-
-
 NOTE = {"properties": {"text": {"type": "string", "description": "What the note says"}}, "required": ["text"]}
 
 
@@ -291,41 +183,6 @@ def test_free_text_arguments_are_named_like_text_and_unrestricted() -> None:
     assert not is_free_text("city", {"type": "string"}) and not is_free_text("text", {"type": "integer"})
     assert not is_free_text("message", {"type": "string", "enum": ["a", "b"]})
     assert not is_free_text("description", {"type": "string", "format": "uri"})
-
-
-def test_names_and_figures_a_value_draws_on_come_from_its_own_clause() -> None:
-    said = "Add a note, call Maria about the invoice."
-    assert drawn_terms("Invoice details", said) == ["Maria"]
-    assert drawn_terms("Buy eggs", "Hi, I am Bob. Add a note, buy eggs.") == []  # Bob is in another clause
-    assert drawn_terms("Pay rent", "Add a note: pay 2,500 dollars rent") == ["2500"]
-    assert drawn_terms("Maria", "Maria called") == []  # a capital opening a sentence is no name
-    assert drawn_terms("weather", "What is the weather in Paris", ignore={"weather", "paris"}) == []
-
-
-def test_a_free_text_value_must_keep_the_names_and_figures_and_add_little() -> None:
-    def check(text: str, said: str) -> Any:
-        return check_call("add_note", {"text": text}, NOTE, DEMO, said)
-
-    dropped = check("Invoice details", "add note, call Maria about the invoice")
-    assert not dropped.ok and dropped.invented and dropped.unsaid_key == "text" and dropped.keep == ["Maria"]
-    assert "leaves out Maria" in dropped.reason
-    story = check("Invoice for Maria's upcoming meeting.", "Add a note to call Maria about the invoice")
-    assert not story.ok and story.keep == ["Maria"] and "adds" in story.reason
-    assert not check("Pay rent", "Add a note: pay 2,500 dollars rent").ok
-    assert check("Pay 2500 rent", "Add a note: pay 2,500 dollars rent").ok
-    assert check("Call Maria about the invoice", "Add a note, call Maria about the invoice.").ok
-    assert check("Reminder: buy eggs", "add note, buy eggs").ok  # one word of its own
-    assert check("Appointment on March 3rd", "add note, dentist appointment on March 3rd").ok
-    # not free text: a city drops the name of whom the user spoke to
-    weather = {"properties": {"city": {"type": "string"}}, "required": ["city"]}
-    assert check_call("get_weather", {"city": "Paris"}, weather, DEMO, "What's the weather in Paris, Maria?").ok
-
-
-def test_said_spans_keeping_words_stay_in_one_clause_when_they_can() -> None:
-    spans = said_spans("Add a note, call Maria about the invoice.", keeping=["Maria"])
-    assert "call Maria about the invoice" in spans and "Maria" in spans
-    assert all("Maria" in s and "," not in s for s in spans)
-    assert said_spans("buy eggs", keeping=["Zed"]) == said_spans("buy eggs")  # nothing holds it: every run
 
 
 def test_a_free_text_value_is_evidence_only_when_the_request_names_the_tool() -> None:
@@ -351,13 +208,22 @@ def test_each_rule_says_when_it_fired_and_can_be_switched_off() -> None:
     assert not sent.ok and sent.fired == ["evidence"]  # the next rule still holds: nothing in it was said
     assert check_call("add_note", invented, {"required": ["text"]}, DEMO, "Good morning.", off=RULES).ok
 
-    long_op = {"trigger-long-running-operation": "Demonstrates a long running operation with progress updates."}
-    request = "Start the long running operation for six seconds."
-    args = {"duration": 6, "steps": 5}
-    assert check_call("trigger-long-running-operation", args, LONG_OP, long_op, request).fired == ["unsaid_optional"]
-    kept = check_call("trigger-long-running-operation", args, LONG_OP, long_op, request, off={"unsaid_optional"})
-    assert kept.arguments == args and kept.fired == []
+
+def test_a_correction_of_a_refused_call_may_send_what_the_server_asked_for() -> None:
+    """The server refused "Mumbai" ("No time zone found with key Mumbai"): the corrected call's IANA name was never
+    said, and is sent; the same value in a first call is an invention and is not."""
+    schema = {"properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}
+    tools = {"get_current_time": "Get current time in a specific timezone"}
+    said = "What time is it in Mumbai?"
+    fixed = {"timezone": "Asia/Kolkata"}
+    assert not check_call("get_current_time", fixed, schema, tools, said).ok
+    check = check_call("get_current_time", fixed, schema, tools, said, repairing=True)
+    assert check.arguments == fixed and check.fired == ["server_guided_repair"]
+    off = check_call("get_current_time", fixed, schema, tools, said, repairing=True, off={"server_guided_repair"})
+    assert not off.ok and off.fired == ["unsaid_required"]
+    # evidence still holds: a correction to a tool the request isn't about is rejected
+    assert not check_call("add_note", {"text": "Asia/Kolkata"}, NOTE, DEMO, said, repairing=True).ok
 
 
 def test_every_rule_has_a_name_and_a_reason() -> None:
-    assert len(RULES) >= 10 and all(name.isidentifier() and reason for name, reason in RULES.items())
+    assert len(RULES) >= 5 and all(name.isidentifier() and reason for name, reason in RULES.items())

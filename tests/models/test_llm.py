@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ from voxmcp.models.grounding import value_is_grounded
 from voxmcp.models.llm import (
     ANSWER_NUDGE,
     SURE_TOOL_PROBABILITY,
-    _extractive,
     compact_schema,
     current_request,
     follows_a_call,
@@ -265,7 +265,7 @@ def test_real_model_calls_answers_and_chats(local_llm: Any) -> None:
 
 
 @pytest.mark.e2e
-def test_real_model_calls_after_chat_and_for_a_second_part(local_llm: Any) -> None:
+def test_real_model_calls_after_chat(local_llm: Any) -> None:
     async def main() -> None:
         tools: list[llm.Tool] = [get_weather, get_time, convert_units]
         ctx = _ctx("Tell me a long story about a dragon.")
@@ -273,13 +273,6 @@ def test_real_model_calls_after_chat_and_for_a_second_part(local_llm: Any) -> No
         ctx.add_message(role="user", content="Stop. What is the weather in Rome?")
         _, calls = await _run(local_llm, ctx, tools)  # the model's own signal is ~0 here: the request alone decides
         assert [(c.name, c.arguments) for c in calls] == [("get_weather", '{"city": "Rome"}')]
-
-        question = "What's the weather in Oslo, and what time is it there?"
-        ctx = _ctx(question)
-        ctx.insert(llm.FunctionCall(call_id="c1", name="get_weather", arguments='{"city": "Oslo"}'))
-        ctx.insert(llm.FunctionCallOutput(call_id="c1", name="get_weather", output="Oslo: snow.", is_error=False))
-        _, calls = await _run(local_llm, ctx, tools)  # the part no called tool covers gets its own call
-        assert [c.name for c in calls] == ["get_time"] and "Oslo" in calls[0].arguments
 
         _, calls = await _run(local_llm, _ctx("Good morning!"), tools)
         assert calls == []
@@ -331,6 +324,9 @@ class _ScriptedRuntime:
     def tool_start_probability(self, prompt: str) -> float:
         return 0.9
 
+    def generate(self, req: Any, stats: Any, temperature: float) -> Iterator[str]:
+        yield "Sorry."
+
 
 def _scripted_llm(monkeypatch: pytest.MonkeyPatch, outputs: list[str]) -> tuple[Any, list[dict[str, Any]]]:
     """A LocalLLM whose call decoding returns `outputs` in turn; also the tool schemas each attempt was given."""
@@ -347,48 +343,6 @@ def _scripted_llm(monkeypatch: pytest.MonkeyPatch, outputs: list[str]) -> tuple[
     return llm_module.LocalLLM(Path("scripted.gguf")), seen
 
 
-async def test_an_embellished_note_is_retried_in_the_users_words(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ "add note, buy eggs" -> add_note("Buy eggs for $10."): the note tool was right and its text invented, so the
-    retry keeps the tool and takes the text from the user's words instead of moving on to other tools."""
-    model, seen = _scripted_llm(
-        monkeypatch,
-        ['{"name": "add_note", "arguments": {"text": "Buy eggs for $10."}}',
-         '{"name": "add_note", "arguments": {"text": "Buy eggs"}}'],
-    )  # fmt: skip
-    _, calls = await _run(model, _ctx("add note, buy eggs"), _demo_tools())
-    assert [(c.name, c.arguments) for c in calls] == [("add_note", '{"text": "Buy eggs"}')]
-    assert list(seen[1]) == ["add_note"]
-    assert "Buy eggs" in seen[1]["add_note"]["properties"]["text"]["enum"]
-    assert "Buy eggs for $10." not in seen[1]["add_note"]["properties"]["text"]["enum"]
-
-
-async def test_a_note_cut_off_while_inventing_is_retried_in_the_users_words(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ "Add a note by eggs" -> add_note("Eggs are a great source of protein and...", cut off at the cap): the request
-    names the note tool, so the retry keeps it with the text from the user's words."""
-    model, seen = _scripted_llm(
-        monkeypatch,
-        ['{"name": "add_note", "arguments": {"text": "Eggs are a great source of protein and fiber, and',
-         '{"name": "add_note", "arguments": {"text": "eggs"}}'],
-    )  # fmt: skip
-    _, calls = await _run(model, _ctx("Add a note by eggs."), _demo_tools())
-    assert [(c.name, c.arguments) for c in calls] == [("add_note", '{"text": "eggs"}')]
-    assert list(seen[1]) == ["add_note"] and "eggs" in seen[1]["add_note"]["properties"]["text"]["enum"]
-
-
-async def test_a_note_that_drops_a_name_is_retried_keeping_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ "add note, call Maria about the invoice" -> add_note("Invoice details"): a summary that loses who. The retry
-    takes the text from the user's words, and only from runs of them that keep "Maria"."""
-    model, seen = _scripted_llm(
-        monkeypatch,
-        ['{"name": "add_note", "arguments": {"text": "Invoice details"}}',
-         '{"name": "add_note", "arguments": {"text": "call Maria about the invoice"}}'],
-    )  # fmt: skip
-    _, calls = await _run(model, _ctx("add note, call Maria about the invoice"), _demo_tools())
-    assert [(c.name, c.arguments) for c in calls] == [("add_note", '{"text": "call Maria about the invoice"}')]
-    enum = seen[1]["add_note"]["properties"]["text"]["enum"]
-    assert "call Maria about the invoice" in enum and all("Maria" in v for v in enum) and "invoice" not in enum
-
-
 async def test_an_invented_value_for_a_tool_the_request_doesnt_name_moves_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """ "Good morning" shares no word with add_note: its invented note is a wrong tool, not a wrong text."""
     model, seen = _scripted_llm(
@@ -399,16 +353,6 @@ async def test_an_invented_value_for_a_tool_the_request_doesnt_name_moves_on(mon
     _, calls = await _run(model, _ctx("Good morning! Any news?"), _demo_tools())
     assert calls == [] and "add_note" not in seen[1]
     assert all("enum" not in (p or {}) for s in seen for t in s.values() for p in (t.get("properties") or {}).values())
-
-
-def test_extractive_schema_limits_one_string_to_the_users_words() -> None:
-    schema = {"type": "object", "properties": {"text": {"type": "string"}, "n": {"type": "integer"}}}
-    limited = _extractive(schema, "text", [], "buy eggs")
-    assert limited["properties"]["text"]["enum"] == ["buy", "Buy", "buy eggs", "Buy eggs", "eggs", "Eggs"]
-    assert limited["properties"]["n"] == {"type": "integer"} and schema["properties"]["text"] == {"type": "string"}
-    assert _extractive(schema, None, [], "buy eggs") is schema and _extractive(schema, "missing", [], "x") is schema
-    keeping = _extractive(schema, "text", ["Maria"], "add note, call Maria")["properties"]["text"]["enum"]
-    assert keeping == ["call Maria", "Call Maria", "Maria"]
 
 
 def test_a_short_prose_result_is_the_answer() -> None:
@@ -590,27 +534,6 @@ async def test_a_request_longer_than_the_context_fails_with_a_sentence(monkeypat
     assert runtime.prompts == []  # nothing reached the model
 
 
-async def test_a_rule_switched_off_is_not_applied_and_one_left_on_is_logged(
-    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
-    """The embellished note of the test above, with the extractive retry switched off: the retry moves on to the
-    closest other tools instead of keeping add_note; with it on, the log names the rule that changed the turn."""
-    model, seen = _scripted_llm(
-        monkeypatch,
-        ['{"name": "add_note", "arguments": {"text": "Buy eggs for $10."}}',
-         '{"name": "add_note", "arguments": {"text": "Buy eggs"}}'],
-    )  # fmt: skip
-    with caplog.at_level(logging.INFO, logger="voxmcp.models.llm"):
-        await _run(model, _ctx("add note, buy eggs"), _demo_tools())
-    fired = [r.__dict__.get("rules") for r in caplog.records if r.getMessage() == "grounding rule fired"]
-    assert fired == [["unsaid_required"], ["extractive_retry"]]  # "$10" was never said
-
-    model.rules_off = frozenset({"extractive_retry"})
-    seen.clear()
-    await _run(model, _ctx("add note, buy eggs"), _demo_tools())
-    assert "add_note" not in seen[1]  # the rejected tool is left out, as for any wrong pick
-
-
 def test_an_unknown_rule_is_refused() -> None:
     from voxmcp.models import llm as llm_module
 
@@ -618,16 +541,86 @@ def test_an_unknown_rule_is_refused() -> None:
         llm_module.LocalLLM(Path("missing.gguf"), rules_off=["no_such_rule"])
 
 
-@pytest.mark.parametrize(("confidence", "reply"), [(0.9, "didn't catch"), (None, "put it another way")])
-async def test_didnt_catch_that_only_for_speech(
-    monkeypatch: pytest.MonkeyPatch, confidence: float | None, reply: str
+async def test_a_wrong_pick_moves_to_the_closest_tools_unless_that_rule_is_off(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """Every call the model offers invents its values for a request no tool is about: a transcribed request may
-    have been misheard, a typed one was not, so it is asked to be put another way instead."""
+    """ "Good morning, what is the weather in Paris?" -> add_note(invented): the retry offers the tools sharing the
+    most words with the request (get_weather), and the log names the rules that changed the turn; with
+    closest_tools off, every other tool is offered again."""
+    invented = '{"name": "add_note", "arguments": {"text": "Remember the test."}}'
+    weather = '{"name": "get_weather", "arguments": {"city": "Paris"}}'
+    model, seen = _scripted_llm(monkeypatch, [invented, weather])
+    with caplog.at_level(logging.INFO, logger="voxmcp.models.llm"):
+        _, calls = await _run(model, _ctx("Good morning, what is the weather in Paris?"), _demo_tools())
+    assert [(c.name, c.arguments) for c in calls] == [("get_weather", '{"city": "Paris"}')]
+    assert list(seen[1]) == ["get_weather"]
+    fired = [r.__dict__.get("rules") for r in caplog.records if r.getMessage() == "grounding rule fired"]
+    assert ["unsaid_required"] in fired and ["closest_tools"] in fired
+
+    model, seen = _scripted_llm(monkeypatch, [invented, weather])
+    model.rules_off = frozenset({"closest_tools"})
+    await _run(model, _ctx("Good morning, what is the weather in Paris?"), _demo_tools())
+    assert "add_note" not in seen[1] and len(seen[1]) > 1
+
+
+async def test_a_refused_call_may_be_corrected_with_a_value_the_user_never_said(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The turn policy says which tool a step repairs: the server refused "Mumbai", so "Asia/Kolkata" is sent; in a
+    first call the same unsaid value is an invention."""
+    from voxmcp.policy.llm import REPAIR_HINT
+
+    schema = {"properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}
+    tool = function_tool(
+        _noop, raw_schema={"name": "get_current_time", "description": "Get the current time", "parameters": schema}
+    )
+    fixed = '{"name": "get_current_time", "arguments": {"timezone": "Asia/Kolkata"}}'
+    model, _ = _scripted_llm(monkeypatch, [fixed] * 6)
+    _, calls = await _run(model, _ctx("What time is it in Mumbai?"), [tool])
+    assert calls == []
+    async with model.chat(
+        chat_ctx=_ctx("What time is it in Mumbai?"),
+        tools=[tool],
+        extra_kwargs={REPAIR_HINT: {"get_current_time": [{"timezone": "Mumbai"}]}},
+    ) as stream:
+        calls = [c async for chunk in stream if chunk.delta for c in chunk.delta.tool_calls or []]
+    assert [(c.name, c.arguments) for c in calls] == [("get_current_time", '{"timezone": "Asia/Kolkata"}')]
+
+
+async def _noop(raw_arguments: dict[str, object]) -> str:
+    return "unused"
+
+
+class _SpeakingRuntime(_ScriptedRuntime):
+    """Also renders and speaks: records the last user message of each prompt, says "Sorry." to every one."""
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None) -> str:
+        self.asked.append(str(messages[-1]["content"]))
+        return "prompt"
+
+
+@pytest.mark.parametrize(("confidence", "again"), [(0.9, "say it again"), (None, "put it another way")])
+async def test_an_unclear_request_is_never_didnt_catch_that_when_typed(
+    monkeypatch: pytest.MonkeyPatch, confidence: float | None, again: str
+) -> None:
+    """Every call the model offers invents its values: the model answers in speech, told to ask the user to say it
+    again when the request was heard, or to put it another way when it was typed (the words arrived as written)."""
+    from voxmcp.models import llm as llm_module
+
+    runtime = _SpeakingRuntime()
     invented = '{"name": "add_note", "arguments": {"text": "Springfield is a lovely place to visit"}}'
-    model, _ = _scripted_llm(monkeypatch, [invented] * 3)
+
+    async def decode_call(prompt: str, schemas: dict[str, Any], collect: Any, **kwargs: Any) -> str:
+        return invented
+
+    monkeypatch.setattr(llm_module.LlamaRuntime, "shared", classmethod(lambda cls, *a, **k: runtime))
+    monkeypatch.setattr(llm_module.call_decoding, "decode_call", decode_call)
     ctx = ChatContext.empty()
     ctx.add_message(role="system", content=SYSTEM)
     ctx.insert(ChatMessage(role="user", content=["Blorp the flimflam, quickly."], transcript_confidence=confidence))
-    text, calls = await _run(model, ctx, _demo_tools())
-    assert calls == [] and reply in text
+    text, calls = await _run(llm_module.LocalLLM(Path("speaking.gguf")), ctx, _demo_tools())
+    assert calls == [] and text == "Sorry."
+    assert f"ask me to {again}" in runtime.asked[-1]

@@ -2,15 +2,16 @@
 
 Why: a 0.5B model picks a wrong tool and invents its inputs ("Good morning" -> add_note("I'm feeling good today")),
 and its wish to call a tool fades as a conversation grows. Words are a cheap second signal that doesn't fade: a call
-whose required values the user never said is rejected, an optional one is dropped (the server's default applies), a
-call without arguments needs the request to share a word with the tool, and a request that shares a word with a tool
-is worth a closer look even when the model's own signal is weak. Nothing here knows a particular tool.
+whose required values the user never said is rejected (unless it corrects a call the server refused), a call without a
+said value needs the request to share the most words with the tool, and a request that shares a word with a tool is
+worth a closer look even when the model's own signal is weak. Nothing here knows a particular tool. Each rule is kept
+only while switching it off lowers the held-out or cross-server score (README, "Grounding rules").
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,29 +41,17 @@ STOPWORDS = frozenset(
 FREE_TEXT_KEYS = frozenset(
     "text message content body note comment description summary memo title subject reminder details".split()
 )
-_CLAUSE_BREAK = re.compile(r"(?<=[,;:.!?])\s+")  # not inside "2,500" or "3.5"
-_NAME = re.compile(r"[A-Z][a-z]+")
-MAX_ADDED_WORDS = 1  # a free-text value may add one word of its own ("Reminder: buy eggs"), not a story
-_SPELLED_PIECE = r"(?:[A-Za-z]|\d+|[A-Za-z]+\d[A-Za-z0-9]*|\d+[A-Za-z]+)"
-_SPELLED_CODE = re.compile(rf"{_SPELLED_PIECE}(?:\s*[,.\-]?\s+{_SPELLED_PIECE}|\s*[,\-]\s*{_SPELLED_PIECE})+")
 MIN_CHECKED_LENGTH = 5  # shorter strings ("km", "°F", "UTC") are normalised by models, so they are not checked
 
 RULES: dict[str, str] = {
     # check_call
     "clock_24h": "a time said with PM, sent in 12-hour or spoken form, rewritten as a 24-hour clock",
-    "respell": "a word of a value spelled the model's way replaced by the user's spelling",
-    "spelled_code": "a spelled-out code joined and upper-cased, with letters the transcript split off",
     "unsaid_required": "a call whose required value the user never said is rejected",
-    "unsaid_optional": "an optional value the user never said is dropped",
-    "free_text_fidelity": "free text that leaves out the user's names or figures, or adds words, is rejected",
+    "server_guided_repair": "a call correcting one the server refused may send a value the user never said",
     "evidence": "a call with no value from the request, for a tool the request is not most about, is rejected",
     # LocalLLM
     "relevance_gate": "a middling call probability needs a word shared with a tool or a follow-up to a call",
-    "extractive_retry": "a retry that takes a rejected free-text value from runs of the user's words",
     "closest_tools": "after a rejected call, the retry offers the tools sharing the most words with the request",
-    "next_step": "after a result, one more call for a tool the request names and no called tool covers",
-    "restates": "a corrected call may restate a refused value in another form",
-    "ask_unsaid": "a request for a tool whose value had to be invented is answered with a question, not chat",
 }
 """The grounding rules, by name: each can be switched off (`[llm] rules_off`) to measure what it is worth, and logs
 "grounding rule fired" where it changes a turn, so a run shows which scenarios each one touched."""
@@ -207,51 +196,6 @@ def spoken_times_to_24h(arguments: dict[str, Any], user_text: str) -> dict[str, 
     return out
 
 
-def spelled_code(value: str) -> str:
-    """A code the user spelled out, as transcribed ("x, y, 9, 876", "A B 1 2 3 4"), joined and upper-cased
-    ("XY9876"): the commas and spaces are the transcriber's, not the code's. Only runs of single letters and digit
-    groups that hold both are joined, so "May 3", "Room 12" or "Paris, France" stay as they are."""
-    text = value.strip().rstrip(".")
-    if not _SPELLED_CODE.fullmatch(text):
-        return value
-    pieces = re.findall(r"[A-Za-z0-9]+", text)
-    if not any(len(p) == 1 and p.isalpha() for p in pieces) or not any(c.isdigit() for c in text):
-        return value
-    return "".join(pieces).upper()
-
-
-def spelled_code_in(value: str, user_text: str) -> str:
-    """A code with the letters the user spelled just before it that the transcript split off: "A B 1 2 3 4" comes
-    out of whisper as "a B1234", the model sends "B1234", and the user meant "AB1234". A lone letter right before a
-    code with digits reads as spelling, not as an article: nobody says "the tracking number is a B1234"."""
-    code = spelled_code(value)
-    if not re.fullmatch(r"[A-Za-z0-9]*\d[A-Za-z0-9]*", code) or not any(c.isalpha() for c in code):
-        return value
-    before = re.search(rf"((?:(?<![\w'’])[A-Za-z][,.]?\s+)+){re.escape(code)}\b", user_text, flags=re.IGNORECASE)
-    if before is None:
-        return code
-    return "".join(re.findall(r"[A-Za-z]", before.group(1))).upper() + code.upper()
-
-
-def respell_names(value: str, user_text: str) -> str:
-    """A string value with each word the model spelled its own way replaced by the user's spelling ("Lisboa" ->
-    "Lisbon"): servers know the names their users say, and a 0.5B sometimes localises them."""
-    said_words: list[str] = re.findall(r"[A-Za-z0-9]+", user_text)
-    exact = _said(user_text)
-
-    def fix(match: re.Match[str]) -> str:
-        word = str(match.group(0))
-        low = word.lower()
-        if low in exact or stem(low) in exact or len(low) < 5 or low.isdigit():
-            return word
-        for said in said_words:
-            if _close_spelling(low, said.lower()):
-                return said[0].upper() + said[1:] if word[0].isupper() else said
-        return word
-
-    return re.sub(r"[A-Za-z0-9]+", fix, value)
-
-
 def tool_terms(name: str, description: str) -> set[str]:
     return terms(re.sub(r"[_\-.]+", " ", name) + " " + description)
 
@@ -301,31 +245,16 @@ def _numeric_parameters(schema: Mapping[str, Any]) -> int:
     )
 
 
-def unanswered_tools(user_text: str, tools: Mapping[str, str], called: Iterable[str]) -> list[str]:
-    """Tools not called yet that the request mentions with a word no called tool covers: "weather ... and what
-    time is it there" after get_weather leaves get_time; "what time is it" after convert_time leaves nothing."""
-    done = set(called)
-    covered: set[str] = set()
-    for name in done:
-        covered |= tool_terms(name, tools.get(name, ""))
-    return [name for name, shared in relevant_tools(user_text, tools).items() if name not in done and shared - covered]
-
-
 @dataclass
 class CallCheck:
-    """The verdict on one call: the arguments to send (ungrounded optional ones dropped), or why it is rejected."""
+    """The verdict on one call: the arguments to send, or why it is rejected."""
 
     arguments: dict[str, Any] | None
     fired: list[str] = field(default_factory=list)
     """The RULES that changed this verdict or the arguments."""
-    dropped: list[str] = field(default_factory=list)
     reason: str = ""
     invented: bool = False
     """Rejected for a required value the user never said (the model filled one in: often a misheard name)."""
-    unsaid_key: str | None = None
-    """The argument whose value was invented, when it is a string (a retry can take it from the user's words)."""
-    keep: list[str] = field(default_factory=list)
-    """Names and figures of the request's words that a rejected free-text value drew on (a retry must keep them)."""
 
     @property
     def ok(self) -> bool:
@@ -340,67 +269,34 @@ def check_call(
     user_text: str,
     *,
     off: Collection[str] = (),
+    repairing: bool = False,
 ) -> CallCheck:
-    """Keep a call only if it comes from the user's words: every required value said, optional values that weren't
-    said dropped, and some value shares a word with the request, or else the tool is among those whose name and
-    description share the most words with it (`tools`: name -> description of every tool offered). `off`: RULES
-    not to apply."""
+    """Keep a call only if it comes from the user's words: every required value said, and some value shares a word
+    with the request, or else the tool is among those whose name and description share the most words with it
+    (`tools`: name -> description of every tool offered). `repairing`: the server refused this tool's last call, so
+    a corrected value need not have been said (its error says what to send). `off`: RULES not to apply."""
     required = set(schema.get("required") or [])
     properties = schema.get("properties") or {}
     free = {key for key, spec in properties.items() if isinstance(spec, Mapping) and is_free_text(key, spec)}
-    own_words = tool_terms(name, tools.get(name, ""))
     fired: list[str] = []
-
-    def rewrite(rule: str, value: Any, fixed: Any) -> Any:
-        if rule in off or fixed == value:
-            return value
-        if rule not in fired:
-            fired.append(rule)
-        return fixed
-
-    arguments = rewrite("clock_24h", arguments, spoken_times_to_24h(arguments, user_text))
-    kept: dict[str, Any] = {}
-    dropped: list[str] = []
+    if "clock_24h" not in off:
+        fixed = spoken_times_to_24h(arguments, user_text)
+        if fixed != arguments:
+            fired.append("clock_24h")
+            arguments = fixed
     for key, value in arguments.items():
-        if value_is_grounded(value, user_text):
-            if isinstance(value, str):
-                value = rewrite("respell", value, respell_names(value, user_text))
-                if key not in free:
-                    value = rewrite("spelled_code", value, spelled_code_in(value, user_text))
-            kept[key] = value
-        elif key in required:
-            if "unsaid_required" in off:
-                kept[key] = value
-                continue
-            unsaid = key if isinstance(value, str) else None
-            keep = drawn_terms(value, user_text, ignore=own_words) if key in free and isinstance(value, str) else []
-            reason = f"{key}={value!r} was not said"
-            return CallCheck(None, ["unsaid_required"], reason=reason, invented=True, unsaid_key=unsaid, keep=keep)
-        elif "unsaid_optional" in off:
-            kept[key] = value
-        else:
-            dropped.append(key)
-    if dropped:
-        fired.append("unsaid_optional")
-    for key, value in kept.items():
-        if "free_text_fidelity" in off:
-            break
-        if key in free and isinstance(value, str):
-            drawn = drawn_terms(value, user_text, ignore=own_words)
-            in_value = _said(value)
-            missing = [term for term in drawn if not _was_said(term.lower(), in_value)]
-            added = unsaid_words(value, user_text)
-            if missing or len(added) > MAX_ADDED_WORDS:
-                # a summary for a note ("Invoice details" for "add note, call Maria about the invoice") or a
-                # story around it ("Invoice for Maria's upcoming meeting"): the user's words are the content
-                reason = f"{key}={value!r} " + (f"leaves out {', '.join(missing)}" if missing else f"adds {added}")
-                return CallCheck(
-                    None, [*fired, "free_text_fidelity"], reason=reason, invented=True, unsaid_key=key, keep=drawn
-                )
+        if key not in required or "unsaid_required" in off or value_is_grounded(value, user_text):
+            continue
+        if repairing and "server_guided_repair" not in off:
+            # "Asia/Kolkata" after "No time zone found with key Mumbai": the server asked for another form
+            if "server_guided_repair" not in fired:
+                fired.append("server_guided_repair")
+            continue
+        return CallCheck(None, [*fired, "unsaid_required"], reason=f"{key}={value!r} was not said", invented=True)
     relevant = name in relevant_tools(user_text, tools)
     # a free-text argument holds whatever was said ("Hi there, how's it going?" -> echo(message=...)): it shows the
     # call is about the request only when the request also names the tool ("Echo hello", "add note, buy eggs")
-    evidence = any(_came_from(value, user_text) for key, value in kept.items() if key not in free or relevant)
+    evidence = any(_came_from(value, user_text) for key, value in arguments.items() if key not in free or relevant)
     about_it = relevant and name in closest_tools(user_text, tools)
     # the only tool offered, taking no parameters (a down server's stand-in): nothing to invent, no other to confuse
     only_choice = set(tools) == {name} and not schema.get("properties")
@@ -409,8 +305,8 @@ def check_call(
         # elicitation request" is a wrong tool, list_notes() for "Tell me a joke" too, and for "the tracking number
         # is B1234" (one word shared, "number", where check_package_status shares three)
         reason = "nothing in the call or the tool's name comes from the request"
-        return CallCheck(None, [*fired, "evidence"], dropped, reason=reason)
-    return CallCheck(kept, fired, dropped)
+        return CallCheck(None, [*fired, "evidence"], reason=reason)
+    return CallCheck(dict(arguments), fired)
 
 
 def is_free_text(key: str, spec: Mapping[str, Any]) -> bool:
@@ -419,67 +315,6 @@ def is_free_text(key: str, spec: Mapping[str, Any]) -> bool:
     if spec.get("type", "string") != "string" or any(k in spec for k in ("enum", "const", "format", "pattern")):
         return False
     return bool(set(words(key)) & FREE_TEXT_KEYS)
-
-
-def unsaid_words(value: str, user_text: str) -> list[str]:
-    """The content words of `value` that the user didn't say (nor a spelling of one)."""
-    said = _said(user_text)
-    return [w for w in words(value) if w not in STOPWORDS and not _was_said(w, said)]
-
-
-def key_terms(clause: str, *, sentence_start: bool) -> list[str]:
-    """The names (capitalised words not opening a sentence) and figures (words with digits) of one clause."""
-    found: list[str] = []
-    for i, token in enumerate(clause.split()):
-        word = token.strip(_EDGE_PUNCTUATION)
-        if any(c.isdigit() for c in word):
-            found.extend(w for w in words(word) if any(c.isdigit() for c in w))
-        elif _NAME.fullmatch(word) and not (i == 0 and sentence_start) and word.lower() not in STOPWORDS:
-            found.append(word)
-    return found
-
-
-def drawn_terms(value: str, user_text: str, *, ignore: Iterable[str] = ()) -> list[str]:
-    """Names and figures of the request's clauses that `value` draws on (shares a content word with): for "Invoice
-    details" and "add note, call Maria about the invoice", "Maria". Terms in `ignore` (the tool's own words) don't
-    count."""
-    value_words = {stem(w) for w in words(value) if w not in STOPWORDS}
-    ignored = set(ignore)
-    found: list[str] = []
-    sentence_start = True
-    for clause in _CLAUSE_BREAK.split(user_text.strip()):
-        clause_words = {stem(w) for w in words(clause) if w not in STOPWORDS}
-        if clause_words & value_words:
-            found.extend(
-                term
-                for term in key_terms(clause, sentence_start=sentence_start)
-                if term.lower() not in ignored and stem(term.lower()) not in ignored and term not in found
-            )
-        sentence_start = clause.rstrip().endswith((".", "!", "?"))
-    return found
-
-
-def restates(arguments: Mapping[str, Any], refused: Sequence[Mapping[str, Any]], user_text: str) -> bool:
-    """Whether a corrected call's every value was said, or says a value of a refused call of the same tool in
-    another form: the same words in a longer name ("Europe/Paris" for "Paris"), or the same clock time written the
-    way the tool wants it ("16:30" for "4.30"). A new value (a city in place of a misheard one) is not a correction:
-    it is a guess."""
-    for key, value in arguments.items():
-        if value_is_grounded(value, user_text):
-            continue
-        if not any(_same_in_another_form(value, attempt.get(key)) for attempt in refused):
-            return False
-    return True
-
-
-def _same_in_another_form(new: Any, old: Any) -> bool:
-    if not isinstance(new, str) or not isinstance(old, str) or not old.strip():
-        return False
-    clock, spoken = _CLOCK_VALUE.match(new), re.fullmatch(r"\s*(\d{1,2})(?:[:.](\d{2}))?\s*", old)
-    if clock and spoken:
-        return int(clock.group(1)) % 12 == int(spoken.group(1)) % 12 and clock.group(2) == (spoken.group(2) or "00")
-    said = words(old)
-    return bool(said) and all(w in words(new) for w in said)
 
 
 def _came_from(value: Any, user_text: str, depth: int = 0) -> bool:
@@ -496,27 +331,5 @@ def _came_from(value: Any, user_text: str, depth: int = 0) -> bool:
     return bool(words(value)) and all(w in said for w in words(value))
 
 
-MAX_SPAN_WORDS = 40
-_EDGE_PUNCTUATION = " ,.;:!?\"'()"
 
 
-def said_spans(user_text: str, *, max_words: int = MAX_SPAN_WORDS, keeping: Iterable[str] = ()) -> list[str]:
-    """Every run of consecutive words of the request (edge punctuation trimmed), each also with a capital first
-    letter: the values a string argument can take when it must be the user's own words ("add note, buy eggs" ->
-    "buy eggs", "Buy eggs", ...). The first `max_words` words only (n words give n(n+1)/2 runs). With `keeping`,
-    only the runs holding every one of those words (all runs when none does)."""
-    tokens = user_text.split()[:max_words]
-    spans: dict[str, None] = {}
-    for i in range(len(tokens)):
-        for j in range(i + 1, len(tokens) + 1):
-            span = " ".join(tokens[i:j]).strip(_EDGE_PUNCTUATION)
-            if span:
-                spans[span] = None
-                spans[span[0].upper() + span[1:]] = None
-    needed = {w for term in keeping for w in words(term)}
-    if not needed:
-        return list(spans)
-    holding = [span for span in spans if needed <= set(words(span))]
-    # a note's text is one clause ("call Maria about the invoice"), not the command before it ("Add a note, ...")
-    in_one_clause = [span for span in holding if not _CLAUSE_BREAK.search(span)]
-    return in_one_clause or holding or list(spans)

@@ -11,10 +11,10 @@ Why it is shaped this way (see shared/BASELINE.md for the failures of the plain 
   (`grounding`): a middling probability needs a word shared with a tool or a follow-up to a call, and a clear request
   after chat is checked again on its own. Speech streams from the first token under a grammar that admits no JSON; a
   call is generated under a grammar built from the tools' JSON schemas, parsed, and checked against the user's words
-  (a wrong tool with invented values is chosen again among the tools closest to the request; an optional value the
-  user never said is dropped).
-- History is rendered without the spoken tool preamble, so each earlier request is followed by its call; after a
-  result, a part of the request no called tool covers gets one more call before the answer.
+  (a wrong tool with invented values is chosen again among the tools closest to the request). Each grounding rule
+  is named in `grounding.RULES`, logged when it changes a turn, and kept only while it earns its place on the
+  held-out and cross-server suites.
+- History is rendered without the spoken tool preamble, so each earlier request is followed by its call.
 """
 
 from __future__ import annotations
@@ -39,7 +39,6 @@ from voxmcp.models import call_decoding, catalogue, grounding, toolcalls
 from voxmcp.models.catalogue import compact_schema, prompt_tools  # noqa: F401  (imported from here by tests)
 from voxmcp.models.kv_state import KVStateCache
 from voxmcp.policy.llm import REPAIR_HINT
-from voxmcp.policy.schema import question_for
 from voxmcp.policy.wording import spoken_failure
 
 if TYPE_CHECKING:
@@ -60,9 +59,6 @@ SURE_TOOL_PROBABILITY = 0.6  # above this the model's wish to call is trusted wi
 # after a tool turn, chat ("Thank you, that's all") gets a few percent
 FOLLOW_UP_PROBABILITY = 0.1
 MAX_CALL_ATTEMPTS = 3
-SAY_AGAIN = "Sorry, I didn't catch all of that. Could you say it again?"
-NOT_CLEAR = "Sorry, I'm not sure what you want me to do there. Could you put it another way?"
-"""For a typed request: the words arrived as written, so "didn't catch that" would be untrue."""
 FALLBACK_NUDGE = (
     "Answer me in one short spoken sentence without mentioning tools or functions; if my request is unclear, ask me "
     "to {again}."
@@ -509,7 +505,7 @@ class LocalLLM(llm.LLM[Any]):
             tools=tools or [],
             conn_options=conn_options,
             tool_choice=tool_choice,
-            repairing=dict(hint) if isinstance(hint, dict) else {},
+            repairing=list(hint) if isinstance(hint, dict) else [],
         )
 
     takes_repair_hints: ClassVar[bool] = True
@@ -588,21 +584,16 @@ class LocalLLMStream(llm.LLMStream):
         tools: list[llm.Tool],
         conn_options: APIConnectOptions,
         tool_choice: NotGivenOr[llm.ToolChoice],
-        repairing: dict[str, list[dict[str, Any]]] | None = None,
+        repairing: Collection[str] = (),
     ) -> None:
         super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._local = llm_
         self._tool_choice = tool_choice
-        self._repairing = repairing or {}
-        """Tool -> the arguments of its refused calls that this step corrects: a value the user didn't say literally
-        is accepted when it says a refused value in another form ("16:30" for "4.30", "Europe/Paris" for "Paris"),
-        never a new one ("Paris" for a refused, misheard "Cares")."""
+        self._repairing = frozenset(repairing)
+        """Tools whose last call the server refused: this step corrects them (grounding's server_guided_repair)."""
         self._request_id = shortuuid("llamacpp_")
         self._shown: list[dict[str, Any]] = []
         """The tools this turn's prompts show (all of them, compacted, or those a search found)."""
-        self._unsaid: tuple[str, str] | None = None
-        """(tool, parameter) of the last call rejected for a value the user never said, for a tool the request
-        names: the value to ask for."""
 
     async def _run(self) -> None:
         rt = self._local.runtime
@@ -622,8 +613,6 @@ class LocalLLMStream(llm.LLMStream):
                 self._emit_text(spoken_failure(failures))
                 return
             if mode == "answer":
-                if schemas and self._tool_choice != "none" and await self._next_step(schemas, stats):
-                    return
                 direct = (
                     prose_answer(request_results(self._chat_ctx), self._local.result_says_as_is)
                     if self._local.speak_prose_results
@@ -661,17 +650,6 @@ class LocalLLMStream(llm.LLMStream):
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
             # a hallucinated tool or a hopeless call: answer in speech instead of passing a bad call on
-            if self._on("ask_unsaid") and (
-                stats.invented_values or grounding.relevant_tools(user_text, _descriptions(schemas))
-            ):
-                self._fired("ask_unsaid")
-                # a request for a tool whose values weren't heard (usually a misheard name: the model filled in
-                # a value nobody said, or the request shares words with a tool): asked to answer anyway, a 0.5B
-                # invents the data ("How cold is it in my cold?" -> "The temperature is 0 degrees"), so ask for
-                # the value it had to invent ("What city should I use?"), or to say it again
-                unclear = NOT_CLEAR if was_typed(self._chat_ctx) else SAY_AGAIN
-                self._emit_text(self._question_for_unsaid(schemas) or unclear)
-                return
             await self._stream_text(self._fallback_prompt(messages), rt.grammar(SPEECH_GRAMMAR), stats)
         except ContextFull as e:
             logger.warning("a turn does not fit the model's context", extra={"error": str(e)})
@@ -736,24 +714,6 @@ class LocalLLMStream(llm.LLMStream):
             return "call", alone
         return "speak", prompt
 
-    async def _next_step(self, schemas: list[dict[str, Any]], stats: GenerationStats) -> bool:
-        """After a tool result: call another tool when the request names something no called tool covers ("the
-        weather in Oslo, and what time is it there?"). Costs a pass only when such a tool exists."""
-        question, called = current_request(self._chat_ctx)
-        if not question or not called or not self._on("next_step"):
-            return False
-        pending = grounding.unanswered_tools(question, _descriptions(schemas), called)
-        if not pending:
-            return False
-        prompt = self._continuation_prompt()
-        only = [s for s in schemas if s["function"]["name"] in pending]
-        calls = await self._generate_calls(prompt, only, question, stats, attempts=1)
-        if calls:
-            self._fired("next_step", tools=[c.name for c in calls])
-            self._emit_calls(calls)
-            return True
-        return False
-
     async def _generate_calls(
         self, prompt: str, schemas: list[dict[str, Any]], user_text: str, stats: GenerationStats, attempts: int
     ) -> list[toolcalls.ParsedToolCall]:
@@ -764,8 +724,6 @@ class LocalLLMStream(llm.LLMStream):
         by_name = {s["function"]["name"]: s["function"].get("parameters") or {} for s in schemas}
         descriptions = _descriptions(schemas)
         allowed = list(by_name)
-        # tool -> a string argument to take from the user's words on the retry, and the words that value must keep
-        extractive: dict[str, tuple[str, list[str]]] = {}
         for attempt in range(attempts):
             if not allowed:
                 break
@@ -776,10 +734,7 @@ class LocalLLMStream(llm.LLMStream):
             # Bare JSON, which is what the model starts with (`{"`): `<tool_call>` is a special token that a text
             # grammar can't match. Only the name and the arguments are generated (call_decoding): the JSON around
             # them is evaluated as a batch, ~8 fewer decoding steps per call
-            compact = {
-                name: _extractive(compact_schema(by_name[name]), *extractive.get(name, _FREE), user_text)
-                for name in allowed
-            }
+            compact = {name: compact_schema(by_name[name]) for name in allowed}
 
             async def collect(text: str, gbnf: str, until: Callable[[str], bool]) -> str:
                 return "".join(await self._collect(text, rt.grammar(gbnf), stats, until))
@@ -790,24 +745,9 @@ class LocalLLMStream(llm.LLMStream):
                 logger.info("tool call needs a retry", extra={"raw": held[:300], "errors": parsed.errors})
                 named = [n for n in dict.fromkeys(_called_names(held)) if n in allowed]
                 if any("incomplete" in e for e in parsed.errors):
-                    stats.invented_values += 1
-                    open_key = _open_string_key(held)
-                    tool = named[0] if len(named) == 1 else None
-                    if (
-                        tool
-                        and open_key
-                        and self._on("extractive_retry")
-                        and tool in grounding.relevant_tools(user_text, descriptions)
-                        and tool not in extractive
-                    ):
-                        # the request names this tool ("Add a note by eggs") and the model ran on inventing its
-                        # text ("Eggs are a great source of protein and..."): once more, from the user's words
-                        self._fired("extractive_retry", tool=tool)
-                        extractive[tool] = (open_key, [])
-                        allowed = [tool]
-                        continue
                     # cut off at the length of the user's words: the model was writing a value nobody said
                     # ("Is it hot in Cairo?" -> check_package_status("1234567890...")), so it's the wrong tool
+                    stats.invented_values += 1
                     others = {n: descriptions.get(n, "") for n in allowed if n not in named}
                     allowed = self._next_tools(user_text, others, by_name)
                 else:
@@ -817,50 +757,25 @@ class LocalLLMStream(llm.LLMStream):
             kept: list[toolcalls.ParsedToolCall] = []
             for call in parsed.calls:
                 check = grounding.check_call(
-                    call.name, call.arguments, by_name[call.name], descriptions, user_text, off=self._local.rules_off
+                    call.name,
+                    call.arguments,
+                    by_name[call.name],
+                    descriptions,
+                    user_text,
+                    off=self._local.rules_off,
+                    repairing=call.name in self._repairing,
                 )
-                refused = self._repairing.get(call.name)
-                if (
-                    not check.ok
-                    and refused is not None
-                    and self._on("restates")
-                    and grounding.restates(call.arguments, refused, user_text)
-                ):
-                    self._fired("restates", tool=call.name)
-                    kept.append(call)
-                    continue
                 self._fired(*check.fired, tool=call.name)
                 if not check.ok or check.arguments is None:
                     stats.invented_values += check.invented
-                    if (
-                        check.invented
-                        and check.unsaid_key
-                        and call.name in grounding.relevant_tools(user_text, descriptions)
-                    ):
-                        self._unsaid = (call.name, check.unsaid_key)
                     logger.info(
                         "tool call not grounded in the user's words",
                         extra={"tool": call.name, "reason": check.reason, "raw": held[:300]},
                     )
-                    relevant = grounding.relevant_tools(user_text, descriptions)
-                    if (
-                        check.unsaid_key
-                        and self._on("extractive_retry")
-                        and call.name in relevant
-                        and call.name not in extractive
-                    ):
-                        # the request names this tool ("add note, buy eggs") but the model embellished or invented
-                        # the text ("Buy eggs for $10."): once more, that argument taken from the user's words
-                        self._fired("extractive_retry", tool=call.name)
-                        extractive[call.name] = (check.unsaid_key, check.keep)
-                        allowed = [call.name]
-                    else:
-                        others = {n: descriptions.get(n, "") for n in allowed if n != call.name}
-                        allowed = self._next_tools(user_text, others, by_name)
+                    others = {n: descriptions.get(n, "") for n in allowed if n != call.name}
+                    allowed = self._next_tools(user_text, others, by_name)
                     kept = []
                     break
-                if check.dropped:
-                    logger.info("dropped optional arguments the user never said", extra={"dropped": check.dropped})
                 kept.append(replace(call, arguments=check.arguments))
             if kept:
                 return kept
@@ -936,13 +851,6 @@ class LocalLLMStream(llm.LLMStream):
         if rules:
             logger.info("grounding rule fired", extra={"rules": list(rules), **extra})
 
-    def _question_for_unsaid(self, schemas: Sequence[dict[str, Any]]) -> str | None:
-        if self._unsaid is None:
-            return None
-        tool, key = self._unsaid
-        params = next((s["function"].get("parameters") or {} for s in schemas if s["function"]["name"] == tool), {})
-        return question_for(key, params) if key in (params.get("properties") or {}) else None
-
     def _turn_tools(self, instructions: str) -> list[dict[str, Any]]:
         """Choose the tools this turn shows (`self._shown`) from the catalogue's mode; returns the schemas a call
         may be generated for (tool search: only the ones shown)."""
@@ -973,27 +881,6 @@ class LocalLLMStream(llm.LLMStream):
             raise ContextFull(f"the system prompt, tools and request do not fit the {rt.n_ctx}-token context")
         return rt.render(fitted, tools)
 
-    def _continuation_prompt(self) -> str:
-        """The request followed by the calls made for it, open for one more call in the same assistant turn: where
-        a second call naturally goes, and mostly in the KV cache already (the first call was generated there)."""
-        messages, _ = to_template_messages(
-            self._chat_ctx, default_instructions=self._local.default_instructions, preamble=self._local.tool_preamble
-        )
-        last_user = max(i for i, m in enumerate(messages) if m["role"] == "user")
-        calls = [
-            c["function"]
-            for m in messages[last_user + 1 :]
-            if m["role"] == "assistant"
-            for c in m.get("tool_calls", [])
-        ]
-        head = self._render(messages[: last_user + 1])
-        made = "".join(
-            f"<tool_call>\n{json.dumps({'name': c['name'], 'arguments': c['arguments']}, ensure_ascii=False)}"
-            "\n</tool_call>\n"
-            for c in calls
-        )
-        return f"{head}{made}<tool_call>\n"
-
     def _fallback_prompt(self, messages: list[dict[str, Any]]) -> str:
         """The prompt for speech after a rejected call: the model must not describe functions to the user."""
         # on the user's side, after the request: a system turn at the end is read out by a 0.5B as if it were the
@@ -1022,30 +909,6 @@ class LocalLLMStream(llm.LLMStream):
                 ),
             )
         )
-
-
-_FREE: tuple[str | None, list[str]] = (None, [])  # no argument limited to the user's words
-
-
-def _extractive(schema: dict[str, Any], key: str | None, keeping: list[str], user_text: str) -> dict[str, Any]:
-    """`schema` with string property `key` limited to runs of the user's words that hold the words in `keeping`
-    (see grounding.said_spans)."""
-    props = schema.get("properties")
-    if key is None or not isinstance(props, dict) or key not in props:
-        return schema
-    # the request's own words: a note the turn policy adds goes after a line break; a span with a quote or a
-    # backslash would need escaping that llama.cpp's schema converter gets wrong (an unparsable grammar)
-    request = user_text.split("\n", 1)[0]
-    spans = [s for s in grounding.said_spans(request, keeping=keeping) if '"' not in s and "\\" not in s]
-    if not spans:
-        return schema
-    return {**schema, "properties": {**props, key: {"type": "string", "enum": spans}}}
-
-
-def _open_string_key(text: str) -> str | None:
-    """The argument whose string value a cut-off call was writing (`..."text": "Eggs are a gre` -> "text")."""
-    match = re.search(r'"([^"\\]+)"\s*:\s*"(?:[^"\\]|\\.)*$', text)
-    return match.group(1) if match else None
 
 
 def _called_names(text: str) -> list[str]:

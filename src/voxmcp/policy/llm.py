@@ -44,8 +44,8 @@ logger = logging.getLogger(__name__)
 
 REPAIR_HINT = "voxmcp_repairing"
 """`extra_kwargs` key: tool -> the arguments of its refused attempts, for an LLM that says it takes it
-(`takes_repair_hints`). The local one then accepts a corrected value that says what the user said in another form
-("16:30" for a refused "4.30", "Europe/Paris" for "Paris"), where it would hold values to the user's literal words."""
+(`takes_repair_hints`). The local one then lets a corrected call of that tool send a value the user never said
+("Asia/Kolkata" after "No time zone found with key Mumbai"), where it would hold values to the user's words."""
 REPAIR_NOTE = (
     "(Attempts that did not work:\n{attempts}\n"
     "Parameters of {tool}:\n{hints}\n"
