@@ -209,21 +209,5 @@ def test_each_rule_says_when_it_fired_and_can_be_switched_off() -> None:
     assert check_call("add_note", invented, {"required": ["text"]}, DEMO, "Good morning.", off=RULES).ok
 
 
-def test_a_correction_of_a_refused_call_may_send_what_the_server_asked_for() -> None:
-    """The server refused "Mumbai" ("No time zone found with key Mumbai"): the corrected call's IANA name was never
-    said, and is sent; the same value in a first call is an invention and is not."""
-    schema = {"properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}
-    tools = {"get_current_time": "Get current time in a specific timezone"}
-    said = "What time is it in Mumbai?"
-    fixed = {"timezone": "Asia/Kolkata"}
-    assert not check_call("get_current_time", fixed, schema, tools, said).ok
-    check = check_call("get_current_time", fixed, schema, tools, said, repairing=True)
-    assert check.arguments == fixed and check.fired == ["server_guided_repair"]
-    off = check_call("get_current_time", fixed, schema, tools, said, repairing=True, off={"server_guided_repair"})
-    assert not off.ok and off.fired == ["unsaid_required"]
-    # evidence still holds: a correction to a tool the request isn't about is rejected
-    assert not check_call("add_note", {"text": "Asia/Kolkata"}, NOTE, DEMO, said, repairing=True).ok
-
-
 def test_every_rule_has_a_name_and_a_reason() -> None:
     assert len(RULES) >= 5 and all(name.isidentifier() and reason for name, reason in RULES.items())

@@ -563,34 +563,6 @@ async def test_a_wrong_pick_moves_to_the_closest_tools_unless_that_rule_is_off(
     assert "add_note" not in seen[1] and len(seen[1]) > 1
 
 
-async def test_a_refused_call_may_be_corrected_with_a_value_the_user_never_said(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The turn policy says which tool a step repairs: the server refused "Mumbai", so "Asia/Kolkata" is sent; in a
-    first call the same unsaid value is an invention."""
-    from voxmcp.policy.llm import REPAIR_HINT
-
-    schema = {"properties": {"timezone": {"type": "string"}}, "required": ["timezone"]}
-    tool = function_tool(
-        _noop, raw_schema={"name": "get_current_time", "description": "Get the current time", "parameters": schema}
-    )
-    fixed = '{"name": "get_current_time", "arguments": {"timezone": "Asia/Kolkata"}}'
-    model, _ = _scripted_llm(monkeypatch, [fixed] * 6)
-    _, calls = await _run(model, _ctx("What time is it in Mumbai?"), [tool])
-    assert calls == []
-    async with model.chat(
-        chat_ctx=_ctx("What time is it in Mumbai?"),
-        tools=[tool],
-        extra_kwargs={REPAIR_HINT: {"get_current_time": [{"timezone": "Mumbai"}]}},
-    ) as stream:
-        calls = [c async for chunk in stream if chunk.delta for c in chunk.delta.tool_calls or []]
-    assert [(c.name, c.arguments) for c in calls] == [("get_current_time", '{"timezone": "Asia/Kolkata"}')]
-
-
-async def _noop(raw_arguments: dict[str, object]) -> str:
-    return "unused"
-
-
 class _SpeakingRuntime(_ScriptedRuntime):
     """Also renders and speaks: records the last user message of each prompt, says "Sorry." to every one."""
 

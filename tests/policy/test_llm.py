@@ -170,17 +170,6 @@ async def test_after_another_tool_worked_the_failed_call_may_be_made_right() -> 
     assert text == "" and calls[0].name == "add_note"
 
 
-async def test_an_llm_that_takes_repair_hints_is_told_which_tool_is_repaired() -> None:
-    ctx = _ctx("Time at 4.30 pm?", ("convert_time", {"time": "4.30"}, "Invalid time format", True))
-    plain = ScriptedLLM(Reply(text=["Sorry."]))
-    await _run(plain, ctx)
-    assert not plain.seen[0].extra  # an OpenAI-compatible endpoint would get unknown body fields
-    hinted = ScriptedLLM(Reply(text=["Sorry."]))
-    hinted.takes_repair_hints = True  # type: ignore[attr-defined]
-    await _run(hinted, ctx)
-    assert hinted.seen[0].extra == {"voxmcp_repairing": {"convert_time": [{"time": "4.30"}]}}
-
-
 async def test_repair_may_call_another_tool_first() -> None:
     inner = ScriptedLLM(Reply(calls=[("add_note", {"text": "list the allowed directories"})]))
     ctx = _ctx(

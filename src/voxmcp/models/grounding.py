@@ -2,8 +2,8 @@
 
 Why: a 0.5B model picks a wrong tool and invents its inputs ("Good morning" -> add_note("I'm feeling good today")),
 and its wish to call a tool fades as a conversation grows. Words are a cheap second signal that doesn't fade: a call
-whose required values the user never said is rejected (unless it corrects a call the server refused), a call without a
-said value needs the request to share the most words with the tool, and a request that shares a word with a tool is
+whose required values the user never said is rejected, a call without a said value needs the request to share the
+most words with the tool, and a request that shares a word with a tool is
 worth a closer look even when the model's own signal is weak. Nothing here knows a particular tool. Each rule is kept
 only while switching it off lowers the held-out or cross-server score (README, "Grounding rules").
 """
@@ -47,7 +47,6 @@ RULES: dict[str, str] = {
     # check_call
     "clock_24h": "a time said with PM, sent in 12-hour or spoken form, rewritten as a 24-hour clock",
     "unsaid_required": "a call whose required value the user never said is rejected",
-    "server_guided_repair": "a call correcting one the server refused may send a value the user never said",
     "evidence": "a call with no value from the request, for a tool the request is not most about, is rejected",
     # LocalLLM
     "relevance_gate": "a middling call probability needs a word shared with a tool or a follow-up to a call",
@@ -269,12 +268,10 @@ def check_call(
     user_text: str,
     *,
     off: Collection[str] = (),
-    repairing: bool = False,
 ) -> CallCheck:
     """Keep a call only if it comes from the user's words: every required value said, and some value shares a word
     with the request, or else the tool is among those whose name and description share the most words with it
-    (`tools`: name -> description of every tool offered). `repairing`: the server refused this tool's last call, so
-    a corrected value need not have been said (its error says what to send). `off`: RULES not to apply."""
+    (`tools`: name -> description of every tool offered). `off`: RULES not to apply."""
     required = set(schema.get("required") or [])
     properties = schema.get("properties") or {}
     free = {key for key, spec in properties.items() if isinstance(spec, Mapping) and is_free_text(key, spec)}
@@ -286,11 +283,6 @@ def check_call(
             arguments = fixed
     for key, value in arguments.items():
         if key not in required or "unsaid_required" in off or value_is_grounded(value, user_text):
-            continue
-        if repairing and "server_guided_repair" not in off:
-            # "Asia/Kolkata" after "No time zone found with key Mumbai": the server asked for another form
-            if "server_guided_repair" not in fired:
-                fired.append("server_guided_repair")
             continue
         return CallCheck(None, [*fired, "unsaid_required"], reason=f"{key}={value!r} was not said", invented=True)
     relevant = name in relevant_tools(user_text, tools)
@@ -329,7 +321,3 @@ def _came_from(value: Any, user_text: str, depth: int = 0) -> bool:
         return value_is_grounded(value, user_text)
     said = set(words(user_text))
     return bool(words(value)) and all(w in said for w in words(value))
-
-
-
-

@@ -38,7 +38,6 @@ from livekit.agents.utils import shortuuid
 from voxmcp.models import call_decoding, catalogue, grounding, toolcalls
 from voxmcp.models.catalogue import compact_schema, prompt_tools  # noqa: F401  (imported from here by tests)
 from voxmcp.models.kv_state import KVStateCache
-from voxmcp.policy.llm import REPAIR_HINT
 from voxmcp.policy.wording import spoken_failure
 
 if TYPE_CHECKING:
@@ -498,18 +497,13 @@ class LocalLLM(llm.LLM[Any]):
         tool_choice: NotGivenOr[llm.ToolChoice] = NOT_GIVEN,
         extra_kwargs: NotGivenOr[dict[str, Any]] = NOT_GIVEN,
     ) -> LocalLLMStream:
-        hint = extra_kwargs.get(REPAIR_HINT) if isinstance(extra_kwargs, dict) else None
         return LocalLLMStream(
             self,
             chat_ctx=chat_ctx,
             tools=tools or [],
             conn_options=conn_options,
             tool_choice=tool_choice,
-            repairing=list(hint) if isinstance(hint, dict) else [],
         )
-
-    takes_repair_hints: ClassVar[bool] = True
-    """The turn policy may say which calls a step repairs (`extra_kwargs={REPAIR_HINT: {tool: [arguments]}}`)."""
 
     @property
     def prefix_budget(self) -> int:
@@ -584,13 +578,10 @@ class LocalLLMStream(llm.LLMStream):
         tools: list[llm.Tool],
         conn_options: APIConnectOptions,
         tool_choice: NotGivenOr[llm.ToolChoice],
-        repairing: Collection[str] = (),
     ) -> None:
         super().__init__(llm_, chat_ctx=chat_ctx, tools=tools, conn_options=conn_options)
         self._local = llm_
         self._tool_choice = tool_choice
-        self._repairing = frozenset(repairing)
-        """Tools whose last call the server refused: this step corrects them (grounding's server_guided_repair)."""
         self._request_id = shortuuid("llamacpp_")
         self._shown: list[dict[str, Any]] = []
         """The tools this turn's prompts show (all of them, compacted, or those a search found)."""
@@ -763,7 +754,6 @@ class LocalLLMStream(llm.LLMStream):
                     descriptions,
                     user_text,
                     off=self._local.rules_off,
-                    repairing=call.name in self._repairing,
                 )
                 self._fired(*check.fired, tool=call.name)
                 if not check.ok or check.arguments is None:

@@ -42,10 +42,6 @@ from voxmcp.policy.wording import NOT_DONE, spoken_failure
 
 logger = logging.getLogger(__name__)
 
-REPAIR_HINT = "voxmcp_repairing"
-"""`extra_kwargs` key: tool -> the arguments of its refused attempts, for an LLM that says it takes it
-(`takes_repair_hints`). The local one then lets a corrected call of that tool send a value the user never said
-("Asia/Kolkata" after "No time zone found with key Mumbai"), where it would hold values to the user's words."""
 REPAIR_NOTE = (
     "(Attempts that did not work:\n{attempts}\n"
     "Parameters of {tool}:\n{hints}\n"
@@ -190,7 +186,7 @@ class TurnPolicyStream(llm.LLMStream):
         required_after_claim = False
         while True:
             # asked again for the call it claimed: whatever it says instead is not said
-            response = await self._respond(ctx, tool_choice, turn, quiet=required_after_claim, repairing=attempts)
+            response = await self._respond(ctx, tool_choice, turn, quiet=required_after_claim)
             if response.claims and not response.calls:
                 if can_call and not turn.steps and not required_after_claim:
                     # the model said it did something without calling anything: ask it for the call itself
@@ -231,7 +227,6 @@ class TurnPolicyStream(llm.LLMStream):
         turn: Turn,
         *,
         quiet: bool = False,
-        repairing: list[tuple[str, str, str]] | None = None,
     ) -> _Response:
         """Run the inner LLM once: text goes out through the honesty guard as it streams (`quiet`: none goes out);
         calls are collected."""
@@ -240,8 +235,6 @@ class TurnPolicyStream(llm.LLMStream):
         guard = ClaimGuard(backed=backed and not quiet, quiet=quiet, reported=bool(turn.succeeded()))
         response = _Response()
         extra = self._extra
-        if repairing and getattr(self._policy.inner, "takes_repair_hints", False):
-            extra = {**(extra if isinstance(extra, dict) else {}), REPAIR_HINT: _refused_arguments(repairing)}
         async with self._policy.inner.chat(
             chat_ctx=ctx,
             tools=list(self._tools),
@@ -304,18 +297,6 @@ class TurnPolicyStream(llm.LLMStream):
         self._event_ch.send_nowait(
             llm.ChatChunk(id=self._request_id, delta=llm.ChoiceDelta(role="assistant", tool_calls=calls))
         )
-
-
-def _refused_arguments(attempts: list[tuple[str, str, str]]) -> dict[str, list[dict[str, Any]]]:
-    """Tool -> the arguments of its refused attempts, for the repair hint."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    for name, arguments, _ in attempts:
-        try:
-            value = json.loads(arguments or "{}")
-        except ValueError:
-            value = {}
-        out.setdefault(name, []).append(value if isinstance(value, dict) else {})
-    return out
 
 
 def _attempt(step: Step) -> tuple[str, str, str]:
