@@ -230,3 +230,10 @@ def test_any_table_is_settings_or_one_named_error(
         message = str(exc)
         assert "\n" not in message
         assert message.startswith(("voxmcp.toml: ", "VOXMCP_", str(base)))
+
+
+def test_grounding_rules_switched_off_must_exist(tmp_path: Path) -> None:
+    ok = load_settings(_write(tmp_path, '[llm]\nrules_off = ["clock_24h", "evidence"]\n'), env={}, dotenv=False)
+    assert ok.llm.rules_off == ["clock_24h", "evidence"]
+    with pytest.raises(ConfigError, match=r"llm\.rules_off.*unknown grounding rule.*'clock'"):
+        load_settings(_write(tmp_path, '[llm]\nrules_off = ["clock"]\n'), env={}, dotenv=False)

@@ -12,14 +12,17 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+import numpy as np
 from livekit.agents import (
     Agent,
     AgentServer,
     AgentSession,
+    EndpointingOptions,
     JobContext,
     JobProcess,
+    inference,
     llm,
     stt,
     tts,
@@ -45,13 +48,15 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Models:
-    """The four models one process loads once and every session shares."""
+    """The four models one process loads once and every session shares (and the end-of-turn model, if asked for)."""
 
     vad: vad.VAD
     stt: stt.STT[Any]
     llm: llm.LLM[Any]
     tts: tts.TTS[Any]
     load_s: dict[str, float] = field(default_factory=dict)
+    turn_detector: inference.TurnDetector | None = None
+    """`[voice] turn_detection = "model"` and it loaded; None: turns end on VAD silence."""
 
 
 def load_models(settings: Settings) -> Models:
@@ -77,7 +82,7 @@ def load_models(settings: Settings) -> Models:
         llm_opts = {"n_ctx": s.n_ctx, "threads": s.threads, "temperature": s.temperature, "max_tokens": s.max_tokens,
                     "seed": s.seed, "instructions": settings.agent.instructions,
                     "tool_preamble": settings.voice.tool_preamble or None,
-                    "result_says_as_is": is_complete}  # fmt: skip
+                    "result_says_as_is": is_complete, "rules_off": s.rules_off}  # fmt: skip
     vad_ = timed("vad", lambda: providers.build_vad("silero", min_silence_duration=settings.voice.min_silence_s))
     stt_ = timed("stt", lambda: providers.build_stt(m.stt.provider, m.stt.model, base_url=m.stt.base_url,
                                                     api_key=secret(m.stt), **stt_opts))  # fmt: skip
@@ -89,7 +94,28 @@ def load_models(settings: Settings) -> Models:
         warm = getattr(model, "warm_up", None)
         if callable(warm):
             timed(name, warm)
-    return Models(vad=vad_, stt=stt_, llm=llm_, tts=tts_, load_s=timings)
+    detector = timed("turn_detector", load_turn_detector) if settings.voice.turn_detection == "model" else None
+    return Models(vad=vad_, stt=stt_, llm=llm_, tts=tts_, load_s=timings, turn_detector=detector)
+
+
+def load_turn_detector() -> inference.TurnDetector | None:
+    """LiveKit's local end-of-turn model (weights inside livekit-local-inference), loaded and tried on silence here,
+    so that a model that can't run is a warning at startup and turns end on VAD silence, never a failed turn."""
+    try:
+        from livekit import local_inference
+
+        local_inference.init_eot()
+        with local_inference.EOT() as eot:
+            eot.predict(np.zeros(local_inference.EOT_MAX_SAMPLES, dtype=np.int16))
+        # v1-mini explicitly: with no version LiveKit picks its cloud model in dev mode
+        return inference.TurnDetector(version="v1-mini")
+    except Exception as e:  # a native model fails in ways with no common base class
+        logger.warning(
+            "the end-of-turn model can't run (%s: %s); turns end on VAD silence plus endpointing_min_s instead",
+            type(e).__name__,
+            e,
+        )
+        return None
 
 
 def greeting_text(settings: Settings, statuses: list[ServerStatus]) -> str:
@@ -172,6 +198,19 @@ def session_text_transforms(models: Models) -> list[Any]:
     return ["filter_markdown", "filter_emoji"]
 
 
+def session_turn_detection(
+    models: Models, settings: Settings
+) -> tuple[inference.TurnDetector | Literal["vad"], EndpointingOptions]:
+    """How a session ends the user's turn: with the end-of-turn model (`model_min_delay_s` after a sentence it hears
+    as finished, `model_max_delay_s` after one it hears going on) when it was asked for and loaded, else on VAD
+    silence plus `endpointing_min_s`."""
+    v = settings.voice
+    detector = getattr(models, "turn_detector", None)  # tests hand in models without one
+    if v.turn_detection == "model" and detector is not None:
+        return detector, {"min_delay": v.model_min_delay_s, "max_delay": v.model_max_delay_s}
+    return "vad", {"min_delay": v.endpointing_min_s, "max_delay": 3.0}
+
+
 def build_session(
     models: Models,
     settings: Settings,
@@ -181,14 +220,15 @@ def build_session(
     llm_: llm.LLM[Any] | None = None,
 ) -> AgentSession[Any]:
     """`llm_`: the LLM the session talks to (the runtime passes the models' LLM inside the turn policy)."""
+    detection, endpointing = session_turn_detection(models, settings)
     return AgentSession(
         vad=models.vad,
         stt=stt_ if stt_ is not None else session_stt(models, settings),
         llm=llm_ if llm_ is not None else models.llm,
         tts=session_tts(models),
         turn_handling={
-            "turn_detection": "vad",
-            "endpointing": {"min_delay": settings.voice.endpointing_min_s, "max_delay": 3.0},
+            "turn_detection": detection,
+            "endpointing": endpointing,
             "interruption": {"enabled": interruptions, "mode": "vad", "min_duration": 0.4},
             "preemptive_generation": {"enabled": False},
         },

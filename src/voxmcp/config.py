@@ -16,10 +16,19 @@ import re
 import tomllib
 from collections.abc import Iterable, Mapping, MutableMapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from voxmcp.mcp.config import (
     ConfigFileMissing,
@@ -143,6 +152,19 @@ class LLMSettings(_Strict):
     temperature: float = Field(default=0.2, ge=0.0, le=2.0)
     max_tokens: int = Field(default=160, ge=16, le=4096)
     seed: int = 7
+    rules_off: list[str] = Field(default_factory=list)
+    """Grounding rules of the local LLM not to apply (names in voxmcp.models.grounding.RULES): to measure what one
+    is worth, e.g. with `voxmcp eval --typed-from`."""
+
+    @field_validator("rules_off")
+    @classmethod
+    def _known_rules(cls, value: list[str]) -> list[str]:
+        from voxmcp.models.grounding import RULES
+
+        unknown = [r for r in value if r not in RULES]
+        if unknown:
+            raise ValueError(f"unknown grounding rule(s) {unknown}; known: {', '.join(RULES)}")
+        return value
 
 
 class VoiceSettings(_Strict):
@@ -152,12 +174,37 @@ class VoiceSettings(_Strict):
     with whisper decoding during the silence, the transcript is usually ready by then."""
     eager_stt_after_s: float = Field(default=0.08, ge=0.0, le=3.0)
     """Start decoding this long into the end-of-turn silence (kept if the silence lasts); 0 decodes at the end only."""
+    turn_detection: Literal["vad", "model"] = "vad"
+    """"vad": a turn ends `endpointing_min_s` after the last word. "model": LiveKit's local end-of-turn model
+    (livekit-local-inference, weights inside the wheel) hears the last 1.2 s of speech at each pause and picks
+    `model_min_delay_s` (the sentence sounds finished) or `model_max_delay_s` (it goes on). "vad" is the default:
+    on the synthetic eval voices the model heard most finished requests as unfinished, which made them wait
+    `model_max_delay_s`, and the words after a mid-sentence pause are still transcribed apart (evals/README.md)."""
+    model_min_delay_s: float = Field(default=0.6, ge=0.0, le=5.0)
+    """"model" mode: the end of turn when the model hears a finished sentence. Not lower by default: whisper's
+    transcript of the last words comes ~0.6 s after them on 2 cores, and a turn committed before it loses them."""
+    model_max_delay_s: float = Field(default=2.0, ge=0.0, le=10.0)
+    """"model" mode: the end of turn when it hears an unfinished one; a mid-sentence pause this long is waited out."""
     filler: bool = True
     tool_preamble: str | None = "One moment."
     """Said before a turn's first tool call (the local LLM says it as soon as it decides to call, before the call is
     generated); empty to disable."""
     confirm_destructive: bool = True
     progress_interval_s: float = Field(default=4.0, ge=1.0, le=60.0)
+
+    MODEL_MIN_SILENCE_S: ClassVar[float] = 0.25
+    """The VAD silence LiveKit's turn detector needs to ask its model (it asks at 0.2 s and requires 0.05 s more)."""
+
+    @model_validator(mode="after")
+    def _model_turn_detection(self) -> VoiceSettings:
+        if self.turn_detection != "model":
+            return self
+        if self.min_silence_s < self.MODEL_MIN_SILENCE_S:
+            # LiveKit refuses the detector with a shorter VAD silence (it asks the model at 0.2 s of silence)
+            raise ValueError(f'turn_detection = "model" needs min_silence_s >= {self.MODEL_MIN_SILENCE_S}')
+        if self.model_max_delay_s < self.model_min_delay_s:
+            raise ValueError("model_max_delay_s must be at least model_min_delay_s")
+        return self
 
 
 class MCPSettings(_Strict):

@@ -92,7 +92,10 @@ async def run_talk(
     """
     mono = read_wav(audio, sample_rate=16000, max_seconds=MAX_RECORDING_S) if isinstance(audio, Path) else audio
     _, speech_end_offset = speech_bounds(mono)
-    turn_gap_s = settings.voice.min_silence_s + settings.voice.endpointing_min_s + _TURN_GAP_MARGIN_S
+    v = settings.voice
+    # the longest a turn may wait after the last word: with the end-of-turn model, a pause it hears as mid-sentence
+    wait_s = v.model_max_delay_s if v.turn_detection == "model" else v.endpointing_min_s
+    turn_gap_s = v.min_silence_s + wait_s + _TURN_GAP_MARGIN_S
     gaps = pauses(mono, min_gap_s=turn_gap_s)
     if gaps:
         speech_end_offset = gaps[0][0]  # timings are measured from the end of the first utterance, the request

@@ -149,3 +149,68 @@ def test_missing_flite_names_the_package(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(voice_mod.shutil, "which", lambda _exe: None)
     with pytest.raises(UserVoiceError, match="apt-get install flite"):
         synthesize("Hello", tmp_path, voice="flite:slt")
+
+
+# ---- [pause N] markers: a user who stops mid-sentence ------------------------------------------------------------
+
+
+def test_pause_markers_split_the_text() -> None:
+    from voxmcp.evals.voice import split_pauses, spoken_text
+
+    assert split_pauses("What's the weather in [pause 1.0] Paris?") == (["What's the weather in", "Paris?"], [1.0])
+    assert split_pauses("a [PAUSE 0.8] b [ pause 1.5 ] c") == (["a", "b", "c"], [0.8, 1.5])
+    assert split_pauses("No pause here.") == (["No pause here."], [])
+    assert spoken_text("Add a note that says [pause 1.2] buy milk.") == "Add a note that says buy milk."
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("in [pause] Paris", "write a pause as"),
+        ("in [pause 1,2] Paris", "write a pause as"),
+        ("in [pause 1.2s] Paris", "write a pause as"),
+        ("in [pause 9] Paris", "0.1 to 5 seconds"),
+        ("in [pause nan] Paris", "0.1 to 5 seconds"),
+        ("[pause 1] Paris", "between two parts"),
+        ("Paris [pause 1]", "between two parts"),
+        ("in [pause 1 Paris", "not closed"),
+    ],
+)
+def test_bad_pause_markers_are_refused_not_spoken(tmp_path: Path, text: str, message: str) -> None:
+    from voxmcp.evals.schema import SuiteError, parse_suite
+
+    with pytest.raises(UserVoiceError, match=message):
+        synthesize(text, tmp_path, voice="espeak:en-us")
+    suite = {"name": "t", "servers": {"demo": {"kind": "demo"}}}
+    turn = {"name": "a", "servers": ["demo"], "turns": [text]}
+    with pytest.raises(SuiteError, match=rf"\(a\)\.turns\[0\]\.say: .*{message}"):
+        parse_suite({**suite, "scenarios": [turn]}, source="t.yaml")
+    barge = {"name": "a", "servers": ["demo"], "turns": [{"say": "Hi.", "barge_in": {"say": text}}]}
+    with pytest.raises(SuiteError, match=rf"barge_in\.say: .*{message}"):
+        parse_suite({**suite, "scenarios": [barge]}, source="t.yaml")
+
+
+@needs_espeak
+def test_a_pause_marker_is_that_much_silence_mid_utterance(tmp_path: Path) -> None:
+    from voxmcp.audio.speech import pauses
+
+    plain = synthesize("What's the weather in Paris?", tmp_path, voice="espeak:en-us")
+    paused = synthesize("What's the weather in [pause 1.2] Paris?", tmp_path, voice="espeak:en-us")
+    assert paused.sample_rate == 16000 and paused.samples.dtype == np.int16
+    assert pauses(plain, min_gap_s=0.3) == []
+    [(start, end)] = pauses(paused, min_gap_s=0.3)
+    assert end - start == pytest.approx(1.2, abs=0.04)  # 20 ms loudness windows on each side
+    shorter = synthesize("What's the weather in [pause 0.8] Paris?", tmp_path, voice="espeak:en-us")
+    [(start, end)] = pauses(shorter, min_gap_s=0.3)  # the marker is in the cache key: not the 1.2 s file again
+    assert end - start == pytest.approx(0.8, abs=0.04)
+    twice = synthesize("Call the plumber [pause 0.8] about the leak [pause 1.0] today.", tmp_path)
+    assert [round(b - a, 1) for a, b in pauses(twice, min_gap_s=0.5)] == [0.8, 1.0]
+    # the words before a pause are spoken as an unfinished clause, each part cached on its own
+    part = _key("espeak", "en-us", 150, "What's the weather in,")
+    assert (tmp_path / f"user-espeak-{part}.wav").is_file()
+
+
+def _key(engine: str, name: str, wpm: int, text: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"{engine}|{name}|{wpm}|{text}".encode()).hexdigest()[:16]

@@ -26,7 +26,15 @@ from voxmcp.evals.driver import ConversationDriver, TalkSession, TurnResult
 from voxmcp.evals.schema import Elicitation, Scenario, Suite
 from voxmcp.evals.scoring import ActualCall, SpokenTurn, score_scenario, wer
 from voxmcp.evals.servers import ServerPool
-from voxmcp.evals.voice import UserVoice, UserVoiceError, add_noise, parse_voice, piper_model_path, synthesize
+from voxmcp.evals.voice import (
+    UserVoice,
+    UserVoiceError,
+    add_noise,
+    parse_voice,
+    piper_model_path,
+    spoken_text,
+    synthesize,
+)
 from voxmcp.mcp.interaction import ElicitFn, ElicitReply
 from voxmcp.talk import ToolCallRecord
 
@@ -534,10 +542,18 @@ class EvalRunner:
                     cut = replies.interrupted_between(first.speech_end - 1.0, barge_started)
                 facts = tool_facts(talk.runtime)  # now: a server's tool list may have changed mid-scenario
                 records.append(
-                    _record(results[0], turn.say, barge_in=False, snr=turn.noise_snr_db, reply_cut=cut, facts=facts)
+                    _record(
+                        results[0],
+                        spoken_text(turn.say),
+                        barge_in=False,
+                        snr=turn.noise_snr_db,
+                        reply_cut=cut,
+                        facts=facts,
+                    )
                 )
                 if turn.barge_in is not None and len(results) > 1:
-                    records.append(_record(results[1], turn.barge_in.say, barge_in=True, snr=None, facts=facts))
+                    said = spoken_text(turn.barge_in.say)
+                    records.append(_record(results[1], said, barge_in=True, snr=None, facts=facts))
                 if any(not r.completed for r in results):
                     break
 
@@ -557,12 +573,13 @@ class EvalRunner:
             logger.warning("no transcript in the typed-from report; typing the script", extra={"scenario": sc.name})
         settle = min(self.suite.defaults.settle_s, TYPED_SETTLE_S)
         for i, turn in enumerate(sc.turns):
-            text = heard[i] if heard is not None and i < len(heard) else turn.say
+            said = spoken_text(turn.say)  # a pause marker is no word to type
+            text = heard[i] if heard is not None and i < len(heard) else said
             if not text.strip():
-                records.append(_record(TurnResult(), turn.say, barge_in=False, snr=None))  # nothing was heard
+                records.append(_record(TurnResult(), said, barge_in=False, snr=None))  # nothing was heard
                 continue
             result = await driver.type_turn(text, settle_s=settle, timeout_s=timeout_s)
             turn_results.append(result)
-            records.append(_record(result, turn.say, barge_in=False, snr=None, facts=tool_facts(talk.runtime)))
+            records.append(_record(result, said, barge_in=False, snr=None, facts=tool_facts(talk.runtime)))
             if not result.completed:
                 break

@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from voxmcp.evals.voice import UserVoiceError, parse_voice
+from voxmcp.evals.voice import UserVoiceError, parse_voice, split_pauses
 
 
 class SuiteError(ValueError):
@@ -310,20 +310,30 @@ class Expectations(_Strict):
 # ---- turns and scenarios ------------------------------------------------------------------------------------------
 
 
+def _pause_markers(text: str) -> str:
+    split_pauses(text)  # a malformed `[pause N]` is an error here, not words the user voice says
+    return text
+
+
 class BargeIn(_Strict):
     say: str = Field(min_length=1)
     after_s: float = Field(default=1.0, ge=0, le=30)
     """Seconds into the agent's spoken answer at which the user starts talking again."""
 
+    _say = field_validator("say")(_pause_markers)
+
 
 class Turn(_Strict):
     say: str = Field(min_length=1)
-    """What the user says: synthesized by the run's user voice (espeak-ng or piper), never the agent's voice."""
+    """What the user says: synthesized by the run's user voice (espeak-ng or piper), never the agent's voice.
+    `[pause 1.2]` inside it is 1.2 s of silence mid-utterance (0.1-5 s, between two parts of speech)."""
     noise_snr_db: float | None = Field(default=None, ge=-10, le=60)
     """White noise mixed in at this signal-to-noise ratio."""
     barge_in: BargeIn | None = None
     voice: str | None = None
     """A user voice spec (`espeak:en-gb`, `piper:joe`) for this turn under every run; default: the run's voice."""
+
+    _say = field_validator("say")(_pause_markers)
 
     @field_validator("voice")
     @classmethod

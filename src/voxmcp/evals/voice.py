@@ -5,6 +5,8 @@ A user voice is a spec string `engine:name`: `espeak:en-us` (any espeak-ng voice
 `flite:slt` (a voice built into Debian's flite: slt, kal, kal16, awb, rms). Three engines, three ways of making
 speech (formant, neural, statistical parametric), so whisper's mistakes on one don't stand for all users.
 Every utterance is cached as a WAV keyed by engine, name, rate and text, so a suite re-run does not re-synthesize.
+A `[pause SECONDS]` marker in the text is that much silence mid-utterance (a user who stops to think), so a suite can
+show whether the agent waits for the rest of the sentence.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from voxmcp.audio.wav import MonoAudio, read_wav, resample, write_wav
+from voxmcp.audio.speech import speech_bounds
+from voxmcp.audio.wav import AudioFileError, Int16Array, MonoAudio, read_wav, resample, write_wav
 
 logger = logging.getLogger(__name__)
 
@@ -46,6 +49,11 @@ FLITE_INSTALL = "apt-get install flite"
 _FLITE_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 Engine = Literal["espeak", "piper", "flite"]
+
+PAUSE_MARKER = re.compile(r"\[\s*pause\b([^\]]*)\]", re.IGNORECASE)
+"""`[pause 1.2]`: 1.2 s of silence between two parts of one utterance."""
+MIN_PAUSE_S, MAX_PAUSE_S = 0.1, 5.0
+_UNCLOSED = re.compile(r"\[\s*pause", re.IGNORECASE)
 
 
 class UserVoiceError(RuntimeError):
@@ -99,19 +107,55 @@ def parse_voice(spec: str | UserVoice) -> UserVoice:
     return UserVoice("piper", name)
 
 
+def split_pauses(text: str) -> tuple[list[str], list[float]]:
+    """`"Weather in [pause 1.0] Paris?"` -> (["Weather in", "Paris?"], [1.0]). ValueError for a marker that is
+    malformed, out of range, or not between two parts of speech (a typo must not be spoken as words)."""
+    parts: list[str] = []
+    gaps: list[float] = []
+    pos = 0
+    for m in PAUSE_MARKER.finditer(text):
+        parts.append(text[pos : m.start()].strip())
+        try:
+            seconds = float(m.group(1))
+        except ValueError:
+            raise ValueError(f"{m.group()!r}: write a pause as [pause SECONDS], e.g. [pause 1.2]") from None
+        if not MIN_PAUSE_S <= seconds <= MAX_PAUSE_S:  # also refuses nan
+            raise ValueError(f"{m.group()!r}: a pause is {MIN_PAUSE_S:g} to {MAX_PAUSE_S:g} seconds")
+        gaps.append(seconds)
+        pos = m.end()
+    parts.append(text[pos:].strip())
+    if any(_UNCLOSED.search(p) for p in parts):
+        raise ValueError(f"{text!r}: a pause marker is not closed; write [pause SECONDS]")
+    if gaps and not all(parts):
+        raise ValueError(f"{text!r}: a [pause ...] must stand between two parts of what is said")
+    return parts, gaps
+
+
+def spoken_text(text: str) -> str:
+    """What the user says, without pause markers (the reference for WER, the text of a typed run)."""
+    return " ".join(split_pauses(text)[0])
+
+
 def synthesize(
     text: str, cache_dir: Path, *, voice: UserVoice | str = "espeak:en-us", words_per_minute: int = 150
 ) -> MonoAudio:
-    """`text` spoken by `voice` at 16 kHz mono int16, cached by engine, name, rate and text."""
+    """`text` spoken by `voice` at 16 kHz mono int16, cached by engine, name, rate and text (pause markers
+    included)."""
     user = parse_voice(voice)
     if not 80 <= words_per_minute <= 450:
         raise UserVoiceError(f"words_per_minute must be between 80 and 450, got {words_per_minute}")
+    try:
+        parts, gaps = split_pauses(text)
+    except ValueError as e:
+        raise UserVoiceError(str(e)) from None
     key = hashlib.sha256(f"{user.engine}|{user.name}|{words_per_minute}|{text}".encode()).hexdigest()[:16]
     path = cache_dir / f"user-{user.engine}-{key}.wav"
     if not path.is_file():
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp.wav")
-        if user.engine == "espeak":
+        if gaps:
+            audio = _with_pauses(parts, gaps, cache_dir, user, words_per_minute)
+        elif user.engine == "espeak":
             _espeak_to_file(text, user.name, words_per_minute, tmp)
             audio = read_wav(tmp)
         elif user.engine == "flite":
@@ -123,6 +167,29 @@ def synthesize(
         write_wav(tmp, resample(audio, USER_SAMPLE_RATE))
         tmp.replace(path)
     return read_wav(path, sample_rate=USER_SAMPLE_RATE)
+
+
+def _with_pauses(
+    parts: list[str], gaps: list[float], cache_dir: Path, user: UserVoice, words_per_minute: int
+) -> MonoAudio:
+    """The parts spoken one by one and joined with exactly `gaps` seconds of silence between their audible ends.
+
+    A part before a pause is spoken as an unfinished clause (a comma, not a full stop, ends it), the way someone
+    who stops mid-sentence sounds, rather than as a finished sentence."""
+    pieces: list[Int16Array] = []
+    last = len(parts) - 1
+    for i, part in enumerate(parts):
+        said = part + "," if i < last and part[-1].isalnum() else part
+        audio = synthesize(said, cache_dir, voice=user, words_per_minute=words_per_minute)
+        try:
+            start, end = speech_bounds(audio)
+        except AudioFileError as e:
+            raise UserVoiceError(f"{user} said nothing audible for {part!r}: {e}") from None
+        rate = audio.sample_rate
+        pieces.append(audio.samples[(round(start * rate) if i else 0) : (round(end * rate) if i < last else None)])
+        if i < last:
+            pieces.append(np.zeros(round(gaps[i] * rate), np.int16))
+    return MonoAudio(samples=np.concatenate(pieces), sample_rate=USER_SAMPLE_RATE)
 
 
 def _espeak_to_file(text: str, name: str, words_per_minute: int, out: Path) -> None:
