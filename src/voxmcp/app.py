@@ -230,7 +230,7 @@ def build_session(
             "turn_detection": detection,
             "endpointing": endpointing,
             "interruption": {"enabled": interruptions, "mode": "vad", "min_duration": 0.4},
-            "preemptive_generation": {"enabled": False},
+            "preemptive_generation": {"enabled": settings.voice.preemptive_generation},
         },
         tts_text_transforms=session_text_transforms(models),
         max_tool_steps=settings.agent.max_tool_steps,

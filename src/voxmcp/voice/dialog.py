@@ -59,7 +59,12 @@ class DialogTask(AgentTask[T | None], Generic[T]):
         """on_line: called with ("agent" | "user", text) for each line of the exchange as it happens."""
         if answer_timeout_s <= 0:
             raise ValueError(f"answer_timeout_s must be > 0, got {answer_timeout_s}")
-        super().__init__(instructions="Listen to the user's answer to the question you asked.")
+        # never a preemptive generation here: it would run llm_node on a transcript the user may still go on
+        # from ("yes... no, wait"), and take it as the answer to a confirmation before the turn ends
+        super().__init__(
+            instructions="Listen to the user's answer to the question you asked.",
+            turn_handling={"preemptive_generation": {"enabled": False}},
+        )
         self._script = script
         self._answer_timeout_s = answer_timeout_s
         self._label = label
