@@ -574,25 +574,35 @@ class _SpeakingRuntime(_ScriptedRuntime):
         return "prompt"
 
 
-@pytest.mark.parametrize(("confidence", "again"), [(0.9, "say it again"), (None, "put it another way")])
+@pytest.mark.parametrize(
+    ("confidence", "again", "unclear"),
+    [(0.9, "say it again", "didn't catch"), (None, "put it another way", "put it another way")],
+)
 async def test_an_unclear_request_is_never_didnt_catch_that_when_typed(
-    monkeypatch: pytest.MonkeyPatch, confidence: float | None, again: str
+    monkeypatch: pytest.MonkeyPatch, confidence: float | None, again: str, unclear: str
 ) -> None:
-    """Every call the model offers invents its values: the model answers in speech, told to ask the user to say it
-    again when the request was heard, or to put it another way when it was typed (the words arrived as written)."""
+    """Every call the model offers invents its values: one plain sentence, "didn't catch" only for speech (typed
+    words arrived as written), no generation (a 0.5B asked to answer anyway echoes the request). A call rejected
+    for another reason: the model answers, told how to ask for the request again."""
     from voxmcp.models import llm as llm_module
 
     runtime = _SpeakingRuntime()
-    invented = '{"name": "add_note", "arguments": {"text": "Springfield is a lovely place to visit"}}'
+    offered: list[str] = []
 
     async def decode_call(prompt: str, schemas: dict[str, Any], collect: Any, **kwargs: Any) -> str:
-        return invented
+        return offered[0]
 
     monkeypatch.setattr(llm_module.LlamaRuntime, "shared", classmethod(lambda cls, *a, **k: runtime))
     monkeypatch.setattr(llm_module.call_decoding, "decode_call", decode_call)
     ctx = ChatContext.empty()
     ctx.add_message(role="system", content=SYSTEM)
     ctx.insert(ChatMessage(role="user", content=["Blorp the flimflam, quickly."], transcript_confidence=confidence))
+
+    offered[:] = ['{"name": "add_note", "arguments": {"text": "Springfield is a lovely place to visit"}}']
+    text, calls = await _run(llm_module.LocalLLM(Path("speaking.gguf")), ctx, _demo_tools())
+    assert calls == [] and unclear in text and text.endswith("?")
+
+    offered[:] = ['{"name": "list_notes", "arguments": {}}']  # nothing invented, nothing from the request either
     text, calls = await _run(llm_module.LocalLLM(Path("speaking.gguf")), ctx, _demo_tools())
     assert calls == [] and text == "Sorry."
     assert f"ask me to {again}" in runtime.asked[-1]

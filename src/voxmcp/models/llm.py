@@ -58,6 +58,9 @@ SURE_TOOL_PROBABILITY = 0.6  # above this the model's wish to call is trusted wi
 # after a tool turn, chat ("Thank you, that's all") gets a few percent
 FOLLOW_UP_PROBABILITY = 0.1
 MAX_CALL_ATTEMPTS = 3
+UNCLEAR_HEARD = "Sorry, I didn't catch all of that. Could you say it again?"
+UNCLEAR_TYPED = "Sorry, I'm not sure what you want me to do there. Could you put it another way?"
+"""For a typed request: the words arrived as written, so "didn't catch that" would be untrue."""
 FALLBACK_NUDGE = (
     "Answer me in one short spoken sentence without mentioning tools or functions; if my request is unclear, ask me "
     "to {again}."
@@ -641,6 +644,11 @@ class LocalLLMStream(llm.LLMStream):
                 await self._stream_text(prompt, rt.grammar(SPEECH_GRAMMAR), stats)
                 return
             # a hallucinated tool or a hopeless call: answer in speech instead of passing a bad call on
+            if stats.invented_values:
+                # every call it offered filled in values nobody said (a misheard or unclear request): asked to answer
+                # anyway, a 0.5B invents data or echoes the request until its token limit, so say so plainly
+                self._emit_text(UNCLEAR_TYPED if was_typed(self._chat_ctx) else UNCLEAR_HEARD)
+                return
             await self._stream_text(self._fallback_prompt(messages), rt.grammar(SPEECH_GRAMMAR), stats)
         except ContextFull as e:
             logger.warning("a turn does not fit the model's context", extra={"error": str(e)})
