@@ -185,10 +185,11 @@ class VoiceSettings(_Strict):
     transcript of the last words comes ~0.6 s after them on 2 cores, and a turn committed before it loses them."""
     model_max_delay_s: float = Field(default=2.0, ge=0.0, le=10.0)
     """"model" mode: the end of turn when it hears an unfinished one; a mid-sentence pause this long is waited out."""
-    preemptive_generation: bool = False
+    preemptive_generation: bool = True
     """Start the LLM on the final transcript while the end of turn is still being waited for (LiveKit's preemptive
     generation); thrown away if the user goes on. Tools still run only after the turn ends, and a question asked
-    mid-call (a confirmation) never answers from it."""
+    mid-call (a confirmation) never answers from it. Bench, 5 Dec: no-tool voice-to-voice p50 1.40 s against 1.55 s
+    without, tool turn first audible 0.83 against 0.91 s."""
     filler: bool = True
     tool_preamble: str | None = "One moment."
     """Said before a turn's first tool call (the local LLM says it as soon as it decides to call, before the call is
