@@ -689,15 +689,15 @@ class LocalLLMStream(llm.LLMStream):
             return "call", prompt
         p_tool = await asyncio.to_thread(rt.tool_start_probability, prompt)
         stats.tool_probability = p_tool
-        user_text = _last_user_text(messages)
-        relevant = grounding.relevant_tools(user_text, _descriptions(schemas))
         threshold = self._local.tool_threshold
         if not self._on("relevance_gate"):
             return ("call" if p_tool >= threshold else "speak"), prompt
+        user_text = _last_user_text(messages)
+        relevant = grounding.relevant_tools(user_text, _descriptions(schemas))
         decision = tool_decision(
             p_tool, threshold=threshold, relevant=bool(relevant), follow_up=follows_a_call(messages)
         )
-        if decision == "try" or (decision == "call" and p_tool < threshold):
+        if decision == "try":  # without the gate: a call, its preamble at once
             self._fired("relevance_gate", decision=decision)
         if decision != "check_alone":
             return decision, prompt
